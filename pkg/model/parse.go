@@ -1,0 +1,85 @@
+package model
+
+import (
+	"fmt"
+
+	"net/netip"
+	"strings"
+
+	netutils "k8s.io/utils/net"
+)
+
+// ParseIP parses a plain IP address. Leading zeros in IPv4 octets are read
+// as decimal and dropped ("010.0.0.1" is 10.0.0.1), as the API server's
+// legacy validation did; anything that is not a plain address — a CIDR, a
+// port, a zone, surrounding space, an IPv4-mapped IPv6 address whose family
+// is ambiguous — is an error. Only addresses that pass reach the rules.
+func ParseIP(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, fmt.Errorf("empty IP address")
+	}
+	ip := netutils.ParseIPSloppy(s)
+	if ip == nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+	}
+	if strings.Contains(s, ":") && ip.To4() != nil {
+		return netip.Addr{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address", s)
+	}
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+	}
+	return addr.Unmap(), nil
+}
+
+// ParseCIDR parses a CIDR, tolerating surrounding white space (which
+// loadBalancerSourceRanges in the wild often has) and leading zeros, and
+// returns it masked: "10.1.2.3/8" becomes 10.0.0.0/8.
+func ParseCIDR(s string) (netip.Prefix, error) {
+	t := strings.TrimSpace(s)
+	_, ipnet, err := netutils.ParseCIDRSloppy(t)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR", s)
+	}
+	bits, _ := ipnet.Mask.Size()
+	addr, ok := netip.AddrFromSlice(ipnet.IP)
+	if !ok {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR", s)
+	}
+	if ipnet.IP.To4() != nil {
+		addr = addr.Unmap()
+		if strings.Contains(t, ":") {
+			return netip.Prefix{}, fmt.Errorf("%q is an IPv4-mapped IPv6 CIDR", s)
+		}
+	}
+	return netip.PrefixFrom(addr, bits).Masked(), nil
+}
+
+// ParseCIDRs parses a list of CIDRs, failing on the first bad one.
+func ParseCIDRs(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// usableEndpointIP rejects addresses that can never be a pod: traffic
+// DNATed to them would go nowhere or somewhere it must not.
+func usableEndpointIP(addr netip.Addr) error {
+	switch {
+	case addr.IsUnspecified():
+		return fmt.Errorf("%s is unspecified", addr)
+	case addr.IsLoopback():
+		return fmt.Errorf("%s is a loopback address", addr)
+	case addr.IsMulticast():
+		return fmt.Errorf("%s is a multicast address", addr)
+	case addr.IsLinkLocalUnicast():
+		return fmt.Errorf("%s is a link-local address", addr)
+	}
+	return nil
+}

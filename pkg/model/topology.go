@@ -1,0 +1,97 @@
+package model
+
+import "slices"
+
+// Topology modes, named after the trafficDistribution values whose hints
+// select them.
+const (
+	topologyNone     = ""
+	topologySameZone = "PreferSameZone"
+	topologySameNode = "PreferSameNode"
+)
+
+// categorize chooses sp's endpoints the way kube-proxy does.
+//
+// Cluster traffic goes to ready endpoints, narrowed by topology hints when
+// they apply; if none is ready anywhere it falls back to endpoints that are
+// serving but terminating, so a rolling update does not drop connections.
+// Local traffic goes to this node's ready endpoints, else to its serving,
+// terminating ones. Non-serving endpoints are never used.
+func categorize(sp *ServicePort, eps []Endpoint, node Node) {
+	for i := range eps {
+		eps[i].Hash = EndpointHash(sp.Name, eps[i])
+	}
+	if sp.UsesClusterEndpoints() {
+		mode := topologyMode(eps, node)
+		sp.ClusterEndpoints = filter(eps, func(ep Endpoint) bool {
+			return ep.Ready && availableForTopology(ep, mode, node)
+		})
+		if len(sp.ClusterEndpoints) == 0 {
+			sp.ClusterEndpoints = filter(eps, func(ep Endpoint) bool { return ep.Serving && ep.Terminating })
+		}
+		sp.HasEndpoints = len(sp.ClusterEndpoints) > 0
+	}
+	if !sp.UsesLocalEndpoints() {
+		return
+	}
+	localReady := filter(eps, func(ep Endpoint) bool { return ep.Local && ep.Ready })
+	if len(localReady) > 0 {
+		sp.LocalEndpoints = localReady
+	} else {
+		sp.LocalEndpoints = filter(eps, func(ep Endpoint) bool { return ep.Local && ep.Serving && ep.Terminating })
+	}
+	if slices.ContainsFunc(eps, func(ep Endpoint) bool { return ep.Ready || (ep.Serving && ep.Terminating) }) {
+		sp.HasEndpoints = true
+	}
+}
+
+// topologyMode decides whether hints narrow the cluster endpoints. Hints
+// are used only when every ready endpoint carries them (a half-hinted slice
+// is mid-update) and at least one is meant for this node or zone;
+// otherwise traffic goes everywhere rather than nowhere.
+func topologyMode(eps []Endpoint, node Node) string {
+	allNode, anyForNode := true, false
+	allZone, anyForZone := true, false
+	for _, ep := range eps {
+		if !ep.Ready {
+			continue
+		}
+		if len(ep.NodeHints) == 0 {
+			allNode = false
+		} else if node.Name != "" && slices.Contains(ep.NodeHints, node.Name) {
+			anyForNode = true
+		}
+		if len(ep.ZoneHints) == 0 {
+			allZone = false
+		} else if node.Zone != "" && slices.Contains(ep.ZoneHints, node.Zone) {
+			anyForZone = true
+		}
+	}
+	switch {
+	case allNode && anyForNode:
+		return topologySameNode
+	case allZone && anyForZone:
+		return topologySameZone
+	}
+	return topologyNone
+}
+
+func availableForTopology(ep Endpoint, mode string, node Node) bool {
+	switch mode {
+	case topologySameNode:
+		return slices.Contains(ep.NodeHints, node.Name)
+	case topologySameZone:
+		return slices.Contains(ep.ZoneHints, node.Zone)
+	}
+	return true
+}
+
+func filter(eps []Endpoint, keep func(Endpoint) bool) []Endpoint {
+	var out []Endpoint
+	for _, ep := range eps {
+		if keep(ep) {
+			out = append(out, ep)
+		}
+	}
+	return out
+}

@@ -1,0 +1,254 @@
+// Package model turns Kubernetes Services, EndpointSlices and the node into
+// an immutable, per-IP-family description of what the node must proxy.
+//
+// The model is the contract between the API side (informers, files) and the
+// renderers: every decision that does not depend on the rule language —
+// which endpoints a given kind of traffic may reach, which addresses belong to
+// which family, what is valid — is made here, once, so that the iptables and
+// nftables renderers cannot disagree. Everything in a Model is sorted, so
+// rendering it is deterministic.
+package model
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// Family is an IP family. The model and the rules are built per family.
+type Family uint8
+
+const (
+	// IPv4 is the IPv4 family.
+	IPv4 Family = 4
+	// IPv6 is the IPv6 family.
+	IPv6 Family = 6
+)
+
+// String returns "ipv4" or "ipv6".
+func (f Family) String() string {
+	if f == IPv6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// Families lists the families in rendering order.
+var Families = []Family{IPv4, IPv6}
+
+// FamilyOf returns the family of addr.
+func FamilyOf(addr netip.Addr) Family {
+	if addr.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// Protocol is a validated, lower-case L4 protocol name: "tcp", "udp" or
+// "sctp", the spelling both iptables and nft accept.
+type Protocol string
+
+const (
+	// TCP is the TCP protocol.
+	TCP Protocol = "tcp"
+	// UDP is the UDP protocol.
+	UDP Protocol = "udp"
+	// SCTP is the SCTP protocol.
+	SCTP Protocol = "sctp"
+)
+
+// PortName identifies one port of one Service, as kube-proxy does.
+type PortName struct {
+	Namespace string
+	Name      string
+	// Port is the Service port's name; empty for an unnamed port.
+	Port     string
+	Protocol Protocol
+}
+
+// String returns "namespace/name:port", or "namespace/name" for an unnamed
+// port: the spelling kube-proxy hashes into chain names and prints in rule
+// comments.
+func (n PortName) String() string {
+	s := n.Namespace + "/" + n.Name
+	if n.Port != "" {
+		s += ":" + n.Port
+	}
+	return s
+}
+
+// Endpoint is one backend of a ServicePort.
+type Endpoint struct {
+	IP   netip.Addr
+	Port uint16
+	// NodeName is the node the endpoint runs on, if the slice says.
+	NodeName string
+	// Zone is the endpoint's zone, if the slice says.
+	Zone string
+	// Local is true when the endpoint runs on this node.
+	Local bool
+	// Ready, Serving and Terminating are the EndpointSlice conditions, with
+	// the API's defaults applied (nil ready/serving mean true).
+	Ready       bool
+	Serving     bool
+	Terminating bool
+	// ZoneHints and NodeHints are the topology hints, sorted.
+	ZoneHints []string
+	NodeHints []string
+	// Hash is the kube-proxy endpoint chain hash (KUBE-SEP-<Hash>).
+	Hash string
+}
+
+// String returns "ip:port", with brackets around IPv6 addresses.
+func (e Endpoint) String() string {
+	return netip.AddrPortFrom(e.IP, e.Port).String()
+}
+
+// ServicePort is one port of one Service in one family: everything the
+// renderers need, already validated and with endpoint choice applied.
+type ServicePort struct {
+	Name PortName
+	// Hash is the kube-proxy chain hash shared by KUBE-SVC-, KUBE-SVL-,
+	// KUBE-EXT- and KUBE-FW- chains of this port.
+	Hash string
+
+	ClusterIP netip.Addr
+	Port      uint16
+	// NodePort is 0 when the port has none.
+	NodePort uint16
+	// ExternalIPs and LoadBalancerIPs are the port's external VIPs in this
+	// family. Load balancer ingresses with ipMode Proxy are not included:
+	// their traffic arrives at the node already addressed to a node IP.
+	ExternalIPs     []netip.Addr
+	LoadBalancerIPs []netip.Addr
+	// SourceRanges are the loadBalancerSourceRanges of this family. When
+	// Firewall is true but SourceRanges is empty, the Service allows only
+	// the other family's clients, so this family's LB traffic is dropped.
+	SourceRanges []netip.Prefix
+	Firewall     bool
+
+	ExternalPolicyLocal bool
+	InternalPolicyLocal bool
+	// HealthCheckNodePort is set for externalTrafficPolicy Local.
+	HealthCheckNodePort uint16
+	// AffinitySeconds is the ClientIP session affinity timeout; 0 means no
+	// affinity.
+	AffinitySeconds int32
+
+	// ClusterEndpoints are the endpoints traffic under the Cluster policy
+	// may reach (ready ones, narrowed by topology, else serving-terminating
+	// ones); LocalEndpoints those under a Local policy. Both are sorted.
+	ClusterEndpoints []Endpoint
+	LocalEndpoints   []Endpoint
+	// HasEndpoints is true when any usable endpoint exists anywhere. A port
+	// without any is rejected; one whose policy finds none is dropped.
+	HasEndpoints bool
+}
+
+// ExternallyAccessible reports whether the port takes traffic from outside
+// the cluster network (NodePort, external or load balancer IPs).
+func (s *ServicePort) ExternallyAccessible() bool {
+	return s.NodePort != 0 || len(s.ExternalIPs) > 0 || len(s.LoadBalancerIPs) > 0
+}
+
+// InternalEndpoints are the endpoints that traffic to the cluster IP may reach.
+func (s *ServicePort) InternalEndpoints() []Endpoint {
+	if s.InternalPolicyLocal {
+		return s.LocalEndpoints
+	}
+	return s.ClusterEndpoints
+}
+
+// ExternalEndpoints are the endpoints that external traffic (NodePort,
+// external and load balancer IPs) from outside the node may reach.
+func (s *ServicePort) ExternalEndpoints() []Endpoint {
+	if s.ExternalPolicyLocal {
+		return s.LocalEndpoints
+	}
+	return s.ClusterEndpoints
+}
+
+// UsesClusterEndpoints reports whether some traffic uses ClusterEndpoints.
+func (s *ServicePort) UsesClusterEndpoints() bool {
+	// External traffic from pods and from the node itself falls back to the
+	// cluster policy even under externalTrafficPolicy Local, because it does
+	// not need its source preserved; that is why ExternallyAccessible ports
+	// with a Local external policy still use cluster endpoints.
+	return !s.InternalPolicyLocal || s.ExternallyAccessible()
+}
+
+// UsesLocalEndpoints reports whether some traffic uses LocalEndpoints.
+func (s *ServicePort) UsesLocalEndpoints() bool {
+	return s.InternalPolicyLocal || (s.ExternallyAccessible() && s.ExternalPolicyLocal)
+}
+
+// AllEndpoints returns every endpoint some traffic may reach: the union of
+// ClusterEndpoints and LocalEndpoints where used, sorted and without
+// duplicates. Renderers create one endpoint chain for each.
+func (s *ServicePort) AllEndpoints() []Endpoint {
+	var out []Endpoint
+	if s.UsesClusterEndpoints() {
+		out = append(out, s.ClusterEndpoints...)
+	}
+	if !s.UsesLocalEndpoints() {
+		return out
+	}
+	seen := make(map[netip.AddrPort]bool, len(out))
+	for _, ep := range out {
+		seen[netip.AddrPortFrom(ep.IP, ep.Port)] = true
+	}
+	for _, ep := range s.LocalEndpoints {
+		if !seen[netip.AddrPortFrom(ep.IP, ep.Port)] {
+			out = append(out, ep)
+		}
+	}
+	sortEndpoints(out)
+	return out
+}
+
+// Node is the node the rules are built for.
+type Node struct {
+	Name string
+	// IPs are the node's addresses, of this family in a Model.
+	IPs []netip.Addr
+	// Zone is the node's topology.kubernetes.io/zone label.
+	Zone string
+}
+
+// Config is the proxy configuration.
+type Config struct {
+	// ClusterCIDRs tell pod traffic from the rest: traffic to a cluster IP
+	// from outside them is masqueraded. Empty means "cannot tell", and such
+	// traffic keeps its source, as with kube-proxy without --cluster-cidr.
+	ClusterCIDRs []netip.Prefix
+	// MasqueradeBit is the fwmark bit (0–31) that marks packets for SNAT.
+	MasqueradeBit int
+	// MasqueradeAll masquerades all traffic to cluster IPs.
+	MasqueradeAll bool
+	// NodePortAddresses restricts which node addresses accept NodePort
+	// traffic; empty means every local address.
+	NodePortAddresses []netip.Prefix
+}
+
+// DefaultMasqueradeBit is kube-proxy's default masquerade bit.
+const DefaultMasqueradeBit = 14
+
+// MasqueradeMark returns the fwmark value of the masquerade bit.
+func (c Config) MasqueradeMark() uint32 {
+	return 1 << uint(c.MasqueradeBit)
+}
+
+// MasqueradeMarkHex returns MasqueradeMark as "0x4000".
+func (c Config) MasqueradeMarkHex() string {
+	return "0x" + strconv.FormatUint(uint64(c.MasqueradeMark()), 16)
+}
+
+// Model is the desired proxy state of one IP family. It is immutable once
+// built: renderers read it, nothing writes it.
+type Model struct {
+	Family Family
+	Node   Node
+	// Config holds the configuration, its CIDRs narrowed to this family.
+	Config Config
+	// Services is sorted by port name and protocol.
+	Services []*ServicePort
+}
