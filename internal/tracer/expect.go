@@ -89,4 +89,3 @@ func checkOutcome(s string) error {
 	}
 	return nil
 }
-

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcproxy/svcproxy/pkg/manifest"
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+//go:embed example.yaml
+var exampleManifest []byte
+
+// exampleClusterCIDR is the pod network of the built-in example, used when
+// it is rendered without --cluster-cidr so that the example shows how pod
+// traffic is told from the rest.
+const exampleClusterCIDR = "10.244.0.0/16"
+
+// Exit codes of render beyond cobra's usage errors.
+const (
+	exitInputError = 1
+	exitStrict     = 2
+)
+
+// renderOptions are the flags of `svcproxy render`.
+type renderOptions struct {
+	dryRun            bool
+	mode              string
+	file              string
+	family            string
+	nodeName          string
+	nodeIPs           []string
+	clusterCIDRs      []string
+	nodePortAddresses []string
+	masqueradeAll     bool
+	masqueradeBit     int
+	strict            bool
+}
+
+func newRenderCommand() *cobra.Command {
+	return newRenderCommandFor(&renderOptions{})
+}
+
+// newRenderCommandFor binds the render flags to o, so tests can parse a
+// command line into options without running it.
+func newRenderCommandFor(o *renderOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Render the node ruleset for a cluster state read from manifests",
+		Long: `Render reads Services, EndpointSlices and Nodes from manifests (YAML or
+JSON, multi-document, v1 List, or a directory of them) and prints the
+complete ruleset for every IP family present. Without -f it renders a
+built-in example: a NodePort Service with two endpoints.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the ruleset instead of applying it")
+	f.StringVar(&o.mode, "mode", "iptables", "rule language: iptables or nftables")
+	f.StringVarP(&o.file, "filename", "f", "", "manifest file, directory, or - for stdin (default: the built-in example, whose cluster CIDR is "+exampleClusterCIDR+")")
+	f.StringVar(&o.family, "family", "", "render only this IP family: ipv4 or ipv6 (default: every family present)")
+	f.StringVar(&o.nodeName, "node-name", "", "this node's name (default: the only Node in the input)")
+	f.StringSliceVar(&o.nodeIPs, "node-ip", nil, "this node's IPs, comma-separated (default: the Node's addresses)")
+	f.StringSliceVar(&o.clusterCIDRs, "cluster-cidr", nil, "pod CIDRs, comma-separated: traffic to cluster IPs from outside them is masqueraded")
+	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic (default: all)")
+	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
+	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
+	f.BoolVar(&o.strict, "strict", false, "exit 2 when any object was skipped")
+	return cmd
+}
+
+func (o *renderOptions) run(stdin io.Reader, stdout, stderr io.Writer) error {
+	if !o.dryRun {
+		return errors.New("render: applying rules is not supported yet; use --dry-run to print them")
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	objs, loadWarnings, err := o.load(stdin)
+	if err != nil {
+		return &exitError{exitInputError, err}
+	}
+	in, cfg, nodeWarnings, err := o.input(objs)
+	if err != nil {
+		return err
+	}
+	models, warnings := model.Build(in, cfg)
+	warnings = append(nodeWarnings, warnings...)
+	out, err := renderModels(o.mode, o.selectFamily(models))
+	if err != nil {
+		return err
+	}
+	for _, w := range loadWarnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if _, err := stdout.Write(out); err != nil {
+		return fmt.Errorf("writing ruleset: %w", err)
+	}
+	if o.strict && len(warnings)+len(loadWarnings) > 0 {
+		return &exitError{exitStrict, fmt.Errorf("render: %d object(s) skipped (--strict)", len(warnings)+len(loadWarnings))}
+	}
+	return nil
+}
+
+func (o *renderOptions) validate() error {
+	switch o.mode {
+	case modeIPTables, modeNFTables:
+	default:
+		return fmt.Errorf("render: --mode %q: want %s or %s", o.mode, modeIPTables, modeNFTables)
+	}
+	switch o.family {
+	case "", "ipv4", "ipv6":
+	default:
+		return fmt.Errorf("render: --family %q: want ipv4 or ipv6", o.family)
+	}
+	if o.masqueradeBit < 0 || o.masqueradeBit > 31 {
+		return fmt.Errorf("render: --masquerade-bit %d: want 0-31", o.masqueradeBit)
+	}
+	return nil
+}
+
+func (o *renderOptions) load(stdin io.Reader) (*manifest.Objects, []manifest.Warning, error) {
+	if o.file == "" {
+		if len(o.clusterCIDRs) == 0 {
+			o.clusterCIDRs = []string{exampleClusterCIDR}
+		}
+		return manifest.Load("built-in example", bytes.NewReader(exampleManifest))
+	}
+	return manifest.LoadPath(o.file, stdin)
+}
+
+// input turns the objects and flags into the model's input. Flags override
+// what a Node object says, so a manifest from one node can be rendered for
+// another.
+func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config, []model.Warning, error) {
+	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll}
+	var err error
+	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
+		return model.Input{}, cfg, nil, fmt.Errorf("render: --cluster-cidr: %w", err)
+	}
+	if cfg.NodePortAddresses, err = model.ParseCIDRs(o.nodePortAddresses); err != nil {
+		return model.Input{}, cfg, nil, fmt.Errorf("render: --nodeport-addresses: %w", err)
+	}
+	node, warnings, err := o.node(objs)
+	if err != nil {
+		return model.Input{}, cfg, nil, err
+	}
+	return model.Input{Services: objs.Services, EndpointSlices: objs.EndpointSlices, Node: node}, cfg, warnings, nil
+}
+
+// node picks this node: the Node object named by --node-name, or the only
+// Node in the input; then --node-name and --node-ip override.
+func (o *renderOptions) node(objs *manifest.Objects) (model.Node, []model.Warning, error) {
+	var node model.Node
+	var warnings []model.Warning
+	for _, n := range objs.Nodes {
+		if (o.nodeName == "" && len(objs.Nodes) == 1) || n.Name == o.nodeName {
+			node, warnings = manifest.NodeFromObject(n)
+		}
+	}
+	if o.nodeName != "" {
+		node.Name = o.nodeName
+	}
+	if len(o.nodeIPs) > 0 {
+		node.IPs = nil
+		for _, s := range o.nodeIPs {
+			ip, err := model.ParseIP(strings.TrimSpace(s))
+			if err != nil {
+				return node, nil, fmt.Errorf("render: --node-ip: %w", err)
+			}
+			node.IPs = append(node.IPs, ip)
+		}
+	}
+	return node, warnings, nil
+}
+
+func (o *renderOptions) selectFamily(models []*model.Model) []*model.Model {
+	if o.family == "" {
+		return models
+	}
+	var out []*model.Model
+	for _, m := range models {
+		if m.Family.String() == o.family {
+			out = append(out, m)
+		}
+	}
+	return out
+}

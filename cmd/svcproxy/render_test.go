@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs svcproxy with args and returns stdout, stderr and the exit
+// code main would use.
+func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	root := newRootCommand()
+	var out, errOut bytes.Buffer
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.Execute()
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		errOut.WriteString("svcproxy: " + err.Error() + "\n")
+	}
+	return out.String(), errOut.String(), code
+}
+
+const badServiceYAML = `apiVersion: v1
+kind: Service
+metadata: {namespace: demo, name: bad}
+spec: {clusterIP: 172.30.0.300, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {namespace: demo, name: good}
+spec: {clusterIP: 172.30.0.10, ports: [{port: 80}]}
+`
+
+func TestRenderCommand(t *testing.T) {
+	dir := t.TempDir()
+	unparsable := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(unparsable, []byte("apiVersion: v1\nkind: Service\nmetadata: {namespace: demo, name: web}\n---\nkind: [unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		stdin      string
+		args       []string
+		wantCode   int
+		wantOut    []string
+		wantNotOut []string
+		wantErr    []string
+	}{
+		{
+			name:    "built-in example, iptables",
+			args:    []string{"render", "--dry-run"},
+			wantOut: []string{"# svcproxy ipv4 rules: iptables-restore --noflush", "*nat", "demo/web:http", "--dport 30080", "COMMIT"},
+		},
+		{
+			name:    "built-in example, nftables",
+			args:    []string{"render", "--dry-run", "--mode", "nftables"},
+			wantOut: []string{"# svcproxy ipv4 rules: nft -f", "add table ip svcproxy", "10.244.1.5"},
+		},
+		{
+			name:     "skipped objects warn and exit 0",
+			stdin:    badServiceYAML,
+			args:     []string{"render", "--dry-run", "-f", "-"},
+			wantOut:  []string{"demo/good"},
+			wantErr:  []string{"warning: Service demo/bad: cluster IP skipped"},
+			wantCode: 0,
+		},
+		{
+			name:     "--strict exits 2 on skipped objects, still printing the rest",
+			stdin:    badServiceYAML,
+			args:     []string{"render", "--dry-run", "--strict", "-f", "-"},
+			wantOut:  []string{"demo/good"},
+			wantErr:  []string{"warning: Service demo/bad", "--strict"},
+			wantCode: 2,
+		},
+		{
+			name:     "unreadable file exits 1 naming it",
+			args:     []string{"render", "--dry-run", "-f", filepath.Join(dir, "missing.yaml")},
+			wantErr:  []string{"missing.yaml"},
+			wantCode: 1,
+		},
+		{
+			name:     "unparsable document exits 1 naming file and document",
+			args:     []string{"render", "--dry-run", "-f", unparsable},
+			wantErr:  []string{"broken.yaml", "document 2"},
+			wantCode: 1,
+		},
+		{
+			name:       "--family selects one family",
+			args:       []string{"render", "--dry-run", "--family", "ipv6"},
+			wantNotOut: []string{"ipv4", "10.96.0.10"},
+		},
+		{
+			name:     "unknown mode is refused",
+			args:     []string{"render", "--dry-run", "--mode", "ipvs"},
+			wantErr:  []string{`--mode "ipvs"`},
+			wantCode: 1,
+		},
+		{
+			name:     "bad cluster CIDR is refused",
+			args:     []string{"render", "--dry-run", "--cluster-cidr", "10.0.0.0/33"},
+			wantErr:  []string{"--cluster-cidr"},
+			wantCode: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, tt.stdin, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.wantNotOut {
+				if strings.Contains(out, w) {
+					t.Errorf("stdout has %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+}

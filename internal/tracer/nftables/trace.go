@@ -1,0 +1,189 @@
+// Package nfttrace walks a packet through an nftables table held in a
+// knftables.Fake, the way the kernel would, and reports every way it can
+// end. It understands exactly the subset of nft the svcproxy renderer
+// emits; any other expression is an error, so a renderer change cannot
+// silently slip past the behaviour tests.
+//
+// The walk models the first packet of a new connection: `ct state new` is
+// true, `ct status dnat` is true once the packet was DNATed, affinity sets
+// are empty (every lookup misses), `numgen random mod N` takes every value
+// in turn, and `fib ... type local` asks whether an address is one of the
+// node's or a loopback address.
+package nfttrace
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/internal/tracer"
+)
+
+// maxDepth bounds jumps and gotos, so a loop in the rules is reported
+// instead of recursing forever.
+const maxDepth = 64
+
+// state is what the rules can see and change of one packet.
+type state struct {
+	src, dst netip.Addr
+	proto    string
+	dport    uint16
+	mark     uint32
+	dnat     bool
+	masq     bool
+}
+
+// walker holds the table and the node a trace runs against.
+type walker struct {
+	table *knftables.FakeTable
+	node  []netip.Addr
+	ip    string // "ip" or "ip6": the address keyword of the table's family
+}
+
+// Trace walks p through the table of fake (after fake.Run of a rendered
+// transaction) on a node with the given addresses, and returns every
+// outcome, normalized. An arriving packet takes prerouting, then input
+// when its (possibly DNATed) destination is local or forward and
+// postrouting otherwise; a packet from the node takes output and
+// postrouting.
+func Trace(fake *knftables.Fake, node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
+	fake.RLock()
+	defer fake.RUnlock()
+	if fake.Table == nil {
+		return nil, fmt.Errorf("tracing %s: the fake has no table", p)
+	}
+	// The packet's family picks the keyword: the fake's table may not
+	// record its family when it was added through the fake's default.
+	w := &walker{table: fake.Table, node: node, ip: "ip"}
+	if p.Dst.Is6() {
+		w.ip = "ip6"
+	}
+	start := state{src: p.Src, dst: p.Dst, proto: string(p.Protocol), dport: p.Port}
+	res, err := w.path(start, p.FromNode)
+	if err != nil {
+		return nil, fmt.Errorf("tracing %s: %w", p, err)
+	}
+	return res.Normalize(), nil
+}
+
+// path runs the hooks a packet passes, in order.
+func (w *walker) path(s state, fromNode bool) (tracer.Result, error) {
+	var out tracer.Result
+	first := knftables.PreroutingHook
+	if fromNode {
+		first = knftables.OutputHook
+	}
+	live, ended, err := w.hook(first, []state{s})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ended...)
+	var forward []state
+	for _, st := range live {
+		if !fromNode && w.local(st.dst) {
+			// Delivered to the node: SNAT happens only in postrouting,
+			// which local delivery never reaches.
+			in, ended, err := w.hook(knftables.InputHook, []state{st})
+			if err != nil {
+				return nil, err
+			}
+			out = append(append(out, ended...), outcomes(in, false)...)
+			continue
+		}
+		forward = append(forward, st)
+	}
+	if !fromNode {
+		if forward, ended, err = w.hook(knftables.ForwardHook, forward); err != nil {
+			return nil, err
+		}
+		out = append(out, ended...)
+	}
+	post, ended, err := w.hook(knftables.PostroutingHook, forward)
+	if err != nil {
+		return nil, err
+	}
+	out = append(append(out, ended...), outcomes(post, true)...)
+	return out, nil
+}
+
+// outcomes turns packets that made it through into accept outcomes.
+func outcomes(states []state, canMasq bool) tracer.Result {
+	var out tracer.Result
+	for _, s := range states {
+		o := tracer.Outcome{Verdict: tracer.Accept, Masquerade: canMasq && s.masq}
+		if s.dnat {
+			o.Endpoint = netip.AddrPortFrom(s.dst, s.dport)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// local reports whether addr is one of the node's addresses.
+func (w *walker) local(addr netip.Addr) bool {
+	return addr.IsLoopback() || slices.Contains(w.node, addr)
+}
+
+// hook runs the base chains of one hook in priority order. It returns the
+// packets that went on and the outcomes of those dropped or rejected.
+func (w *walker) hook(h knftables.BaseChainHook, in []state) ([]state, tracer.Result, error) {
+	chains, err := w.baseChains(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ended tracer.Result
+	live := in
+	for _, c := range chains {
+		var next []state
+		for _, s := range live {
+			branches, err := w.runChain(c.Name, s, 0)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, b := range branches {
+				switch b.v {
+				case vDrop:
+					ended = append(ended, tracer.Outcome{Verdict: tracer.Drop})
+				case vReject:
+					ended = append(ended, tracer.Outcome{Verdict: tracer.Reject})
+				default:
+					next = append(next, b.s)
+				}
+			}
+		}
+		live = next
+	}
+	return live, ended, nil
+}
+
+// baseChains returns the table's base chains on hook h, lowest priority
+// first (name breaks ties, so the walk is deterministic).
+func (w *walker) baseChains(h knftables.BaseChainHook) ([]*knftables.FakeChain, error) {
+	type prio struct {
+		c *knftables.FakeChain
+		p int
+	}
+	var list []prio
+	for _, c := range w.table.Chains {
+		if c.Hook == nil || *c.Hook != h {
+			continue
+		}
+		if c.Priority == nil {
+			return nil, fmt.Errorf("base chain %s has no priority", c.Name)
+		}
+		p, err := knftables.ParsePriority(w.table.Family, string(*c.Priority))
+		if err != nil {
+			return nil, fmt.Errorf("base chain %s: %w", c.Name, err)
+		}
+		list = append(list, prio{c, p})
+	}
+	slices.SortFunc(list, func(a, b prio) int { return cmp.Or(cmp.Compare(a.p, b.p), cmp.Compare(a.c.Name, b.c.Name)) })
+	out := make([]*knftables.FakeChain, len(list))
+	for i, x := range list {
+		out[i] = x.c
+	}
+	return out, nil
+}

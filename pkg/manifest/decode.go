@@ -1,0 +1,268 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// maxListDepth bounds how deeply Lists may nest, so that hostile input
+// cannot make decoding recurse without end.
+const maxListDepth = 32
+
+// typeMeta is an object's apiVersion and kind.
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+var (
+	serviceType           = typeMeta{APIVersion: "v1", Kind: "Service"}
+	endpointSliceType     = typeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice"}
+	nodeType              = typeMeta{APIVersion: "v1", Kind: "Node"}
+	listType              = typeMeta{APIVersion: "v1", Kind: "List"}
+	serviceListType       = typeMeta{APIVersion: "v1", Kind: "ServiceList"}
+	endpointSliceListType = typeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSliceList"}
+	nodeListType          = typeMeta{APIVersion: "v1", Kind: "NodeList"}
+)
+
+// listItemTypes maps each List type read to the type of its items. Typed
+// lists, as the API server returns them, omit apiVersion and kind from
+// their items; the generic v1 List that kubectl prints does not.
+var listItemTypes = map[typeMeta]typeMeta{
+	listType:              {},
+	serviceListType:       serviceType,
+	endpointSliceListType: endpointSliceType,
+	nodeListType:          nodeType,
+}
+
+// decoder decodes manifest streams into one set of Objects.
+type decoder struct {
+	objs  *Objects
+	warns []Warning
+}
+
+func newDecoder() *decoder {
+	return &decoder{objs: &Objects{}}
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// decodeStream decodes every document of one file.
+func (d *decoder) decodeStream(file string, data []byte) error {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if utilyaml.IsJSONBuffer(data) {
+		return d.decodeJSONStream(file, data)
+	}
+	return d.decodeYAMLStream(file, data)
+}
+
+// decodeYAMLStream decodes a stream of YAML documents separated by "---".
+func (d *decoder) decodeYAMLStream(file string, data []byte) error {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for doc := 1; ; doc++ {
+		loc := location{file: file, document: doc}
+		raw, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return loc.fail(err)
+		}
+		obj, err := yaml.YAMLToJSON(raw)
+		if err != nil {
+			return loc.fail(err)
+		}
+		if err := d.decodeObject(loc, obj, typeMeta{}, 0); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeJSONStream decodes a stream of concatenated JSON values.
+func (d *decoder) decodeJSONStream(file string, data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for doc := 1; ; doc++ {
+		loc := location{file: file, document: doc}
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return loc.fail(withJSONLine(data, err))
+		}
+		if err := d.decodeObject(loc, raw, typeMeta{}, 0); err != nil {
+			return err
+		}
+	}
+}
+
+// withJSONLine adds the line of a JSON syntax error to it: encoding/json
+// only gives the byte offset.
+func withJSONLine(data []byte, err error) error {
+	var syntax *json.SyntaxError
+	if !errors.As(err, &syntax) || syntax.Offset < 0 || syntax.Offset > int64(len(data)) {
+		return err
+	}
+	line := 1 + bytes.Count(data[:syntax.Offset], []byte("\n"))
+	return fmt.Errorf("json: line %d: %w", line, err)
+}
+
+// decodeObject decodes one object, given as JSON, at loc. An object with
+// neither apiVersion nor kind gets itemType, the item type of the List it
+// is in.
+func (d *decoder) decodeObject(loc location, data []byte, itemType typeMeta, depth int) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
+		return nil // an empty document
+	}
+	if data[0] != '{' {
+		return loc.fail(fmt.Errorf("expected an object, found %s", jsonValueKind(data[0])))
+	}
+	var tm typeMeta
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &tm); err != nil {
+		return loc.fail(fmt.Errorf("reading apiVersion and kind: %w", err))
+	}
+	if tm == (typeMeta{}) {
+		tm = itemType
+	}
+	switch {
+	case tm.Kind == "":
+		return loc.fail(errors.New("object has no kind"))
+	case tm.APIVersion == "":
+		return loc.fail(fmt.Errorf("%s object has no apiVersion", tm.Kind))
+	}
+	if items, ok := listItemTypes[tm]; ok {
+		return d.decodeList(loc, data, items, depth)
+	}
+	return d.decodeTyped(loc, data, tm)
+}
+
+// decodeTyped decodes an object of one of the types used, and skips any
+// other with a warning.
+func (d *decoder) decodeTyped(loc location, data []byte, tm typeMeta) error {
+	switch tm {
+	case serviceType:
+		svc, err := decodeInto[v1.Service](d, loc, data, tm)
+		if err != nil {
+			return err
+		}
+		svc.APIVersion, svc.Kind = tm.APIVersion, tm.Kind
+		d.objs.Services = append(d.objs.Services, svc)
+	case endpointSliceType:
+		slice, err := decodeInto[discoveryv1.EndpointSlice](d, loc, data, tm)
+		if err != nil {
+			return err
+		}
+		slice.APIVersion, slice.Kind = tm.APIVersion, tm.Kind
+		d.objs.EndpointSlices = append(d.objs.EndpointSlices, slice)
+	case nodeType:
+		node, err := decodeInto[v1.Node](d, loc, data, tm)
+		if err != nil {
+			return err
+		}
+		node.APIVersion, node.Kind = tm.APIVersion, tm.Kind
+		d.objs.Nodes = append(d.objs.Nodes, node)
+	default:
+		d.warn(loc, tm.Kind, objectName(data), skipReason(tm))
+	}
+	return nil
+}
+
+// decodeInto decodes data into a new T. Type errors fail the document;
+// unknown and duplicate fields are only warned about, since kubectl output
+// from a newer cluster may carry fields this build does not know.
+func decodeInto[T any](d *decoder, loc location, data []byte, tm typeMeta) (*T, error) {
+	obj := new(T)
+	strict, err := kjson.UnmarshalStrict(data, obj)
+	if err != nil {
+		return nil, loc.fail(fmt.Errorf("decoding %s: %w", tm.Kind, err))
+	}
+	for _, e := range strict {
+		d.warn(loc, tm.Kind, objectName(data), "ignored: "+e.Error())
+	}
+	return obj, nil
+}
+
+// decodeList decodes the items of a List in order.
+func (d *decoder) decodeList(loc location, data []byte, itemType typeMeta, depth int) error {
+	if depth >= maxListDepth {
+		return loc.fail(fmt.Errorf("lists nested more than %d deep", maxListDepth))
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &list); err != nil {
+		return loc.fail(fmt.Errorf("reading items: %w", err))
+	}
+	for i, item := range list.Items {
+		if err := d.decodeObject(loc.listItem(i), item, itemType, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) warn(loc location, kind, object, reason string) {
+	d.warns = append(d.warns, Warning{
+		File:     loc.file,
+		Document: loc.document,
+		Item:     loc.item,
+		Kind:     kind,
+		Object:   object,
+		Reason:   reason,
+	})
+}
+
+// skipReason says why an object of type tm is skipped.
+func skipReason(tm typeMeta) string {
+	switch {
+	case tm.Kind == "Endpoints" && tm.APIVersion == "v1":
+		return "skipped: kind Endpoints is not used; EndpointSlices are"
+	case tm.Kind == serviceType.Kind || tm.Kind == nodeType.Kind || tm.Kind == listType.Kind:
+		return fmt.Sprintf("skipped: apiVersion %s of kind %s is not used; only v1 is", tm.APIVersion, tm.Kind)
+	case tm.Kind == endpointSliceType.Kind:
+		return fmt.Sprintf("skipped: apiVersion %s of kind %s is not used; only %s is",
+			tm.APIVersion, tm.Kind, endpointSliceType.APIVersion)
+	}
+	return fmt.Sprintf("skipped: kind %s is not used", tm.Kind)
+}
+
+// objectName returns "namespace/name" or "name" from the object's
+// metadata, or "" when it has none. It is best effort: the name only
+// labels warnings.
+func objectName(data []byte) string {
+	var obj struct {
+		Metadata struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+		} `json:"metadata"`
+	}
+	_ = kjson.UnmarshalCaseSensitivePreserveInts(data, &obj)
+	if obj.Metadata.Namespace == "" {
+		return obj.Metadata.Name
+	}
+	return obj.Metadata.Namespace + "/" + obj.Metadata.Name
+}
+
+func jsonValueKind(first byte) string {
+	switch first {
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}

@@ -1,0 +1,106 @@
+package manifest
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+func nodeObject(labels map[string]string, addrs ...v1.NodeAddress) *v1.Node {
+	return &v1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: labels},
+		Status:     v1.NodeStatus{Addresses: addrs},
+	}
+}
+
+func addr(t v1.NodeAddressType, a string) v1.NodeAddress {
+	return v1.NodeAddress{Type: t, Address: a}
+}
+
+func TestNodeFromObject(t *testing.T) {
+	tests := []struct {
+		name      string
+		node      *v1.Node
+		want      model.Node
+		wantWarns []string
+	}{
+		{
+			name: "internal and external IPs in status order",
+			node: nodeObject(nil,
+				addr(v1.NodeInternalIP, "192.0.2.10"),
+				addr(v1.NodeHostName, "node-a"),
+				addr(v1.NodeExternalIP, "203.0.113.7"),
+				addr(v1.NodeInternalDNS, "node-a.internal"),
+				addr(v1.NodeExternalDNS, "node-a.example.com"),
+			),
+			want: model.Node{Name: "node-a", IPs: []netip.Addr{
+				netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("203.0.113.7"),
+			}},
+		},
+		{
+			name: "dual stack with IPv6",
+			node: nodeObject(nil,
+				addr(v1.NodeInternalIP, "2001:db8::10"),
+				addr(v1.NodeInternalIP, "192.0.2.10"),
+				addr(v1.NodeExternalIP, "2001:DB8::7"),
+			),
+			want: model.Node{Name: "node-a", IPs: []netip.Addr{
+				netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::7"),
+			}},
+		},
+		{
+			name: "duplicates dropped",
+			node: nodeObject(nil, addr(v1.NodeInternalIP, "192.0.2.10"), addr(v1.NodeExternalIP, "192.0.2.10")),
+			want: model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+		},
+		{
+			name: "zone label",
+			node: nodeObject(map[string]string{ZoneLabel: "zone-a", "topology.kubernetes.io/region": "r"}, addr(v1.NodeInternalIP, "192.0.2.10")),
+			want: model.Node{Name: "node-a", Zone: "zone-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+		},
+		{
+			name: "bad addresses reported and left out",
+			node: nodeObject(nil,
+				addr(v1.NodeInternalIP, "192.0.2.300"),
+				addr(v1.NodeInternalIP, "192.0.2.10"),
+				addr(v1.NodeExternalIP, ""),
+				addr(v1.NodeExternalIP, "::ffff:192.0.2.11"),
+			),
+			want: model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+			wantWarns: []string{
+				`Node node-a: ignoring InternalIP address: "192.0.2.300" is not an IP address`,
+				`Node node-a: ignoring ExternalIP address: empty IP address`,
+				`Node node-a: ignoring ExternalIP address: "::ffff:192.0.2.11" is an IPv4-mapped IPv6 address`,
+			},
+		},
+		{
+			name: "no addresses",
+			node: nodeObject(nil),
+			want: model.Node{Name: "node-a"},
+		},
+		{
+			name: "nil node",
+			want: model.Node{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, warns := NodeFromObject(tt.node)
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("NodeFromObject() (-want +got):\n%s", diff)
+			}
+			var gotWarns []string
+			for _, w := range warns {
+				gotWarns = append(gotWarns, w.String())
+			}
+			if diff := cmp.Diff(tt.wantWarns, gotWarns); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,35 @@
+package manifest
+
+import "strings"
+
+// Warning reports something in the manifests that was skipped or ignored.
+type Warning struct {
+	// File names the stream (or the directory, for an empty one).
+	File string
+	// Document and Item locate the object as in DocumentError; Document is
+	// 0 for a warning about a whole file or directory.
+	Document int
+	Item     string
+	// Kind is the object's kind and Object its "namespace/name" (or "name");
+	// either is empty when the document does not say.
+	Kind   string
+	Object string
+	// Reason says what was skipped or ignored, and why.
+	Reason string
+}
+
+// String returns "FILE: document N: [ITEM: ][KIND OBJECT: ]REASON".
+func (w Warning) String() string {
+	var b strings.Builder
+	b.WriteString(w.File)
+	b.WriteString(": ")
+	if w.Document > 0 {
+		b.WriteString(location{document: w.Document, item: w.Item}.String())
+	}
+	if w.Kind != "" || w.Object != "" {
+		b.WriteString(strings.TrimSpace(w.Kind + " " + w.Object))
+		b.WriteString(": ")
+	}
+	b.WriteString(w.Reason)
+	return b.String()
+}

@@ -1,0 +1,353 @@
+package model
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+	"k8s.io/utils/ptr"
+)
+
+func TestBuildEndpointChoice(t *testing.T) {
+	v4 := discovery.AddressTypeIPv4
+	tests := []struct {
+		name        string
+		svc         *v1.Service
+		slices      []*discovery.EndpointSlice
+		wantCluster string
+		wantLocal   string
+		wantAny     bool
+	}{
+		{
+			name:        "ready endpoints only",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.6"), ep("10.1.0.5"), ep("10.1.0.7", notReady))},
+			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+			wantAny:     true,
+		},
+		{
+			name:        "serving terminating used when nothing is ready",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(true)), ep("10.1.0.6", terminating(false)))},
+			wantCluster: "10.1.0.5:8080",
+			wantAny:     true,
+		},
+		{
+			name:        "terminating ignored while something is ready",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(true)), ep("10.1.0.6"))},
+			wantCluster: "10.1.0.6:8080",
+			wantAny:     true,
+		},
+		{
+			name:    "non-serving never used",
+			svc:     svc("a"),
+			slices:  []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(false)), ep("10.1.0.6", notReady))},
+			wantAny: false,
+		},
+		{
+			name: "slices merged and duplicates removed",
+			svc:  svc("a"),
+			slices: []*discovery.EndpointSlice{
+				slice("a-2", "a", v4, 8080, ep("10.1.0.6"), ep("10.1.0.5")),
+				slice("a-1", "a", v4, 8080, ep("10.1.0.5", notReady)),
+			},
+			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+			wantAny:     true,
+		},
+		{
+			name: "internal traffic policy Local",
+			svc: svc("a", func(s *v1.Service) {
+				s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+			}),
+			slices:    []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", local), ep("10.1.0.6"))},
+			wantLocal: "10.1.0.5:8080",
+			wantAny:   true,
+		},
+		{
+			name: "external traffic policy Local keeps cluster endpoints for pods",
+			svc: svc("a", func(s *v1.Service) {
+				s.Spec.Type = v1.ServiceTypeNodePort
+				s.Spec.Ports[0].NodePort = 30080
+				s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+			}),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", local), ep("10.1.0.6"))},
+			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+			wantLocal:   "10.1.0.5:8080",
+			wantAny:     true,
+		},
+		{
+			name: "local terminating fallback",
+			svc: svc("a", func(s *v1.Service) {
+				s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+			}),
+			slices:    []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", local, terminating(true)), ep("10.1.0.6"))},
+			wantLocal: "10.1.0.5:8080",
+			wantAny:   true,
+		},
+		{
+			name:        "zone hints narrow cluster endpoints",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", zoneHint("zone-a")), ep("10.1.0.6", zoneHint("zone-b")))},
+			wantCluster: "10.1.0.5:8080",
+			wantAny:     true,
+		},
+		{
+			name:        "hints ignored unless every endpoint has one",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", zoneHint("zone-a")), ep("10.1.0.6"))},
+			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+			wantAny:     true,
+		},
+		{
+			name:        "hints ignored when none is for this zone",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", zoneHint("zone-c")), ep("10.1.0.6", zoneHint("zone-b")))},
+			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+			wantAny:     true,
+		},
+		{
+			name: "node hints prefer this node",
+			svc:  svc("a"),
+			slices: []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080,
+				ep("10.1.0.5", func(e *discovery.Endpoint) {
+					e.Hints = &discovery.EndpointHints{ForNodes: []discovery.ForNode{{Name: "node-a"}}, ForZones: []discovery.ForZone{{Name: "zone-b"}}}
+				}),
+				ep("10.1.0.6", func(e *discovery.Endpoint) {
+					e.Hints = &discovery.EndpointHints{ForNodes: []discovery.ForNode{{Name: "node-b"}}, ForZones: []discovery.ForZone{{Name: "zone-a"}}}
+				}))},
+			wantCluster: "10.1.0.5:8080",
+			wantAny:     true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, warns := build(t, IPv4, Input{Services: []*v1.Service{tt.svc}, EndpointSlices: tt.slices})
+			if len(warns) > 0 {
+				t.Fatalf("unexpected warnings:\n%s", warningList(warns))
+			}
+			if len(m.Services) != 1 {
+				t.Fatalf("got %d service ports, want 1", len(m.Services))
+			}
+			sp := m.Services[0]
+			if got := endpointList(sp.ClusterEndpoints); got != tt.wantCluster {
+				t.Errorf("cluster endpoints = %q, want %q", got, tt.wantCluster)
+			}
+			if got := endpointList(sp.LocalEndpoints); got != tt.wantLocal {
+				t.Errorf("local endpoints = %q, want %q", got, tt.wantLocal)
+			}
+			if sp.HasEndpoints != tt.wantAny {
+				t.Errorf("HasEndpoints = %v, want %v", sp.HasEndpoints, tt.wantAny)
+			}
+		})
+	}
+}
+
+func TestBuildDualStack(t *testing.T) {
+	s := svc("a", func(s *v1.Service) {
+		s.Spec.ClusterIPs = []string{"fd00:30::10", "172.30.0.10"}
+		s.Spec.ExternalIPs = []string{"203.0.113.9", "2001:db8::9"}
+	})
+	in := Input{
+		Services: []*v1.Service{s},
+		EndpointSlices: []*discovery.EndpointSlice{
+			slice("a-4", "a", discovery.AddressTypeIPv4, 8080, ep("10.1.0.5")),
+			slice("a-6", "a", discovery.AddressTypeIPv6, 8080, ep("fd00:1::5")),
+		},
+	}
+	for _, tt := range []struct {
+		fam                     Family
+		clusterIP, extIP, epStr string
+	}{
+		{IPv4, "172.30.0.10", "203.0.113.9", "10.1.0.5:8080"},
+		{IPv6, "fd00:30::10", "2001:db8::9", "[fd00:1::5]:8080"},
+	} {
+		t.Run(tt.fam.String(), func(t *testing.T) {
+			m, _ := build(t, tt.fam, in)
+			sp := m.Services[0]
+			if sp.ClusterIP.String() != tt.clusterIP || len(sp.ExternalIPs) != 1 || sp.ExternalIPs[0].String() != tt.extIP {
+				t.Errorf("got cluster IP %s external IPs %v", sp.ClusterIP, sp.ExternalIPs)
+			}
+			if got := endpointList(sp.ClusterEndpoints); got != tt.epStr {
+				t.Errorf("endpoints = %q, want %q", got, tt.epStr)
+			}
+			if len(m.Node.IPs) != 1 || FamilyOf(m.Node.IPs[0]) != tt.fam {
+				t.Errorf("node IPs %v not narrowed to %s", m.Node.IPs, tt.fam)
+			}
+		})
+	}
+}
+
+func TestBuildIgnoresServices(t *testing.T) {
+	labelled := func(key string) func(*v1.Service) {
+		return func(s *v1.Service) { s.Labels = map[string]string{key: ""} }
+	}
+	services := []*v1.Service{
+		svc("headless", func(s *v1.Service) { s.Spec.ClusterIP = v1.ClusterIPNone }),
+		svc("external-name", func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeExternalName }),
+		svc("other-proxy", labelled(labelServiceProxyName)),
+		svc("headless-label", labelled(labelHeadless)),
+	}
+	m, warns := build(t, IPv4, Input{Services: services})
+	if len(m.Services) != 0 || len(warns) != 0 {
+		t.Errorf("got %d ports and warnings %q, want none", len(m.Services), warningList(warns))
+	}
+}
+
+func TestBuildValidation(t *testing.T) {
+	tests := []struct {
+		name      string
+		svc       *v1.Service
+		wantPorts int
+		wantWarn  string
+	}{
+		{"invalid cluster IP", svc("a", func(s *v1.Service) { s.Spec.ClusterIP = "172.30.0.300" }), 0, `Service ns/a: cluster IP skipped: "172.30.0.300" is not an IP address`},
+		{"CIDR as cluster IP", svc("a", func(s *v1.Service) { s.Spec.ClusterIP = "172.30.0.10/32" }), 0, "is not an IP address"},
+		{"port out of range", svc("a", func(s *v1.Service) { s.Spec.Ports[0].Port = 70000 }), 0, "spec.ports[0] skipped: port: 70000 is out of range"},
+		{"unknown protocol", svc("a", func(s *v1.Service) { s.Spec.Ports[0].Protocol = "ICMP" }), 0, `unknown protocol "ICMP"`},
+		{"missing cluster IP", svc("a", func(s *v1.Service) { s.Spec.ClusterIP = "" }), 0, "spec.clusterIP is missing"},
+		{"missing name", svc("", func(s *v1.Service) {}), 0, "metadata.name is missing"},
+		{"rule text in a port name", svc("a", func(s *v1.Service) { s.Spec.Ports[0].Name = `x" -j ACCEPT` }), 0, "is invalid"},
+		{"bad external IP skipped alone", svc("a", func(s *v1.Service) { s.Spec.ExternalIPs = []string{"1.2.3.4 -j ACCEPT", "203.0.113.9"} }), 1, "spec.externalIPs entry skipped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			good := svc("good", func(s *v1.Service) { s.Spec.ClusterIP = "172.30.0.99" })
+			m, warns := build(t, IPv4, Input{Services: []*v1.Service{tt.svc, good}})
+			got := warningList(warns)
+			if !strings.Contains(got, tt.wantWarn) {
+				t.Errorf("warnings %q do not contain %q", got, tt.wantWarn)
+			}
+			n := 0
+			for _, sp := range m.Services {
+				if sp.Name.Name == "good" {
+					continue
+				}
+				n++
+			}
+			if n != tt.wantPorts {
+				t.Errorf("got %d ports of the bad service, want %d", n, tt.wantPorts)
+			}
+			if !slices.ContainsFunc(m.Services, func(sp *ServicePort) bool { return sp.Name.Name == "good" }) {
+				t.Errorf("the valid service was not built")
+			}
+		})
+	}
+}
+
+func TestBuildEndpointValidation(t *testing.T) {
+	v4 := discovery.AddressTypeIPv4
+	in := Input{
+		Services: []*v1.Service{svc("a")},
+		EndpointSlices: []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080,
+			ep("010.001.000.005"), ep("10.1.0.6:80"), ep("fd00:1::7"), ep("127.0.0.1"), ep("not-an-ip"))},
+	}
+	m, warns := build(t, IPv4, in)
+	if got := endpointList(m.Services[0].ClusterEndpoints); got != "10.1.0.5:8080" {
+		t.Errorf("endpoints = %q, want the canonicalised 10.1.0.5:8080 only", got)
+	}
+	if len(warns) != 4 {
+		t.Errorf("got %d warnings, want 4:\n%s", len(warns), warningList(warns))
+	}
+	for _, w := range warns {
+		if w.Kind != "EndpointSlice" || w.Object != "ns/a-1" {
+			t.Errorf("warning %q does not name EndpointSlice ns/a-1", w)
+		}
+	}
+}
+
+func TestBuildSourceRanges(t *testing.T) {
+	lb := func(ranges ...string) *v1.Service {
+		return svc("a", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeLoadBalancer
+			s.Spec.Ports[0].NodePort = 30080
+			s.Spec.LoadBalancerSourceRanges = ranges
+			s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{
+				{IP: "192.0.2.10"},
+				{IP: "192.0.2.11", IPMode: ptr.To(v1.LoadBalancerIPModeProxy)},
+			}
+		})
+	}
+	tests := []struct {
+		name         string
+		svc          *v1.Service
+		wantRanges   string
+		wantFirewall bool
+	}{
+		{"none", lb(), "", false},
+		{"whitespace tolerated and masked", lb(" 203.0.113.0/25 ", "10.2.3.4/16"), "10.2.0.0/16 203.0.113.0/25", true},
+		{"other family only closes this one", lb("2001:db8::/32"), "", true},
+		{"all invalid closes", lb("nonsense"), "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := build(t, IPv4, Input{Services: []*v1.Service{tt.svc}})
+			sp := m.Services[0]
+			var got []string
+			for _, p := range sp.SourceRanges {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != tt.wantRanges || sp.Firewall != tt.wantFirewall {
+				t.Errorf("ranges %v firewall %v, want %q %v", got, sp.Firewall, tt.wantRanges, tt.wantFirewall)
+			}
+			if len(sp.LoadBalancerIPs) != 1 || sp.LoadBalancerIPs[0].String() != "192.0.2.10" {
+				t.Errorf("LB IPs %v, want only the VIP-mode 192.0.2.10", sp.LoadBalancerIPs)
+			}
+		})
+	}
+}
+
+func TestBuildAffinity(t *testing.T) {
+	s := svc("a", func(s *v1.Service) {
+		s.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+		s.Spec.SessionAffinityConfig = &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](60)}}
+	})
+	m, _ := build(t, IPv4, Input{Services: []*v1.Service{s, svc("b", func(s *v1.Service) {
+		s.Spec.ClusterIP = "172.30.0.11"
+		s.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+	})}})
+	if got := []int32{m.Services[0].AffinitySeconds, m.Services[1].AffinitySeconds}; got[0] != 60 || got[1] != 10800 {
+		t.Errorf("affinity = %v, want [60 10800]", got)
+	}
+}
+
+// TestBuildDeterministic builds the same objects in different orders and
+// expects identical models.
+func TestBuildDeterministic(t *testing.T) {
+	v4 := discovery.AddressTypeIPv4
+	services := []*v1.Service{svc("b", func(s *v1.Service) { s.Spec.ClusterIP = "172.30.0.11" }), svc("a")}
+	slices := []*discovery.EndpointSlice{
+		slice("a-1", "a", v4, 8080, ep("10.1.0.9"), ep("10.1.0.5")),
+		slice("b-1", "b", v4, 8080, ep("10.1.0.7")),
+		slice("a-2", "a", v4, 8080, ep("10.1.0.6")),
+	}
+	first, _ := build(t, IPv4, Input{Services: services, EndpointSlices: slices})
+	reversed := func() ([]*v1.Service, []*discovery.EndpointSlice) {
+		s := append([]*v1.Service(nil), services...)
+		e := append([]*discovery.EndpointSlice(nil), slices...)
+		for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+			s[i], s[j] = s[j], s[i]
+		}
+		for i, j := 0, len(e)-1; i < j; i, j = i+1, j-1 {
+			e[i], e[j] = e[j], e[i]
+		}
+		return s, e
+	}
+	rs, re := reversed()
+	second, _ := build(t, IPv4, Input{Services: rs, EndpointSlices: re})
+	if len(first.Services) != 2 || first.Services[0].Name.Name != "a" {
+		t.Fatalf("services not sorted: %v", first.Services)
+	}
+	for i := range first.Services {
+		a, b := first.Services[i], second.Services[i]
+		if a.Name != b.Name || endpointList(a.ClusterEndpoints) != endpointList(b.ClusterEndpoints) {
+			t.Errorf("port %d differs: %v %q vs %v %q", i, a.Name, endpointList(a.ClusterEndpoints), b.Name, endpointList(b.ClusterEndpoints))
+		}
+	}
+}
+
+func TestBuildNilObjectsDoNotPanic(t *testing.T) {
+	_, _ = Build(Input{Services: []*v1.Service{nil}, EndpointSlices: []*discovery.EndpointSlice{nil, {}}}, Config{})
+}

@@ -1,0 +1,116 @@
+package iptables
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/svcproxy/svcproxy/internal/tracer"
+	iptrace "github.com/svcproxy/svcproxy/internal/tracer/iptables"
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// Test address plan:
+//
+//	node            192.0.2.10            2001:db8:2::10
+//	pods            10.1.0.0/16 (and 10.2.0.0/16 as a second cluster CIDR)
+//	                fd00:1::/64
+//	cluster IPs     172.30.0.0/16         fd00:30::/64
+//	external IPs    198.51.100.2
+//	LB IPs          198.51.100.1          2001:db8:100::1
+//	clients         203.0.113.0/24        2001:db8:113::/64
+//	endpoints       10.1.0.5:8080 (on this node), 10.1.0.6:8080 (elsewhere)
+const (
+	nodeIP     = "192.0.2.10"
+	podCIDR    = "10.1.0.0/16"
+	podCIDR2   = "10.2.0.0/16"
+	clusterIP  = "172.30.0.41"
+	externalIP = "198.51.100.2"
+	lbIP       = "198.51.100.1"
+	client     = "203.0.113.7"
+	localEP    = "10.1.0.5:8080"
+	remoteEP   = "10.1.0.6:8080"
+	nodePortN  = 30080
+	healthPort = 30999
+)
+
+// endpoint returns an endpoint of sp with its chain hash set.
+func endpoint(sp *model.ServicePort, addr string, local bool) model.Endpoint {
+	ap := netip.MustParseAddrPort(addr)
+	ep := model.Endpoint{IP: ap.Addr(), Port: ap.Port(), Local: local, Ready: true, Serving: true}
+	ep.Hash = model.EndpointHash(sp.Name, ep)
+	return ep
+}
+
+// servicePort returns ns1/svc1:p80, a TCP port 80 on clusterIP with one
+// local and one remote endpoint, changed by opts.
+func servicePort(opts ...func(*model.ServicePort)) *model.ServicePort {
+	return namedServicePort("ns1", "svc1", "p80", model.TCP, clusterIP, 80, opts...)
+}
+
+func namedServicePort(ns, name, portName string, proto model.Protocol, cip string, port uint16, opts ...func(*model.ServicePort)) *model.ServicePort {
+	sp := &model.ServicePort{
+		Name:      model.PortName{Namespace: ns, Name: name, Port: portName, Protocol: proto},
+		ClusterIP: netip.MustParseAddr(cip),
+		Port:      port,
+	}
+	sp.Hash = model.ServicePortHash(sp.Name)
+	eps := []model.Endpoint{endpoint(sp, localEP, true), endpoint(sp, remoteEP, false)}
+	if sp.ClusterIP.Is6() {
+		eps = []model.Endpoint{endpoint(sp, "[fd00:1::5]:8080", true), endpoint(sp, "[fd00:1::6]:8080", false)}
+	}
+	sp.ClusterEndpoints = eps
+	sp.HasEndpoints = true
+	for _, o := range opts {
+		o(sp)
+	}
+	return sp
+}
+
+// newModel returns an IPv4 model of the node with the given services and
+// cluster CIDRs.
+func newModel(cidrs []string, sps ...*model.ServicePort) *model.Model {
+	m := &model.Model{
+		Family:   model.IPv4,
+		Node:     model.Node{Name: "node1", IPs: []netip.Addr{netip.MustParseAddr(nodeIP)}},
+		Config:   model.Config{MasqueradeBit: model.DefaultMasqueradeBit},
+		Services: sps,
+	}
+	for _, c := range cidrs {
+		m.Config.ClusterCIDRs = append(m.Config.ClusterCIDRs, netip.MustParsePrefix(c))
+	}
+	return m
+}
+
+// withNodePort gives the port a NodePort.
+func withNodePort(sp *model.ServicePort) { sp.NodePort = nodePortN }
+
+// withLocalEndpoints sets LocalEndpoints to the endpoints on this node.
+func withLocalEndpoints(sp *model.ServicePort) {
+	sp.LocalEndpoints = nil
+	for _, ep := range sp.ClusterEndpoints {
+		if ep.Local {
+			sp.LocalEndpoints = append(sp.LocalEndpoints, ep)
+		}
+	}
+}
+
+// trace walks p through the rendered model and returns the result's
+// string form.
+func trace(t *testing.T, m *model.Model, p tracer.Packet) string {
+	t.Helper()
+	got, err := iptrace.Trace(Render(m).Payload(), m.Node.IPs, p)
+	if err != nil {
+		t.Fatalf("tracing %v: %v", p, err)
+	}
+	return got.String()
+}
+
+// packet parses "[node] SRC PROTO DST:PORT".
+func packet(t *testing.T, s string) tracer.Packet {
+	t.Helper()
+	exps, err := tracer.ParseExpectations(s + " => accept")
+	if err != nil || len(exps) != 1 {
+		t.Fatalf("bad packet %q: %v", s, err)
+	}
+	return exps[0].Packet
+}

@@ -1,0 +1,117 @@
+package iptables
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// TestKernelLoadsPayload loads the payload of a model that uses every rule
+// form into the real iptables tools, legacy and nft, in a throwaway network
+// namespace: the tracer only proves what the rules mean, this proves the
+// kernel and the tools accept them. It loads the payload twice, as a resync
+// would, and adds the jumps the way the applier does.
+func TestKernelLoadsPayload(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: creating network namespaces needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: the ip command is not installed")
+	}
+	tests := []struct {
+		name    string
+		family  model.Family
+		command string // restore is command + "-restore", save command + "-save"
+	}{
+		{"legacy ipv4", model.IPv4, "iptables-legacy"},
+		{"nft ipv4", model.IPv4, "iptables-nft"},
+		{"legacy ipv6", model.IPv6, "ip6tables-legacy"},
+		{"nft ipv6", model.IPv6, "ip6tables-nft"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, suffix := range []string{"", "-restore", "-save"} {
+				if _, err := exec.LookPath(tt.command + suffix); err != nil {
+					t.Skipf("skipping: %s%s is not installed", tt.command, suffix)
+				}
+			}
+			ns := newNetns(t, fmt.Sprintf("svcproxy-ipt-%d-%d", os.Getpid(), i))
+			rs := Render(richModel(tt.family))
+			payload := rs.Payload()
+			inNetns(t, ns, payload, tt.command+"-restore", "--noflush", "--test")
+			inNetns(t, ns, payload, tt.command+"-restore", "--noflush")
+			inNetns(t, ns, payload, tt.command+"-restore", "--noflush")
+			want := 0
+			for _, tbl := range rs.Tables {
+				for _, j := range tbl.Jumps {
+					args := append([]string{"-w", "-t", tbl.Name, "-A", j.Chain}, splitRule(t, j.Rule)...)
+					inNetns(t, ns, nil, tt.command, args...)
+				}
+				want += len(tbl.Jumps)
+				for _, c := range tbl.Chains {
+					want += len(c.Rules)
+				}
+			}
+			saved := inNetns(t, ns, nil, tt.command+"-save")
+			if got := strings.Count(saved, "\n-A "); got != want {
+				t.Errorf("%s-save shows %d rules, want %d:\n%s", tt.command, got, want, saved)
+			}
+		})
+	}
+}
+
+// newNetns creates a network namespace that is deleted when the test ends,
+// whether it passes or not.
+func newNetns(t *testing.T, name string) string {
+	t.Helper()
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("skipping: cannot create network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("deleting network namespace %s: %v: %s", name, err, out)
+		}
+	})
+	return name
+}
+
+// inNetns runs a command in namespace ns with stdin and returns its output.
+func inNetns(t *testing.T, ns string, stdin []byte, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// splitRule splits a rule into arguments as a shell would, keeping a
+// quoted comment in one argument without its quotes.
+func splitRule(t *testing.T, rule string) []string {
+	t.Helper()
+	var out []string
+	for rule != "" {
+		rule = strings.TrimLeft(rule, " ")
+		if strings.HasPrefix(rule, `"`) {
+			end := strings.Index(rule[1:], `"`)
+			if end < 0 {
+				t.Fatalf("unterminated quote in %q", rule)
+			}
+			out = append(out, rule[1:end+1])
+			rule = rule[end+2:]
+			continue
+		}
+		word, rest, _ := strings.Cut(rule, " ")
+		out = append(out, word)
+		rule = rest
+	}
+	return out
+}

@@ -1,0 +1,60 @@
+package iptables
+
+import "github.com/svcproxy/svcproxy/pkg/model"
+
+// nodePort renders the rule that catches traffic to the port's NodePort:
+// a jump to KUBE-EXT- in nat KUBE-NODEPORTS, or a refusal in filter
+// KUBE-EXTERNAL-SERVICES when external traffic has no endpoints.
+func (b *builder) nodePort(s *serviceInfo) {
+	if s.sp.NodePort == 0 {
+		return
+	}
+	dst := s.proto + " --dport " + port(s.sp.NodePort)
+	if !s.hasEXT {
+		why, verdict := s.refusal()
+		b.filterExternal = append(b.filterExternal,
+			comment(s.name+why)+" -m addrtype --dst-type LOCAL "+dst+" -j "+verdict)
+		return
+	}
+	b.natNodePorts = append(b.natNodePorts, comment(s.name+" nodePort")+" "+dst+" -j "+s.ext)
+}
+
+// nodePortsJumps returns the rules that end nat KUBE-SERVICES and send
+// traffic addressed to the node on to KUBE-NODEPORTS: any local address
+// but loopback (kube-proxy's default, so that NodePorts are not reachable
+// on 127.0.0.1, which route_localnet would require), or only the node
+// addresses inside NodePortAddresses.
+func (b *builder) nodePortsJumps() []string {
+	cfg := b.m.Config
+	if len(cfg.NodePortAddresses) == 0 {
+		loopback := "127.0.0.0/8"
+		if b.m.Family == model.IPv6 {
+			loopback = "::1/128"
+		}
+		return []string{comment(nodePortsComment) + " -m addrtype --dst-type LOCAL ! -d " + loopback + " -j " + chainNodePorts}
+	}
+	var rules []string
+	for _, ip := range b.m.Node.IPs {
+		if inAny(ip, cfg.NodePortAddresses) {
+			rules = append(rules, comment(nodePortsComment)+" -d "+ip.String()+" -j "+chainNodePorts)
+		}
+	}
+	return rules
+}
+
+// healthCheck opens the health check node port of a Service with the
+// Local external policy, which load balancers probe to find the nodes
+// that have endpoints.
+func (b *builder) healthCheck(s *serviceInfo) {
+	sp := s.sp
+	if sp.HealthCheckNodePort == 0 {
+		return
+	}
+	svc := commentName(model.PortName{Namespace: sp.Name.Namespace, Name: sp.Name.Name})
+	rule := comment(svc+" health check node port") + " -m tcp -p tcp --dport " + port(sp.HealthCheckNodePort) + " -j ACCEPT"
+	if rule == b.lastHealthCheck {
+		return
+	}
+	b.lastHealthCheck = rule
+	b.filterNodePort = append(b.filterNodePort, rule)
+}

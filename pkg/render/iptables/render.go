@@ -1,0 +1,205 @@
+package iptables
+
+import (
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// Render returns the rules that implement m. It only reads m.
+func Render(m *model.Model) *Ruleset {
+	b := newBuilder(m)
+	for _, sp := range m.Services {
+		b.service(newServiceInfo(sp))
+	}
+	return &Ruleset{
+		Family: m.Family,
+		Tables: []Table{b.filterTable(), b.natTable()},
+	}
+}
+
+// builder collects rules while Render walks the model. Fixed chains get a
+// field each, so rules for them can be appended in any step; per-service
+// chains are appended whole, in model order.
+type builder struct {
+	m *model.Model
+	// mark is the masquerade mark, "0x4000"; markMask is "0x4000/0x4000".
+	mark, markMask string
+
+	natServices    []string
+	natNodePorts   []string
+	filterServices []string
+	filterExternal []string
+	filterNodePort []string
+	filterFirewall []string
+
+	natChains []Chain
+	// sepRules backs the two rules of every KUBE-SEP- chain, allocated
+	// at once rather than one small slice per endpoint.
+	sepRules []string
+	// buf is reused to build rules that contain an address.
+	buf []byte
+	// probs caches probability lists by endpoint count; it is only
+	// looked up, never iterated, so it cannot make output order vary.
+	probs map[int][]string
+	// lastHealthCheck avoids one ACCEPT rule per port of a Service: all
+	// ports of a Service share its health check node port, and the model
+	// lists ports of one Service next to each other.
+	lastHealthCheck string
+}
+
+func newBuilder(m *model.Model) *builder {
+	mark := m.Config.MasqueradeMarkHex()
+	n := len(m.Services)
+	// Capacity for the per-service chains: up to four per port plus one
+	// KUBE-SEP- per endpoint.
+	eps := 0
+	for _, sp := range m.Services {
+		eps += len(sp.ClusterEndpoints) + len(sp.LocalEndpoints)
+	}
+	return &builder{
+		m:           m,
+		mark:        mark,
+		markMask:    mark + "/" + mark,
+		natServices: make([]string, 0, n+1),
+		natChains:   make([]Chain, 0, 4*n+eps),
+		sepRules:    make([]string, 2*eps),
+		probs:       map[int][]string{},
+	}
+}
+
+// serviceInfo holds what every rule of one service port spells the same
+// way, computed once, and which of its chains exist.
+type serviceInfo struct {
+	sp *model.ServicePort
+	// name is "ns/svc:port", the start of every comment; comment is the
+	// comment match that names just the port.
+	name    string
+	comment string
+	// hairpinHead and dnatHead are the KUBE-SEP- rules up to the
+	// endpoint's address.
+	hairpinHead, dnatHead string
+	proto                 string
+	port                  string
+	// Chain names.
+	svc, svl, ext, fw string
+	// A chain exists only when it has endpoints to send traffic to (an
+	// empty KUBE-SVC chain would let traffic fall through unDNATed, and
+	// REJECT is not allowed in the nat table, so traffic without endpoints
+	// is refused in the filter table instead) and something jumps to it.
+	hasSVC, hasSVL, hasEXT, hasFW bool
+}
+
+func newServiceInfo(sp *model.ServicePort) *serviceInfo {
+	s := &serviceInfo{
+		sp:    sp,
+		name:  commentName(sp.Name),
+		proto: protoMatch(sp.Name.Protocol),
+		port:  port(sp.Port),
+		svc:   prefixSVC + sp.Hash,
+		svl:   prefixSVL + sp.Hash,
+		ext:   prefixEXT + sp.Hash,
+		fw:    prefixFW + sp.Hash,
+	}
+	s.comment = comment(s.name)
+	s.hairpinHead = s.comment + " -s "
+	s.dnatHead = s.comment + " " + s.proto + " -j DNAT --to-destination "
+	s.hasEXT = sp.ExternallyAccessible() && len(sp.ExternalEndpoints()) > 0
+	s.hasFW = s.hasEXT && sp.Firewall && len(sp.LoadBalancerIPs) > 0
+	// A policy chain is rendered only if something jumps to it: the
+	// cluster IP rule or the EXT chain (which, under the Local policy,
+	// short-circuits pod and node traffic to the cluster chain).
+	s.hasSVC = len(sp.ClusterEndpoints) > 0 && sp.UsesClusterEndpoints() &&
+		(!sp.InternalPolicyLocal || s.hasEXT)
+	s.hasSVL = len(sp.LocalEndpoints) > 0 && sp.UsesLocalEndpoints() &&
+		(sp.InternalPolicyLocal || (s.hasEXT && sp.ExternalPolicyLocal))
+	return s
+}
+
+// endpoints returns the endpoints that get a KUBE-SEP- chain: those the
+// rendered policy chains can pick.
+func (s *serviceInfo) endpoints() []model.Endpoint {
+	switch {
+	case s.hasSVC && s.hasSVL:
+		return s.sp.AllEndpoints()
+	case s.hasSVC:
+		return s.sp.ClusterEndpoints
+	case s.hasSVL:
+		return s.sp.LocalEndpoints
+	}
+	return nil
+}
+
+// internalChain is the chain that traffic to the cluster IP goes to.
+func (s *serviceInfo) internalChain() string {
+	if s.sp.InternalPolicyLocal {
+		return s.svl
+	}
+	return s.svc
+}
+
+// refusal returns how traffic that finds no endpoint is refused: REJECT,
+// so that clients fail at once, when the service has no endpoints at all;
+// DROP when endpoints exist but the traffic policy excludes them all, as
+// kube-proxy does, since the client's node is then the one at fault.
+func (s *serviceInfo) refusal() (why, target string) {
+	if !s.sp.HasEndpoints {
+		return " has no endpoints", "REJECT"
+	}
+	return " has no local endpoints", "DROP"
+}
+
+// service renders one service port. Its chains are declared in a fixed
+// order: SVC, SVL, EXT, FW, then one SEP per endpoint.
+func (b *builder) service(s *serviceInfo) {
+	b.clusterIP(s)
+	b.externalDestinations(s)
+	b.nodePort(s)
+	b.healthCheck(s)
+	if s.hasSVC {
+		b.natChains = append(b.natChains, b.policyChain(s, s.svc, s.sp.ClusterEndpoints))
+	}
+	if s.hasSVL {
+		b.natChains = append(b.natChains, b.policyChain(s, s.svl, s.sp.LocalEndpoints))
+	}
+	if s.hasEXT {
+		b.natChains = append(b.natChains, b.externalChain(s))
+	}
+	if s.hasFW {
+		b.natChains = append(b.natChains, b.firewallChain(s))
+	}
+	for _, ep := range s.endpoints() {
+		b.natChains = append(b.natChains, b.endpointChain(s, ep))
+	}
+}
+
+// natTable returns the nat table: fixed chains first, in a fixed order,
+// then the per-service chains.
+func (b *builder) natTable() Table {
+	services := append(b.natServices, b.nodePortsJumps()...)
+	chains := []Chain{
+		{Name: chainServices, Rules: services},
+		{Name: chainNodePorts, Rules: b.natNodePorts},
+		{Name: chainPostrouting, Rules: b.postroutingRules()},
+		{Name: chainMarkMasq, Rules: b.markMasqRules()},
+	}
+	if nonPod := b.markMasqNonPodRules(); nonPod != nil {
+		chains = append(chains, Chain{Name: chainMarkMasqNonPod, Rules: nonPod})
+	}
+	all := make([]Chain, 0, len(chains)+len(b.natChains))
+	all = append(append(all, chains...), b.natChains...)
+	return Table{Name: "nat", Chains: all, Jumps: natJumps()}
+}
+
+// filterTable returns the filter table, whose chains are all fixed.
+func (b *builder) filterTable() Table {
+	return Table{
+		Name: "filter",
+		Chains: []Chain{
+			{Name: chainServices, Rules: b.filterServices},
+			{Name: chainExternalServices, Rules: b.filterExternal},
+			{Name: chainNodePorts, Rules: b.filterNodePort},
+			{Name: chainProxyFirewall, Rules: b.filterFirewall},
+			{Name: chainForward, Rules: b.forwardRules()},
+		},
+		Jumps: filterJumps(),
+	}
+}

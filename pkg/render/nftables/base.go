@@ -1,0 +1,150 @@
+package nftables
+
+import (
+	"sigs.k8s.io/knftables"
+)
+
+// Names of the fixed chains, sets and maps.
+const (
+	chainFilterPrerouting = "filter-prerouting"
+	chainFilterInput      = "filter-input"
+	chainFilterForward    = "filter-forward"
+	chainFilterOutput     = "filter-output"
+	chainNATPrerouting    = "nat-prerouting"
+	chainNATOutput        = "nat-output"
+	chainNATPostrouting   = "nat-postrouting"
+	chainServices         = "services"
+	chainMasquerading     = "masquerading"
+	chainMark             = "mark-for-masquerade"
+	chainReject           = "reject-chain"
+
+	mapServiceIPs          = "service-ips"
+	mapServiceNodePorts    = "service-nodeports"
+	mapFirewallIPs         = "firewall-ips"
+	mapNoEndpointServices  = "no-endpoint-services"
+	mapNoEndpointNodePorts = "no-endpoint-nodeports"
+	setClusterCIDRs        = "cluster-cidrs"
+	setNodePortIPs         = "nodeport-ips"
+	setHairpin             = "hairpin"
+)
+
+// Base chain priorities. The filter chains run at dstnat-10 so that the
+// firewall sees the load balancer IP before DNAT rewrites it; the
+// no-endpoint checks sit in input, forward and output because reject is
+// only guaranteed there (kernel 6.x also takes it in prerouting, older
+// ones refuse it), and those destinations are never DNATed anyway.
+const (
+	priorityFilter  = "-110" // dstnat - 10
+	priorityDNAT    = "-100" // dstnat
+	prioritySrcNAT  = "100"  // srcnat
+	ruleDestination = " daddr . meta l4proto . th dport"
+)
+
+// addBaseChains adds the hooked chains and the fixed rules in them. Each
+// hook has one rule or a few: everything per Service lives in maps.
+func (r *renderer) addBaseChains() {
+	r.addBaseChain(chainFilterPrerouting, knftables.FilterType, knftables.PreroutingHook, priorityFilter)
+	r.addBaseChain(chainFilterInput, knftables.FilterType, knftables.InputHook, priorityFilter)
+	r.addBaseChain(chainFilterForward, knftables.FilterType, knftables.ForwardHook, priorityFilter)
+	r.addBaseChain(chainFilterOutput, knftables.FilterType, knftables.OutputHook, priorityFilter)
+	r.addBaseChain(chainNATPrerouting, knftables.NATType, knftables.PreroutingHook, priorityDNAT)
+	r.addBaseChain(chainNATOutput, knftables.NATType, knftables.OutputHook, priorityDNAT)
+	r.addBaseChain(chainNATPostrouting, knftables.NATType, knftables.PostroutingHook, prioritySrcNAT)
+
+	dst := r.syn.ip + ruleDestination
+	firewall := "ct state new " + dst + " vmap @" + mapFirewallIPs
+	noEndpoints := "ct state new " + dst + " vmap @" + mapNoEndpointServices
+	noNodePort := "ct state new " + r.nodePortMatch() + " meta l4proto . th dport vmap @" + mapNoEndpointNodePorts
+
+	r.rule(chainFilterPrerouting, firewall, "load balancer source ranges")
+	r.rule(chainFilterOutput, firewall, "load balancer source ranges")
+	// A Service without endpoints is refused wherever its packets go:
+	// forward for cluster IPs, input for external IPs owned by the node
+	// and NodePorts, output for the node's own connections.
+	for _, c := range []string{chainFilterInput, chainFilterForward, chainFilterOutput} {
+		r.rule(c, noEndpoints, "services without endpoints")
+	}
+	r.rule(chainFilterInput, noNodePort, "nodeports without endpoints")
+	r.rule(chainFilterOutput, noNodePort, "nodeports without endpoints")
+
+	r.rule(chainNATPrerouting, "jump "+chainServices, "service dispatch")
+	r.rule(chainNATOutput, "jump "+chainServices, "service dispatch")
+	r.rule(chainNATPostrouting, "jump "+chainMasquerading, "masquerade marked and hairpin traffic")
+	r.addFixedChains(dst)
+}
+
+// addFixedChains adds the regular chains every table has.
+func (r *renderer) addFixedChains(dst string) {
+	mark := r.m.Config.MasqueradeMarkHex()
+	r.ensureChain(chainServices, func() {
+		r.rule(chainServices, dst+" vmap @"+mapServiceIPs, "cluster, external and load balancer IPs")
+		// NodePorts last: a Service IP that is also a node address must
+		// reach its Service, not a NodePort of the same number.
+		r.rule(chainServices, r.nodePortMatch()+" meta l4proto . th dport vmap @"+mapServiceNodePorts, "nodeports")
+	})
+	r.ensureChain(chainMark, func() {
+		r.rule(chainMark, "meta mark set meta mark or "+mark, "mark for masquerade")
+	})
+	r.ensureChain(chainReject, func() {
+		r.rule(chainReject, "reject", "service has no endpoints")
+	})
+	r.ensureChain(chainMasquerading, func() {
+		// Clearing the mark keeps a packet that is routed again (into
+		// a tunnel, say) from being masqueraded a second time.
+		r.rule(chainMasquerading, "meta mark & "+mark+" == "+mark+" meta mark set meta mark xor "+mark+
+			" masquerade fully-random", "masquerade marked traffic")
+		// A pod reaching itself through a Service would otherwise get
+		// the reply from its own address and drop it.
+		r.rule(chainMasquerading, "ct status dnat "+r.syn.ip+" saddr . "+r.syn.ip+" daddr @"+setHairpin+
+			" masquerade fully-random", "hairpin")
+	})
+}
+
+// nodePortMatch matches packets addressed to a NodePort address: any
+// local address but loopback, or those in the nodeport-ips set when
+// NodePortAddresses restricts them.
+func (r *renderer) nodePortMatch() string {
+	if len(r.m.Config.NodePortAddresses) > 0 {
+		return r.syn.ip + " daddr @" + setNodePortIPs
+	}
+	return "fib daddr type local " + r.syn.ip + " daddr != " + r.syn.loopback
+}
+
+// addSharedObjects adds the sets and maps every table has, with the
+// elements that do not depend on Services.
+func (r *renderer) addSharedObjects() {
+	dstType := r.syn.addrType + " . inet_proto . inet_service"
+	for _, name := range []string{mapServiceIPs, mapFirewallIPs, mapNoEndpointServices} {
+		r.addMap(&knftables.Map{Name: name, Type: dstType + " : verdict"})
+	}
+	for _, name := range []string{mapServiceNodePorts, mapNoEndpointNodePorts} {
+		r.addMap(&knftables.Map{Name: name, Type: "inet_proto . inet_service : verdict"})
+	}
+	// auto-merge because a cluster CIDR may lie inside another, and an
+	// interval set refuses overlapping elements otherwise.
+	r.addSet(&knftables.Set{Name: setClusterCIDRs, Type: r.syn.addrType,
+		Flags: []knftables.SetFlag{knftables.IntervalFlag}, AutoMerge: knftables.PtrTo(true)})
+	r.addSet(&knftables.Set{Name: setNodePortIPs, Type: r.syn.addrType})
+	r.addSet(&knftables.Set{Name: setHairpin, Type: r.syn.addrType + " . " + r.syn.addrType})
+	for _, p := range r.m.Config.ClusterCIDRs {
+		r.setElement(setClusterCIDRs, p.String())
+	}
+	for _, ip := range r.m.Node.IPs {
+		if containsAddr(r.m.Config.NodePortAddresses, ip) {
+			r.setElement(setNodePortIPs, ip.String())
+		}
+	}
+}
+
+// finish adds what needs every Service seen: the hairpin set.
+func (r *renderer) finish() {
+	ips := r.endpointIPs
+	sortAddrs(ips)
+	for i, ip := range ips {
+		if i > 0 && ips[i-1] == ip {
+			continue
+		}
+		s := ip.String()
+		r.setElement(setHairpin, s, s)
+	}
+}

@@ -1,0 +1,71 @@
+// Package nftables renders a model.Model as the nftables table
+// `ip svcproxy` (or `ip6 svcproxy`) through a knftables.Transaction.
+//
+// # Layout
+//
+// Loading rules costs the kernel about 30 µs per rule, an anonymous set
+// or map per Service about 1 ms, and a named map referenced from many
+// rules grows with elements × referencing rules. So the common path has
+// no per-Service chains or rules at all; per-Service state lives in map
+// elements, and every map is referenced from one rule:
+//
+//   - service-ips (addr . proto . port : verdict), looked up by the one
+//     rule in chain services, sends each cluster, external and load
+//     balancer IP to a chain shared by every destination of the same
+//     kind and endpoint count N: cluster-N (mark for masquerade if the
+//     source is outside cluster-cidrs, or always with MasqueradeAll),
+//     external-N (always mark), external-local-N-K (Local policy: pods
+//     to all N endpoints unmasqueraded, the node masqueraded, everyone
+//     else to the K local ones). service-nodeports (proto . port) does
+//     the same for NodePorts, matched on non-loopback local addresses or
+//     the nodeport-ips set.
+//   - Each of those ends in dnat-N (dnat-local-K), whose single rule is
+//     `dnat ip to ip daddr . meta l4proto . th dport . numgen random mod N
+//     map @select-N`: select-N maps a destination and an index below N to
+//     an endpoint. NodePorts use nodeport-select-N keyed by proto . port.
+//     Local and cluster lists live in different maps, so they never
+//     collide.
+//   - Hairpin: one set of endpoint . endpoint pairs, one postrouting rule.
+//   - No endpoints: maps no-endpoint-services / no-endpoint-nodeports
+//     (drop, or goto reject-chain) looked up in filter input, forward and
+//     output chains, where reject is valid (kernel 6.x also accepts it in
+//     prerouting; older kernels do not). Those destinations are never
+//     DNATed, so checking them after the NAT hooks is equivalent.
+//   - Load balancer source ranges are rare: a firewall-HASH chain per
+//     Service, jumped to from the firewall-ips map in filter prerouting
+//     and output at priority dstnat-10, before DNAT rewrites the address.
+//   - Session affinity needs per-endpoint state and is rare: per-Service
+//     chains (service-HASH, external-HASH, affinity-HASH, endpoint-HASH)
+//     and a dynamic sticky-HASH set per endpoint, off the common path.
+//
+// Base chain priorities are numbers, because nft 1.0.6 refuses
+// "dstnat-10" and refuses "dstnat" on the output hook.
+//
+// # Measurements
+//
+// On the development machine (2 vCPUs, kernel 6.x, nft 1.0.6), 10,000
+// Services × 10 endpoints, every tenth with a NodePort (TestLoadTime,
+// run with SVCPROXY_NFT_LOADTEST=1): 15 chains, 22 rules, 10 sets and
+// maps, 221,001 elements (100,000 select, 100,000 hairpin, 10,000 +
+// 1,000 dispatch, 10,000 NodePort select), 16.7 MB of nft text.
+//
+//   - nft -f of tx.String(): 8.0 s on an empty namespace, 16.9 s for a
+//     resync over the loaded table.
+//   - The same objects with the elements of each set written as one
+//     `add element` command: 1.8 s, and 2.2 s for the resync. knftables
+//     writes one command per Element, and nft's per-command cost then
+//     dominates; an applier that wants the fast figure must merge
+//     consecutive element commands of one set before feeding nft.
+//   - One endpoint change (delete and add one select element): 26 ms.
+//   - BenchmarkRender (render plus tx.String()): about 220 ms and 174 MB
+//     per op; roughly two thirds of the memory is knftables' own
+//     per-operation and text-buffer allocation.
+//
+// # Limits
+//
+// Render adds and flushes the table; chains, sets and maps that a
+// previous model needed and this one does not stay behind, empty, until
+// the table is deleted. Flushing also empties the affinity sets, so a
+// full resync forgets session affinity. When two Service ports claim the
+// same destination, the first in model order gets it.
+package nftables

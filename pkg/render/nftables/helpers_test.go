@@ -1,0 +1,112 @@
+package nftables
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// Test address plan (IPv4; IPv6 mirrors it under fd00::/8 and 2001:db8::/32):
+//
+//	10.0.0.0/8       pods (cluster CIDR); 10.1.0.x run on this node, 10.2.0.x elsewhere
+//	172.30.0.0/16    cluster IPs
+//	192.168.0.10     this node
+//	203.0.113.0/24   external clients
+//	198.51.100.0/24  external and load balancer IPs
+var (
+	nodeIP        = netip.MustParseAddr("192.168.0.10")
+	clusterCIDR   = netip.MustParsePrefix("10.0.0.0/8")
+	localPod      = netip.MustParseAddr("10.1.0.1")
+	remotePod     = netip.MustParseAddr("10.2.0.1")
+	externalHost  = netip.MustParseAddr("203.0.113.7")
+	externalIP    = netip.MustParseAddr("198.51.100.1")
+	lbIP          = netip.MustParseAddr("198.51.100.2")
+	clusterIP     = netip.MustParseAddr("172.30.0.1")
+	nodeIP6       = netip.MustParseAddr("2001:db8::10")
+	clusterCIDR6  = netip.MustParsePrefix("fd00:10::/64")
+	localPod6     = netip.MustParseAddr("fd00:10::1:1")
+	clusterIP6    = netip.MustParseAddr("fd00:30::1")
+	externalHost6 = netip.MustParseAddr("2001:db8:1::7")
+)
+
+// ep returns a ready endpoint; local says whether it runs on this node.
+func ep(name model.PortName, addrPort string, local bool) model.Endpoint {
+	ap := netip.MustParseAddrPort(addrPort)
+	e := model.Endpoint{IP: ap.Addr(), Port: ap.Port(), Local: local, Ready: true, Serving: true}
+	e.Hash = model.EndpointHash(name, e)
+	return e
+}
+
+// svc builds a TCP ServicePort "ns/name:http" on port 80 of cip with the
+// given endpoints as cluster endpoints and the local ones as local
+// endpoints; opts adjust it before the endpoint lists are derived.
+func svc(name string, cip netip.Addr, eps []string, opts ...func(*model.ServicePort)) *model.ServicePort {
+	pn := model.PortName{Namespace: "ns", Name: name, Port: "http", Protocol: model.TCP}
+	sp := &model.ServicePort{Name: pn, Hash: model.ServicePortHash(pn), ClusterIP: cip, Port: 80}
+	for _, o := range opts {
+		o(sp)
+	}
+	for _, s := range eps {
+		local := s[0] == 'L'
+		e := ep(pn, s[1:], local)
+		sp.ClusterEndpoints = append(sp.ClusterEndpoints, e)
+		if local {
+			sp.LocalEndpoints = append(sp.LocalEndpoints, e)
+		}
+	}
+	sp.HasEndpoints = len(eps) > 0
+	return sp
+}
+
+func newModel(fam model.Family, cfg model.Config, node []netip.Addr, sps ...*model.ServicePort) *model.Model {
+	return &model.Model{Family: fam, Node: model.Node{Name: "node-a", IPs: node}, Config: cfg, Services: sps}
+}
+
+// load renders m into a Fake, failing the test if the Fake refuses it.
+func load(t *testing.T, m *model.Model) *knftables.Fake {
+	t.Helper()
+	fake := knftables.NewFake(Family(m.Family), TableName)
+	tx := fake.NewTransaction()
+	Render(m, tx)
+	if err := fake.Run(context.Background(), tx); err != nil {
+		t.Fatalf("Fake refused the transaction: %v\n%s", err, tx.String())
+	}
+	return fake
+}
+
+// richModel uses every feature: both policies, NodePorts, external and
+// load balancer IPs with source ranges, affinity, UDP, a port without
+// endpoints and one whose policy finds none.
+func richModel(fam model.Family) *model.Model {
+	cip, pod, pod2, ext := "172.30.0.", "10.1.0.5", "10.2.0.5", "198.51.100."
+	cfg := model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR, netip.MustParsePrefix("10.1.0.0/16")}, MasqueradeBit: 14}
+	node := []netip.Addr{nodeIP}
+	rng := "203.0.113.0/24"
+	ap := func(ip string) string { return ip + ":8080" }
+	if fam == model.IPv6 {
+		cip, pod, pod2, ext = "fd00:30::", "fd00:10::1:5", "fd00:10::2:5", "2001:db8:2::"
+		cfg.ClusterCIDRs = []netip.Prefix{clusterCIDR6}
+		node = []netip.Addr{nodeIP6}
+		rng = "2001:db8:1::/48"
+		ap = func(ip string) string { return "[" + ip + "]:8080" }
+	}
+	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	lb := func(sp *model.ServicePort) {
+		sp.LoadBalancerIPs = []netip.Addr{a(ext + "2")}
+		sp.SourceRanges, sp.Firewall = []netip.Prefix{netip.MustParsePrefix(rng)}, true
+	}
+	eps := []string{"L" + ap(pod), "R" + ap(pod2)}
+	return newModel(fam, cfg, node,
+		svc("a", a(cip+"1"), eps, nodePort(30080), lb),
+		svc("b", a(cip+"2"), eps, nodePort(30081), lb, localPolicy),
+		svc("c", a(cip+"3"), eps, affinity, func(sp *model.ServicePort) { sp.ExternalIPs = []netip.Addr{a(ext + "1")} }),
+		svc("d", a(cip+"4"), eps, affinity, localPolicy, nodePort(30082)),
+		svc("e", a(cip+"5"), nil, nodePort(30083)),
+		svc("f", a(cip+"6"), []string{"R" + ap(pod2)}, nodePort(30084), localPolicy),
+		svc("g", a(cip+"7"), eps, func(sp *model.ServicePort) { sp.Name.Protocol = model.UDP; sp.InternalPolicyLocal = true }),
+	)
+}

@@ -1,0 +1,178 @@
+package nftables
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+var netnsSeq atomic.Int32
+
+// netns creates a throwaway network namespace, deleted when the test
+// ends, or skips the test when it cannot: kernel tests need root, nft
+// and ip, and never touch the host's own ruleset.
+func netns(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping kernel test: needs root to create a network namespace")
+	}
+	for _, tool := range []string{"nft", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("skipping kernel test: %s not found", tool)
+		}
+	}
+	name := fmt.Sprintf("svcproxy-nft-%d-%d", os.Getpid(), netnsSeq.Add(1))
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("skipping kernel test: ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+	})
+	return name
+}
+
+// nft runs nft in ns with stdin as input.
+func nft(ns, stdin string, args ...string) (string, error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func TestKernelAcceptsRules(t *testing.T) {
+	tests := []struct {
+		name string
+		fam  model.Family
+	}{
+		{"ipv4", model.IPv4},
+		{"ipv6", model.IPv6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := netns(t)
+			text := renderString(richModel(tt.fam))
+			if out, err := nft(ns, text, "--check", "-f", "-"); err != nil {
+				t.Fatalf("nft --check: %v\n%s\n%s", err, out, text)
+			}
+		})
+	}
+}
+
+func TestKernelLoadsRules(t *testing.T) {
+	tests := []struct {
+		name string
+		fam  model.Family
+	}{
+		{"ipv4", model.IPv4},
+		{"ipv6", model.IPv6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := netns(t)
+			text := renderString(richModel(tt.fam))
+			// Twice: the second load is a resync over existing objects.
+			for range 2 {
+				if out, err := nft(ns, text, "-f", "-"); err != nil {
+					t.Fatalf("nft -f: %v\n%s", err, out)
+				}
+			}
+			out, err := nft(ns, "", "list", "table", string(Family(tt.fam)), TableName)
+			if err != nil {
+				t.Fatalf("nft list: %v\n%s", err, out)
+			}
+			for _, want := range []string{"map service-ips", "chain services", "masquerade fully-random", "goto firewall-"} {
+				if !strings.Contains(out, want) && !strings.Contains(out, strings.Replace(want, "goto", "jump", 1)) {
+					t.Errorf("listed table lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// bigModel builds services Services with eps endpoints each, every tenth
+// with a NodePort: the scale the layout is measured at.
+func bigModel(services, eps int) *model.Model {
+	m := &model.Model{
+		Family: model.IPv4,
+		Node:   model.Node{Name: "node-a", IPs: []netip.Addr{nodeIP}},
+		Config: model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR}, MasqueradeBit: model.DefaultMasqueradeBit},
+	}
+	for i := range services {
+		pn := model.PortName{Namespace: "ns", Name: fmt.Sprintf("svc-%05d", i), Port: "http", Protocol: model.TCP}
+		sp := &model.ServicePort{
+			Name: pn, Hash: model.ServicePortHash(pn), Port: 80, HasEndpoints: true,
+			ClusterIP: netip.AddrFrom4([4]byte{172, 30, byte(i >> 8), byte(i)}),
+		}
+		if i%10 == 0 {
+			sp.NodePort = uint16(30000 + i/10)
+		}
+		for j := range eps {
+			n := i*eps + j
+			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true}
+			e.Hash = model.EndpointHash(pn, e)
+			sp.ClusterEndpoints = append(sp.ClusterEndpoints, e)
+		}
+		m.Services = append(m.Services, sp)
+	}
+	return m
+}
+
+// TestLoadTime measures how long the kernel takes to load the rules of
+// 10,000 Services × 10 endpoints. It is slow and needs root, so it runs
+// only with SVCPROXY_NFT_LOADTEST=1; the numbers go into doc.go.
+func TestLoadTime(t *testing.T) {
+	if os.Getenv("SVCPROXY_NFT_LOADTEST") != "1" {
+		t.Skip("skipping load-time measurement: set SVCPROXY_NFT_LOADTEST=1 (needs root)")
+	}
+	ns := netns(t)
+	m := bigModel(10000, 10)
+	fake := knftables.NewFake(Family(m.Family), TableName)
+	tx := fake.NewTransaction()
+	Render(m, tx)
+	text := Text(tx)
+	t.Logf("transaction: %d bytes, %d commands; %s", len(text), strings.Count(text, "\n"), countObjects(tx.String()))
+	for _, what := range []string{"initial load", "resync (flush and reload)"} {
+		start := time.Now()
+		if out, err := nft(ns, text, "-f", "-"); err != nil {
+			t.Fatalf("nft -f: %v\n%s", err, out)
+		}
+		t.Logf("%s: %v", what, time.Since(start))
+	}
+	change := "delete element ip svcproxy select-10 { 172.30.0.7 . tcp . 80 . 3 }\n" +
+		"add element ip svcproxy select-10 { 172.30.0.7 . tcp . 80 . 3 : 10.200.0.1 . 8080 }\n"
+	start := time.Now()
+	if out, err := nft(ns, change, "-f", "-"); err != nil {
+		t.Fatalf("nft -f (one element): %v\n%s", err, out)
+	}
+	t.Logf("one endpoint change (delete+add element): %v", time.Since(start))
+}
+
+// countObjects counts the chains, rules, sets/maps and elements of a
+// transaction text.
+func countObjects(text string) string {
+	count := func(prefix string) int {
+		n := 0
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	return fmt.Sprintf("%d chains, %d rules, %d sets+maps, %d elements",
+		count("add chain "), count("add rule "), count("add set ")+count("add map "), count("add element "))
+}

@@ -1,0 +1,201 @@
+package nftables
+
+import (
+	"net/netip"
+	"slices"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// TableName is the name of the table svcproxy owns, in the ip and ip6
+// families alike.
+const TableName = "svcproxy"
+
+// Family returns the nftables family of a model family: IPv4Family for
+// IPv4, IPv6Family for IPv6.
+func Family(f model.Family) knftables.Family {
+	if f == model.IPv6 {
+		return knftables.IPv6Family
+	}
+	return knftables.IPv4Family
+}
+
+// Render adds to tx everything needed to bring table `ip svcproxy` (or
+// `ip6 svcproxy`, the tx's family) to the state m describes: it adds and
+// flushes the table, so the old rules and elements go in the same atomic
+// transaction that adds the new ones, then adds every chain, set, map, rule
+// and element. Render is pure: the caller creates tx from knftables.New or
+// knftables.NewFake(family, TableName) and runs it. The same model always
+// produces the same transaction text.
+func Render(m *model.Model, tx *knftables.Transaction) {
+	r := newRenderer(m)
+	n := 0
+	for _, sp := range m.Services {
+		n += len(sp.ClusterEndpoints) + len(sp.LocalEndpoints)
+	}
+	r.endpointIPs = make([]netip.Addr, 0, n)
+	r.addBaseChains()
+	r.addSharedObjects()
+	for _, sp := range m.Services {
+		r.addServicePort(sp)
+	}
+	r.finish()
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("svcproxy service proxy rules")})
+	tx.Flush(&knftables.Table{})
+	r.emit(tx)
+}
+
+// syntax is the family-specific spelling used in rules and set types.
+type syntax struct {
+	ip       string // the address match keyword: "ip" or "ip6"
+	addrType string // the set type of an address: "ipv4_addr" or "ipv6_addr"
+	loopback string // the loopback range NodePorts never listen on
+}
+
+func syntaxOf(f model.Family) syntax {
+	if f == model.IPv6 {
+		return syntax{ip: "ip6", addrType: "ipv6_addr", loopback: "::1"}
+	}
+	return syntax{ip: "ip", addrType: "ipv4_addr", loopback: "127.0.0.0/8"}
+}
+
+// chain is a chain being built: the object and its rules in order.
+type chain struct {
+	obj   *knftables.Chain
+	rules []*knftables.Rule
+}
+
+// renderer collects the whole table before emitting it, because a
+// transaction must create every chain, set and map before the first rule
+// or element that names it.
+type renderer struct {
+	m   *model.Model
+	syn syntax
+	// chains, sets and maps are keyed by name; emit sorts the names, so
+	// Go map order never reaches the output.
+	chains   map[string]*chain
+	sets     map[string]*knftables.Set
+	maps     map[string]*knftables.Map
+	elements map[string][]*knftables.Element
+	// claimed holds the destinations (address/proto/port, or proto/port
+	// for NodePorts) already given to a Service port: when two ports
+	// claim one, the first in model order wins, as nft refuses duplicate
+	// keys.
+	claimed map[string]bool
+	// endpointIPs collects every endpoint address for the hairpin set.
+	endpointIPs []netip.Addr
+}
+
+func newRenderer(m *model.Model) *renderer {
+	return &renderer{
+		m:        m,
+		syn:      syntaxOf(m.Family),
+		chains:   map[string]*chain{},
+		sets:     map[string]*knftables.Set{},
+		maps:     map[string]*knftables.Map{},
+		elements: map[string][]*knftables.Element{},
+		claimed:  map[string]bool{},
+	}
+}
+
+// ensureChain creates a regular chain named name unless it exists,
+// calling build to fill it only the first time; it returns name so shared
+// chains can be requested inline.
+func (r *renderer) ensureChain(name string, build func()) string {
+	if _, ok := r.chains[name]; ok {
+		return name
+	}
+	r.chains[name] = &chain{obj: &knftables.Chain{Name: name}}
+	build()
+	return name
+}
+
+// addBaseChain creates a base chain at a numeric priority: nft 1.0.6
+// accepts named priorities only on their own hook ("dstnat" is refused
+// on output) and refuses the "dstnat-10" spelling, so numbers are the one
+// form every version takes.
+func (r *renderer) addBaseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChainHook, priority string) {
+	r.chains[name] = &chain{obj: &knftables.Chain{
+		Name:     name,
+		Type:     knftables.PtrTo(typ),
+		Hook:     knftables.PtrTo(hook),
+		Priority: knftables.PtrTo(knftables.BaseChainPriority(priority)),
+	}}
+}
+
+// rule appends a rule with a comment to an existing chain.
+func (r *renderer) rule(chainName, text, comment string) {
+	c := r.chains[chainName]
+	c.rules = append(c.rules, &knftables.Rule{Chain: chainName, Rule: text, Comment: commentOf(comment)})
+}
+
+// commentOf truncates a comment to the length nft allows: Service names
+// alone may be longer.
+func commentOf(s string) *string {
+	if s == "" {
+		return nil
+	}
+	if len(s) > knftables.CommentLengthMax {
+		s = s[:knftables.CommentLengthMax]
+	}
+	return &s
+}
+
+// addSet and addMap register a named set or map.
+func (r *renderer) addSet(s *knftables.Set) { r.sets[s.Name] = s }
+func (r *renderer) addMap(m *knftables.Map) { r.maps[m.Name] = m }
+
+// setElement and mapElement queue an element of a set or map. Elements
+// carry no comment: at 100,000 elements comments would double the text.
+func (r *renderer) setElement(set string, key ...string) {
+	r.elements[set] = append(r.elements[set], &knftables.Element{Set: set, Key: key})
+}
+
+func (r *renderer) mapElement(m string, key []string, value ...string) {
+	r.elements[m] = append(r.elements[m], &knftables.Element{Map: m, Key: key, Value: value})
+}
+
+// claim reports whether key is still free, taking it if so.
+func (r *renderer) claim(key string) bool {
+	if r.claimed[key] {
+		return false
+	}
+	r.claimed[key] = true
+	return true
+}
+
+// emit writes everything to tx in dependency order: chains, then sets
+// and maps, then rules, then elements, each group sorted by name.
+func (r *renderer) emit(tx *knftables.Transaction) {
+	chainNames := sortedKeys(r.chains)
+	for _, name := range chainNames {
+		tx.Add(r.chains[name].obj)
+	}
+	for _, name := range sortedKeys(r.sets) {
+		tx.Add(r.sets[name])
+	}
+	for _, name := range sortedKeys(r.maps) {
+		tx.Add(r.maps[name])
+	}
+	for _, name := range chainNames {
+		for _, rule := range r.chains[name].rules {
+			tx.Add(rule)
+		}
+	}
+	for _, name := range sortedKeys(r.elements) {
+		for _, e := range r.elements[name] {
+			tx.Add(e)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,183 @@
+package nftables
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// addServicePort dispatches every destination of sp: its cluster IP, its
+// external and load balancer IPs and its NodePort.
+func (r *renderer) addServicePort(sp *model.ServicePort) {
+	// The hairpin set wants every endpoint address; duplicates between
+	// the two lists go when the set is built. (AllEndpoints would merge
+	// them here at the cost of a map per port.)
+	if sp.UsesClusterEndpoints() {
+		for _, ep := range sp.ClusterEndpoints {
+			r.endpointIPs = append(r.endpointIPs, ep.IP)
+		}
+	}
+	if sp.UsesLocalEndpoints() {
+		for _, ep := range sp.LocalEndpoints {
+			r.endpointIPs = append(r.endpointIPs, ep.IP)
+		}
+	}
+	r.addClusterIP(sp)
+	for _, ip := range sp.ExternalIPs {
+		r.addExternalIP(sp, ip, false)
+	}
+	for _, ip := range sp.LoadBalancerIPs {
+		r.addExternalIP(sp, ip, true)
+	}
+	if sp.NodePort != 0 {
+		r.addNodePort(sp)
+	}
+}
+
+// destKey is the element key of an address, protocol and port.
+func destKey(ip netip.Addr, proto model.Protocol, port uint16) []string {
+	return []string{ip.String(), string(proto), strconv.Itoa(int(port))}
+}
+
+func (r *renderer) addClusterIP(sp *model.ServicePort) {
+	key := destKey(sp.ClusterIP, sp.Name.Protocol, sp.Port)
+	if !r.claim(key[0] + "/" + key[1] + "/" + key[2]) {
+		return
+	}
+	eps := sp.InternalEndpoints()
+	if len(eps) == 0 {
+		r.mapElement(mapNoEndpointServices, key, noEndpointVerdict(sp))
+		return
+	}
+	var target string
+	if sp.AffinitySeconds > 0 {
+		target = r.clusterChain("service-"+sp.Hash, r.affinityChain(sp, sp.InternalPolicyLocal), sp.Name.String())
+	} else {
+		p := pick{local: sp.InternalPolicyLocal, n: len(eps)}
+		r.addSelections(p, key, eps)
+		target = r.clusterChain("cluster-"+p.suffix(), r.dnatChain(p), "")
+	}
+	r.mapElement(mapServiceIPs, key, "goto "+target)
+}
+
+func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalancer bool) {
+	key := destKey(ip, sp.Name.Protocol, sp.Port)
+	if !r.claim(key[0] + "/" + key[1] + "/" + key[2]) {
+		return
+	}
+	if loadBalancer && sp.Firewall {
+		r.mapElement(mapFirewallIPs, key, "jump "+r.firewallChain(sp))
+	}
+	if len(sp.ExternalEndpoints()) == 0 {
+		r.mapElement(mapNoEndpointServices, key, noEndpointVerdict(sp))
+		return
+	}
+	r.mapElement(mapServiceIPs, key, "goto "+r.externalTarget(sp, false, key))
+}
+
+func (r *renderer) addNodePort(sp *model.ServicePort) {
+	key := []string{string(sp.Name.Protocol), strconv.Itoa(int(sp.NodePort))}
+	if !r.claim("nodeport/" + key[0] + "/" + key[1]) {
+		return
+	}
+	if len(sp.ExternalEndpoints()) == 0 {
+		r.mapElement(mapNoEndpointNodePorts, key, noEndpointVerdict(sp))
+		return
+	}
+	r.mapElement(mapServiceNodePorts, key, "goto "+r.externalTarget(sp, true, key))
+}
+
+// noEndpointVerdict rejects traffic to a Service with no endpoints at all,
+// so clients fail fast, and drops it when endpoints exist but none may
+// take this traffic (a Local policy on a node without local endpoints):
+// that is what a client would see from a node not running the Service.
+func noEndpointVerdict(sp *model.ServicePort) string {
+	if !sp.HasEndpoints {
+		return "goto " + chainReject
+	}
+	return "drop"
+}
+
+// externalTarget returns the chain external traffic to key goes to.
+func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key []string) string {
+	if sp.AffinitySeconds > 0 {
+		return r.affinityExternalChain(sp)
+	}
+	cluster := pick{nodePort: nodePort, n: len(sp.ClusterEndpoints)}
+	if !sp.ExternalPolicyLocal {
+		r.addSelections(cluster, key, sp.ClusterEndpoints)
+		return r.externalChain(cluster.prefix()+"external-"+cluster.suffix(), r.dnatChain(cluster), "")
+	}
+	local := pick{nodePort: nodePort, local: true, n: len(sp.LocalEndpoints)}
+	r.addSelections(local, key, sp.LocalEndpoints)
+	clusterDNAT := ""
+	if cluster.n > 0 {
+		r.addSelections(cluster, key, sp.ClusterEndpoints)
+		clusterDNAT = r.dnatChain(cluster)
+	}
+	name := cluster.prefix() + "external-local-" + strconv.Itoa(cluster.n) + "-" + strconv.Itoa(local.n)
+	return r.localChain(name, clusterDNAT, r.dnatChain(local), "")
+}
+
+// clusterChain returns a chain that marks cluster IP traffic for
+// masquerade when the configuration asks for it and goes on to next; when
+// nothing is ever marked it returns next itself, saving a chain.
+func (r *renderer) clusterChain(name, next, comment string) string {
+	var match string
+	switch {
+	case r.m.Config.MasqueradeAll:
+		match = ""
+	case len(r.m.Config.ClusterCIDRs) > 0:
+		match = r.syn.ip + " saddr != @" + setClusterCIDRs + " "
+	default:
+		return next
+	}
+	return r.ensureChain(name, func() {
+		r.rule(name, match+"jump "+chainMark, join(comment, "masquerade traffic from outside the cluster"))
+		r.rule(name, "goto "+next, join(comment, "choose an endpoint"))
+	})
+}
+
+// externalChain returns a chain that masquerades all traffic and goes on
+// to next: under the Cluster policy external traffic may leave for
+// another node, and the reply must come back through this one.
+func (r *renderer) externalChain(name, next, comment string) string {
+	return r.ensureChain(name, func() {
+		r.rule(name, "jump "+chainMark, join(comment, "masquerade external traffic"))
+		r.rule(name, "goto "+next, join(comment, "choose an endpoint"))
+	})
+}
+
+// localChain returns the chain of the Local external policy: pods and
+// the node itself reach the Service through its cluster endpoints (pods
+// unmasqueraded, the node masqueraded), everyone else reaches local
+// endpoints with the client address kept. clusterNext is empty when the
+// port has no cluster endpoints; those short-cuts are then left out.
+func (r *renderer) localChain(name, clusterNext, localNext, comment string) string {
+	return r.ensureChain(name, func() {
+		if clusterNext != "" {
+			if len(r.m.Config.ClusterCIDRs) > 0 {
+				r.rule(name, r.syn.ip+" saddr @"+setClusterCIDRs+" goto "+clusterNext,
+					join(comment, "pod traffic to cluster endpoints"))
+			}
+			r.rule(name, "fib saddr type local jump "+chainMark, join(comment, "masquerade node traffic"))
+			r.rule(name, "fib saddr type local goto "+clusterNext, join(comment, "node traffic to cluster endpoints"))
+		}
+		r.rule(name, "goto "+localNext, join(comment, "external traffic to local endpoints"))
+	})
+}
+
+// join joins comment parts with ": ", skipping empty ones.
+func join(parts ...string) string {
+	parts = slices.DeleteFunc(parts, func(s string) bool { return s == "" })
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += ": "
+		}
+		out += p
+	}
+	return out
+}
