@@ -27,17 +27,18 @@ func (b *builder) externalDestinations(s *serviceInfo) {
 	}
 }
 
-// externalIP sends traffic to one external destination to target, or
-// refuses it in filter KUBE-EXTERNAL-SERVICES when external traffic has no
-// endpoints.
+// externalIP sends traffic to one external destination to target and,
+// when external traffic has no endpoints, refuses in filter
+// KUBE-EXTERNAL-SERVICES whatever target did not DNAT.
 func (b *builder) externalIP(s *serviceInfo, ip netip.Addr, what, target string) {
 	dst := s.proto + " -d " + ip.String() + " --dport " + s.port
-	if !s.hasEXT {
+	if s.hasEXT {
+		b.natServices = append(b.natServices, comment(s.name+what)+" "+dst+" -j "+target)
+	}
+	if !s.hasExtEndpoints {
 		why, verdict := s.refusal()
 		b.filterExternal = append(b.filterExternal, comment(s.name+why)+" "+dst+" -j "+verdict)
-		return
 	}
-	b.natServices = append(b.natServices, comment(s.name+what)+" "+dst+" -j "+target)
 }
 
 // externalChain renders KUBE-EXT-, where all external traffic goes.
@@ -67,7 +68,9 @@ func (b *builder) externalChain(s *serviceInfo) Chain {
 	if s.hasSVC {
 		rules = append(rules, comment("route LOCAL traffic for "+s.name+" external destinations")+" -m addrtype --src-type LOCAL -j "+s.svc)
 	}
-	rules = append(rules, comment(s.name+" external destinations")+" -j "+s.svl)
+	if s.hasExtEndpoints {
+		rules = append(rules, comment(s.name+" external destinations")+" -j "+s.svl)
+	}
 	return Chain{Name: s.ext, Rules: rules}
 }
 

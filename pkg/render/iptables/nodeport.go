@@ -2,21 +2,23 @@ package iptables
 
 import "github.com/svcproxy/svcproxy/pkg/model"
 
-// nodePort renders the rule that catches traffic to the port's NodePort:
-// a jump to KUBE-EXT- in nat KUBE-NODEPORTS, or a refusal in filter
-// KUBE-EXTERNAL-SERVICES when external traffic has no endpoints.
+// nodePort renders the rules that catch traffic to the port's NodePort: a
+// jump to KUBE-EXT- in nat KUBE-NODEPORTS and, when external traffic has
+// no endpoints, a refusal in filter KUBE-EXTERNAL-SERVICES of whatever
+// KUBE-EXT- did not DNAT.
 func (b *builder) nodePort(s *serviceInfo) {
 	if s.sp.NodePort == 0 {
 		return
 	}
 	dst := s.proto + " --dport " + port(s.sp.NodePort)
-	if !s.hasEXT {
+	if s.hasEXT {
+		b.natNodePorts = append(b.natNodePorts, comment(s.name+" nodePort")+" "+dst+" -j "+s.ext)
+	}
+	if !s.hasExtEndpoints {
 		why, verdict := s.refusal()
 		b.filterExternal = append(b.filterExternal,
 			comment(s.name+why)+" -m addrtype --dst-type LOCAL "+dst+" -j "+verdict)
-		return
 	}
-	b.natNodePorts = append(b.natNodePorts, comment(s.name+" nodePort")+" "+dst+" -j "+s.ext)
 }
 
 // nodePortsJumps returns the rules that end nat KUBE-SERVICES and send

@@ -81,6 +81,12 @@ type serviceInfo struct {
 	port                  string
 	// Chain names.
 	svc, svl, ext, fw string
+	// hasExtEndpoints is true when external traffic from outside the node
+	// has endpoints. KUBE-EXT- exists whenever the port has any endpoint,
+	// even when this is false, because pods and the node itself
+	// short-circuit to the cluster endpoints under the Local policy; what
+	// falls through it unDNATed is then refused in filter.
+	hasExtEndpoints bool
 	// A chain exists only when it has endpoints to send traffic to (an
 	// empty KUBE-SVC chain would let traffic fall through unDNATed, and
 	// REJECT is not allowed in the nat table, so traffic without endpoints
@@ -102,7 +108,8 @@ func newServiceInfo(sp *model.ServicePort) *serviceInfo {
 	s.comment = comment(s.name)
 	s.hairpinHead = s.comment + " -s "
 	s.dnatHead = s.comment + " " + s.proto + " -j DNAT --to-destination "
-	s.hasEXT = sp.ExternallyAccessible() && len(sp.ExternalEndpoints()) > 0
+	s.hasEXT = sp.ExternallyAccessible() && sp.HasEndpoints
+	s.hasExtEndpoints = len(sp.ExternalEndpoints()) > 0
 	s.hasFW = s.hasEXT && sp.Firewall && len(sp.LoadBalancerIPs) > 0
 	// A policy chain is rendered only if something jumps to it: the
 	// cluster IP rule or the EXT chain (which, under the Local policy,
@@ -110,7 +117,7 @@ func newServiceInfo(sp *model.ServicePort) *serviceInfo {
 	s.hasSVC = len(sp.ClusterEndpoints) > 0 && sp.UsesClusterEndpoints() &&
 		(!sp.InternalPolicyLocal || s.hasEXT)
 	s.hasSVL = len(sp.LocalEndpoints) > 0 && sp.UsesLocalEndpoints() &&
-		(sp.InternalPolicyLocal || (s.hasEXT && sp.ExternalPolicyLocal))
+		(sp.InternalPolicyLocal || (s.hasExtEndpoints && sp.ExternalPolicyLocal))
 	return s
 }
 

@@ -376,20 +376,23 @@ func TestPayloadStructure(t *testing.T) {
 // rule can reach: dead chains would only cost memory and restore time.
 func TestRenderOmitsUnusedChains(t *testing.T) {
 	tests := []struct {
-		name  string
-		model *model.Model
+		name   string
+		model  *model.Model
+		absent []string
 	}{
 		{"no endpoints", newModel(nil, servicePort(withNodePort, func(sp *model.ServicePort) {
 			sp.ClusterEndpoints, sp.HasEndpoints = nil, false
-		}))},
+		})), []string{prefixSVC, prefixSVL, prefixEXT, prefixFW, prefixSEP}},
+		// KUBE-EXT-, KUBE-SVC- and the endpoint chains stay: pods and the
+		// node short-circuit through them to the cluster endpoints.
 		{"Local policies without local endpoints", newModel(nil, servicePort(withNodePort, func(sp *model.ServicePort) {
 			sp.InternalPolicyLocal, sp.ExternalPolicyLocal = true, true
-		}))},
+		})), []string{prefixSVL, prefixFW}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			payload := string(Render(tt.model).Payload())
-			for _, prefix := range []string{prefixSVC, prefixSVL, prefixEXT, prefixFW, prefixSEP} {
+			for _, prefix := range tt.absent {
 				if strings.Contains(payload, prefix) {
 					t.Errorf("payload has a %s chain:\n%s", prefix, payload)
 				}

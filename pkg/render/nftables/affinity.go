@@ -70,9 +70,12 @@ func (r *renderer) affinityExternalChain(sp *model.ServicePort) string {
 	if !sp.ExternalPolicyLocal {
 		return r.externalChain(name, r.affinityChain(sp, false), svc)
 	}
-	cluster := ""
+	cluster, local := "", ""
 	if len(sp.ClusterEndpoints) > 0 {
 		cluster = r.affinityChain(sp, false)
 	}
-	return r.localChain(name, cluster, r.affinityChain(sp, true), svc)
+	if len(sp.LocalEndpoints) > 0 {
+		local = r.affinityChain(sp, true)
+	}
+	return r.localChain(name, cluster, local, svc)
 }

@@ -10,6 +10,7 @@ const (
 	chainFilterInput      = "filter-input"
 	chainFilterForward    = "filter-forward"
 	chainFilterOutput     = "filter-output"
+	chainFilterOutputNAT  = "filter-output-post-dnat"
 	chainNATPrerouting    = "nat-prerouting"
 	chainNATOutput        = "nat-output"
 	chainNATPostrouting   = "nat-postrouting"
@@ -28,13 +29,17 @@ const (
 	setHairpin             = "hairpin"
 )
 
-// Base chain priorities. The filter chains run at dstnat-10 so that the
-// firewall sees the load balancer IP before DNAT rewrites it; the
-// no-endpoint checks sit in input, forward and output because reject is
-// only guaranteed there (kernel 6.x also takes it in prerouting, older
-// ones refuse it), and those destinations are never DNATed anyway.
+// Base chain priorities. The firewall chains run at dstnat-10 so that they
+// see the load balancer IP before DNAT rewrites it. The no-endpoint checks
+// run after DNAT — input and forward come after prerouting anyway, and
+// locally sent packets get a filter chain at priority 0, after nat output —
+// because they must only catch what was not DNATed: under a Local policy
+// without local endpoints pods and the node are still DNATed to cluster
+// endpoints. They also sit there because reject is only guaranteed in
+// input, forward and output (older kernels refuse it in prerouting).
 const (
 	priorityFilter  = "-110" // dstnat - 10
+	priorityPostNAT = "0"    // filter
 	priorityDNAT    = "-100" // dstnat
 	prioritySrcNAT  = "100"  // srcnat
 	ruleDestination = " daddr . meta l4proto . th dport"
@@ -47,6 +52,7 @@ func (r *renderer) addBaseChains() {
 	r.addBaseChain(chainFilterInput, knftables.FilterType, knftables.InputHook, priorityFilter)
 	r.addBaseChain(chainFilterForward, knftables.FilterType, knftables.ForwardHook, priorityFilter)
 	r.addBaseChain(chainFilterOutput, knftables.FilterType, knftables.OutputHook, priorityFilter)
+	r.addBaseChain(chainFilterOutputNAT, knftables.FilterType, knftables.OutputHook, priorityPostNAT)
 	r.addBaseChain(chainNATPrerouting, knftables.NATType, knftables.PreroutingHook, priorityDNAT)
 	r.addBaseChain(chainNATOutput, knftables.NATType, knftables.OutputHook, priorityDNAT)
 	r.addBaseChain(chainNATPostrouting, knftables.NATType, knftables.PostroutingHook, prioritySrcNAT)
@@ -61,11 +67,11 @@ func (r *renderer) addBaseChains() {
 	// A Service without endpoints is refused wherever its packets go:
 	// forward for cluster IPs, input for external IPs owned by the node
 	// and NodePorts, output for the node's own connections.
-	for _, c := range []string{chainFilterInput, chainFilterForward, chainFilterOutput} {
+	for _, c := range []string{chainFilterInput, chainFilterForward, chainFilterOutputNAT} {
 		r.rule(c, noEndpoints, "services without endpoints")
 	}
 	r.rule(chainFilterInput, noNodePort, "nodeports without endpoints")
-	r.rule(chainFilterOutput, noNodePort, "nodeports without endpoints")
+	r.rule(chainFilterOutputNAT, noNodePort, "nodeports without endpoints")
 
 	r.rule(chainNATPrerouting, "jump "+chainServices, "service dispatch")
 	r.rule(chainNATOutput, "jump "+chainServices, "service dispatch")

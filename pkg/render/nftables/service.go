@@ -70,11 +70,22 @@ func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalan
 	if loadBalancer && sp.Firewall {
 		r.mapElement(mapFirewallIPs, key, "jump "+r.firewallChain(sp))
 	}
-	if len(sp.ExternalEndpoints()) == 0 {
-		r.mapElement(mapNoEndpointServices, key, noEndpointVerdict(sp))
-		return
+	r.addExternal(sp, mapServiceIPs, mapNoEndpointServices, key, false)
+}
+
+// addExternal dispatches one external destination. As long as the port
+// has any endpoint, its traffic goes through the external chain, where
+// pods and the node itself may short-circuit to the cluster endpoints
+// even under a Local policy without local endpoints; what that chain
+// leaves unDNATed keeps its destination and is refused after NAT by the
+// no-endpoint map, as kube-proxy does it.
+func (r *renderer) addExternal(sp *model.ServicePort, dispatch, noEndpoints string, key []string, nodePort bool) {
+	if sp.HasEndpoints {
+		r.mapElement(dispatch, key, "goto "+r.externalTarget(sp, nodePort, key))
 	}
-	r.mapElement(mapServiceIPs, key, "goto "+r.externalTarget(sp, false, key))
+	if len(sp.ExternalEndpoints()) == 0 {
+		r.mapElement(noEndpoints, key, noEndpointVerdict(sp))
+	}
 }
 
 func (r *renderer) addNodePort(sp *model.ServicePort) {
@@ -82,11 +93,7 @@ func (r *renderer) addNodePort(sp *model.ServicePort) {
 	if !r.claim("nodeport/" + key[0] + "/" + key[1]) {
 		return
 	}
-	if len(sp.ExternalEndpoints()) == 0 {
-		r.mapElement(mapNoEndpointNodePorts, key, noEndpointVerdict(sp))
-		return
-	}
-	r.mapElement(mapServiceNodePorts, key, "goto "+r.externalTarget(sp, true, key))
+	r.addExternal(sp, mapServiceNodePorts, mapNoEndpointNodePorts, key, true)
 }
 
 // noEndpointVerdict rejects traffic to a Service with no endpoints at all,
@@ -111,14 +118,17 @@ func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key []st
 		return r.externalChain(cluster.prefix()+"external-"+cluster.suffix(), r.dnatChain(cluster), "")
 	}
 	local := pick{nodePort: nodePort, local: true, n: len(sp.LocalEndpoints)}
-	r.addSelections(local, key, sp.LocalEndpoints)
-	clusterDNAT := ""
+	clusterDNAT, localDNAT := "", ""
+	if local.n > 0 {
+		r.addSelections(local, key, sp.LocalEndpoints)
+		localDNAT = r.dnatChain(local)
+	}
 	if cluster.n > 0 {
 		r.addSelections(cluster, key, sp.ClusterEndpoints)
 		clusterDNAT = r.dnatChain(cluster)
 	}
 	name := cluster.prefix() + "external-local-" + strconv.Itoa(cluster.n) + "-" + strconv.Itoa(local.n)
-	return r.localChain(name, clusterDNAT, r.dnatChain(local), "")
+	return r.localChain(name, clusterDNAT, localDNAT, "")
 }
 
 // clusterChain returns a chain that marks cluster IP traffic for
@@ -155,6 +165,8 @@ func (r *renderer) externalChain(name, next, comment string) string {
 // unmasqueraded, the node masqueraded), everyone else reaches local
 // endpoints with the client address kept. clusterNext is empty when the
 // port has no cluster endpoints; those short-cuts are then left out.
+// localNext is empty when there is no local endpoint: external traffic
+// then falls through unDNATed, to be dropped after NAT.
 func (r *renderer) localChain(name, clusterNext, localNext, comment string) string {
 	return r.ensureChain(name, func() {
 		if clusterNext != "" {
@@ -165,7 +177,9 @@ func (r *renderer) localChain(name, clusterNext, localNext, comment string) stri
 			r.rule(name, "fib saddr type local jump "+chainMark, join(comment, "masquerade node traffic"))
 			r.rule(name, "fib saddr type local goto "+clusterNext, join(comment, "node traffic to cluster endpoints"))
 		}
-		r.rule(name, "goto "+localNext, join(comment, "external traffic to local endpoints"))
+		if localNext != "" {
+			r.rule(name, "goto "+localNext, join(comment, "external traffic to local endpoints"))
+		}
 	})
 }
 
