@@ -2,11 +2,10 @@ package iptables
 
 import (
 	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -17,12 +16,7 @@ import (
 // kernel and the tools accept them. It loads the payload twice, as a resync
 // would, and adds the jumps the way the applier does.
 func TestKernelLoadsPayload(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: creating network namespaces needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: the ip command is not installed")
-	}
+	netns.RequireRoot(t)
 	tests := []struct {
 		name    string
 		family  model.Family
@@ -33,14 +27,10 @@ func TestKernelLoadsPayload(t *testing.T) {
 		{"legacy ipv6", model.IPv6, "ip6tables-legacy"},
 		{"nft ipv6", model.IPv6, "ip6tables-nft"},
 	}
-	for i, tt := range tests {
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, suffix := range []string{"", "-restore", "-save"} {
-				if _, err := exec.LookPath(tt.command + suffix); err != nil {
-					t.Skipf("skipping: %s%s is not installed", tt.command, suffix)
-				}
-			}
-			ns := newNetns(t, fmt.Sprintf("svcproxy-ipt-%d-%d", os.Getpid(), i))
+			netns.RequireRoot(t, tt.command, tt.command+"-restore", tt.command+"-save")
+			ns := netns.New(t)
 			rs := Render(richModel(tt.family))
 			payload := rs.Payload()
 			inNetns(t, ns, payload, tt.command+"-restore", "--noflush", "--test")
@@ -65,32 +55,15 @@ func TestKernelLoadsPayload(t *testing.T) {
 	}
 }
 
-// newNetns creates a network namespace that is deleted when the test ends,
-// whether it passes or not.
-func newNetns(t *testing.T, name string) string {
+// inNetns runs a command in ns with stdin and returns its output, failing
+// the test if it fails.
+func inNetns(t *testing.T, ns *netns.NS, stdin []byte, name string, args ...string) string {
 	t.Helper()
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("skipping: cannot create network namespace: %v: %s", err, out)
+	out, err := ns.Run(bytes.NewReader(stdin), name, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("deleting network namespace %s: %v: %s", name, err, out)
-		}
-	})
-	return name
-}
-
-// inNetns runs a command in namespace ns with stdin and returns its output.
-func inNetns(t *testing.T, ns string, stdin []byte, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
+	return out
 }
 
 // splitRule splits a rule into arguments as a shell would, keeping a

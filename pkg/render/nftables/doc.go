@@ -28,9 +28,13 @@
 //   - Hairpin: one set of endpoint . endpoint pairs, one postrouting rule.
 //   - No endpoints: maps no-endpoint-services / no-endpoint-nodeports
 //     (drop, or goto reject-chain) looked up in filter input, forward and
-//     output chains, where reject is valid (kernel 6.x also accepts it in
-//     prerouting; older kernels do not). Those destinations are never
-//     DNATed, so checking them after the NAT hooks is equivalent.
+//     a filter output chain at priority 0, all after DNAT: they catch only
+//     what was not DNATed. Under a Local external policy without local
+//     endpoints, pods and the node are still DNATed to the cluster
+//     endpoints by external-local-N-0 and pass; everyone else keeps the
+//     original destination and is dropped, as kube-proxy does. Reject is
+//     also only guaranteed in those hooks (older kernels refuse it in
+//     prerouting).
 //   - Load balancer source ranges are rare: a firewall-HASH chain per
 //     Service, jumped to from the firewall-ips map in filter prerouting
 //     and output at priority dstnat-10, before DNAT rewrites the address.
@@ -45,21 +49,19 @@
 //
 // On the development machine (2 vCPUs, kernel 6.x, nft 1.0.6), 10,000
 // Services × 10 endpoints, every tenth with a NodePort (TestLoadTime,
-// run with SVCPROXY_NFT_LOADTEST=1): 15 chains, 22 rules, 10 sets and
+// run with SVCPROXY_NFT_LOADTEST=1): 16 chains, 22 rules, 10 sets and
 // maps, 221,001 elements (100,000 select, 100,000 hairpin, 10,000 +
-// 1,000 dispatch, 10,000 NodePort select), 16.7 MB of nft text.
+// 1,000 dispatch, 10,000 NodePort select).
 //
-//   - nft -f of tx.String(): 8.0 s on an empty namespace, 16.9 s for a
-//     resync over the loaded table.
-//   - The same objects with the elements of each set written as one
-//     `add element` command: 1.8 s, and 2.2 s for the resync. knftables
-//     writes one command per Element, and nft's per-command cost then
-//     dominates; an applier that wants the fast figure must merge
-//     consecutive element commands of one set before feeding nft.
-//   - One endpoint change (delete and add one select element): 26 ms.
-//   - BenchmarkRender (render plus tx.String()): about 220 ms and 174 MB
-//     per op; roughly two thirds of the memory is knftables' own
-//     per-operation and text-buffer allocation.
+//   - nft -f of Text(tx): 2.1 s on an empty namespace, 1.4 s for a
+//     resync over the loaded table. Text merges each set's elements into
+//     commands of up to 1,000; knftables' own tx.String() writes one
+//     command per element, and that text takes 8.0 s (16.9 s to resync),
+//     because nft pays per command.
+//   - One endpoint change (delete and add one select element): 18–26 ms.
+//   - BenchmarkRender (model to transaction): about 66 ms and 95 MB per
+//     op. BenchmarkRenderText (plus Text): about 190 ms and 183 MB; most
+//     of the difference is knftables formatting every element with fmt.
 //
 // # Limits
 //

@@ -1,56 +1,30 @@
 package nftables
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
 
 	"sigs.k8s.io/knftables"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-var netnsSeq atomic.Int32
-
-// netns creates a throwaway network namespace, deleted when the test
-// ends, or skips the test when it cannot: kernel tests need root, nft
-// and ip, and never touch the host's own ruleset.
-func netns(t *testing.T) string {
+// newNS returns a throwaway namespace, skipping unless root with nft.
+func newNS(t *testing.T) *netns.NS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping kernel test: needs root to create a network namespace")
-	}
-	for _, tool := range []string{"nft", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("skipping kernel test: %s not found", tool)
-		}
-	}
-	name := fmt.Sprintf("svcproxy-nft-%d-%d", os.Getpid(), netnsSeq.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("skipping kernel test: ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	return name
+	netns.RequireRoot(t, "nft")
+	return netns.New(t)
 }
 
 // nft runs nft in ns with stdin as input.
-func nft(ns, stdin string, args ...string) (string, error) {
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+func nft(ns *netns.NS, stdin string, args ...string) (string, error) {
+	return ns.Run(strings.NewReader(stdin), "nft", args...)
 }
 
 func TestKernelAcceptsRules(t *testing.T) {
@@ -63,7 +37,7 @@ func TestKernelAcceptsRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ns := netns(t)
+			ns := newNS(t)
 			text := renderString(richModel(tt.fam))
 			if out, err := nft(ns, text, "--check", "-f", "-"); err != nil {
 				t.Fatalf("nft --check: %v\n%s\n%s", err, out, text)
@@ -82,7 +56,7 @@ func TestKernelLoadsRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ns := netns(t)
+			ns := newNS(t)
 			text := renderString(richModel(tt.fam))
 			// Twice: the second load is a resync over existing objects.
 			for range 2 {
@@ -138,7 +112,7 @@ func TestLoadTime(t *testing.T) {
 	if os.Getenv("SVCPROXY_NFT_LOADTEST") != "1" {
 		t.Skip("skipping load-time measurement: set SVCPROXY_NFT_LOADTEST=1 (needs root)")
 	}
-	ns := netns(t)
+	ns := newNS(t)
 	m := bigModel(10000, 10)
 	fake := knftables.NewFake(Family(m.Family), TableName)
 	tx := fake.NewTransaction()

@@ -25,35 +25,51 @@ func Text(tx *knftables.Transaction) string {
 
 func compactElements(text string) string {
 	var out strings.Builder
-	out.Grow(len(text))
+	// Sizing the output exactly first saves growing, or over-allocating,
+	// a buffer of several megabytes for a large cluster.
+	out.Grow(mergeElements(text, nil))
+	mergeElements(text, &out)
+	return out.String()
+}
+
+// mergeElements writes text with element runs merged to out, or only
+// counts the bytes when out is nil, and returns the count.
+func mergeElements(text string, out *strings.Builder) int {
+	size := 0
+	write := func(s string) {
+		size += len(s)
+		if out != nil {
+			out.WriteString(s)
+		}
+	}
 	var prefix string
 	n := 0
 	flush := func() {
 		if n > 0 {
-			out.WriteString(" }\n")
+			write(" }\n")
 		}
 		prefix, n = "", 0
 	}
 	for line := range strings.Lines(text) {
 		p, body, ok := splitElementCommand(line)
-		if !ok {
+		switch {
+		case !ok:
 			flush()
-			out.WriteString(line)
+			write(line)
 			continue
-		}
-		if p != prefix || n == maxElementsPerCommand {
+		case p != prefix || n == maxElementsPerCommand:
 			flush()
 			prefix = p
-			out.WriteString(p)
-			out.WriteString(" { ")
-		} else {
-			out.WriteString(", ")
+			write(p)
+			write(" { ")
+		default:
+			write(", ")
 		}
-		out.WriteString(body)
+		write(body)
 		n++
 	}
 	flush()
-	return out.String()
+	return size
 }
 
 // splitElementCommand splits `add element FAMILY TABLE SET { BODY }` into
