@@ -18,19 +18,14 @@ import (
 //	203.0.113.0/24   external clients
 //	198.51.100.0/24  external and load balancer IPs
 var (
-	nodeIP        = netip.MustParseAddr("192.168.0.10")
-	clusterCIDR   = netip.MustParsePrefix("10.0.0.0/8")
-	localPod      = netip.MustParseAddr("10.1.0.1")
-	remotePod     = netip.MustParseAddr("10.2.0.1")
-	externalHost  = netip.MustParseAddr("203.0.113.7")
-	externalIP    = netip.MustParseAddr("198.51.100.1")
-	lbIP          = netip.MustParseAddr("198.51.100.2")
-	clusterIP     = netip.MustParseAddr("172.30.0.1")
-	nodeIP6       = netip.MustParseAddr("2001:db8::10")
-	clusterCIDR6  = netip.MustParsePrefix("fd00:10::/64")
-	localPod6     = netip.MustParseAddr("fd00:10::1:1")
-	clusterIP6    = netip.MustParseAddr("fd00:30::1")
-	externalHost6 = netip.MustParseAddr("2001:db8:1::7")
+	nodeIP       = netip.MustParseAddr("192.168.0.10")
+	clusterCIDR  = netip.MustParsePrefix("10.0.0.0/8")
+	externalIP   = netip.MustParseAddr("198.51.100.1")
+	lbIP         = netip.MustParseAddr("198.51.100.2")
+	clusterIP    = netip.MustParseAddr("172.30.0.1")
+	nodeIP6      = netip.MustParseAddr("2001:db8::10")
+	clusterCIDR6 = netip.MustParsePrefix("fd00:10::/64")
+	clusterIP6   = netip.MustParseAddr("fd00:30::1")
 )
 
 // ep returns a ready endpoint; local says whether it runs on this node.
