@@ -171,5 +171,5 @@ func TestFamily(t *testing.T) {
 func renderString(m *model.Model) string {
 	tx := knftables.NewFake(Family(m.Family), TableName).NewTransaction()
 	Render(m, tx)
-	return tx.String()
+	return Text(tx)
 }
