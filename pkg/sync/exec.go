@@ -1,0 +1,77 @@
+// Package sync brings the kernel to the state a model describes: it finds
+// which rule backend the host uses, applies rendered rulesets atomically
+// through it, and removes them again.
+package sync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Runner runs a command with stdin and returns its standard output. It is
+// the seam between this package and the host, so unit tests can stand in
+// for iptables and nft.
+type Runner interface {
+	Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error)
+	// LookPath reports whether a command exists, as exec.LookPath.
+	LookPath(name string) (string, error)
+}
+
+// ExecRunner runs commands on the host. Env, when set, is added to the
+// environment of every command (e.g. XTABLES_LOCKFILE).
+type ExecRunner struct {
+	Env []string
+}
+
+var _ Runner = ExecRunner{}
+
+// CommandError is a command that ran and failed.
+type CommandError struct {
+	Command  string
+	ExitCode int
+	// Stderr is what the command printed on standard error, trimmed.
+	Stderr string
+	Err    error
+}
+
+// Error returns "<command>: <stderr or error>".
+func (e *CommandError) Error() string {
+	if e.Stderr != "" {
+		return fmt.Sprintf("%s: %s", e.Command, e.Stderr)
+	}
+	return fmt.Sprintf("%s: %v", e.Command, e.Err)
+}
+
+// Unwrap returns the underlying exec error.
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// Run runs name with args, feeding stdin.
+func (r ExecRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	if len(r.Env) > 0 {
+		cmd.Env = append(cmd.Environ(), r.Env...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		ce := &CommandError{Command: name + " " + strings.Join(args, " "), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			ce.ExitCode = ee.ExitCode()
+		}
+		return stdout.Bytes(), ce
+	}
+	return stdout.Bytes(), nil
+}
+
+// LookPath finds name on PATH.
+func (ExecRunner) LookPath(name string) (string, error) {
+	return exec.LookPath(name)
+}
