@@ -39,5 +39,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRenderCommand())
+	root.AddCommand(newCleanupCommand())
+	root.AddCommand(newDetectCommand())
 	return root
 }

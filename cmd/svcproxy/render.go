@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 //go:embed example.yaml
@@ -32,6 +33,7 @@ const (
 type renderOptions struct {
 	dryRun            bool
 	mode              string
+	noSanityCheck     bool
 	file              string
 	family            string
 	nodeName          string
@@ -59,12 +61,13 @@ complete ruleset for every IP family present. Without -f it renders a
 built-in example: a NodePort Service with two endpoints.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the ruleset instead of applying it")
-	f.StringVar(&o.mode, "mode", "iptables", "rule language: iptables or nftables")
+	f.StringVar(&o.mode, "mode", "", "auto, nftables, iptables, iptables-nft or iptables-legacy (default: auto; with --dry-run: iptables)")
+	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4, whose exit codes and -C are unreliable")
 	f.StringVarP(&o.file, "filename", "f", "", "manifest file, directory, or - for stdin (default: the built-in example, whose cluster CIDR is "+exampleClusterCIDR+")")
 	f.StringVar(&o.family, "family", "", "render only this IP family: ipv4 or ipv6 (default: every family present)")
 	f.StringVar(&o.nodeName, "node-name", "", "this node's name (default: the only Node in the input)")
@@ -77,10 +80,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	return cmd
 }
 
-func (o *renderOptions) run(stdin io.Reader, stdout, stderr io.Writer) error {
-	if !o.dryRun {
-		return errors.New("render: applying rules is not supported yet; use --dry-run to print them")
-	}
+func (o *renderOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -94,18 +94,20 @@ func (o *renderOptions) run(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	models, warnings := model.Build(in, cfg)
 	warnings = append(nodeWarnings, warnings...)
-	out, err := renderModels(o.mode, o.selectFamily(models))
-	if err != nil {
-		return err
-	}
 	for _, w := range loadWarnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	if _, err := stdout.Write(out); err != nil {
-		return fmt.Errorf("writing ruleset: %w", err)
+	models = o.selectFamily(models)
+	if o.dryRun {
+		err = o.print(ctx, stdout, models)
+	} else {
+		err = o.apply(ctx, stdout, models)
+	}
+	if err != nil {
+		return err
 	}
 	if o.strict && len(warnings)+len(loadWarnings) > 0 {
 		return &exitError{exitStrict, fmt.Errorf("render: %d object(s) skipped (--strict)", len(warnings)+len(loadWarnings))}
@@ -113,11 +115,22 @@ func (o *renderOptions) run(stdin io.Reader, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// request returns the --mode value with its default: a dry run prints
+// iptables rules unless told otherwise, so its output does not depend on
+// the host; applying detects the host's backend.
+func (o *renderOptions) request() string {
+	switch {
+	case o.mode != "":
+		return o.mode
+	case o.dryRun:
+		return modeIPTables
+	}
+	return "auto"
+}
+
 func (o *renderOptions) validate() error {
-	switch o.mode {
-	case modeIPTables, modeNFTables:
-	default:
-		return fmt.Errorf("render: --mode %q: want %s or %s", o.mode, modeIPTables, modeNFTables)
+	if _, err := sync.ParseRequest(o.request()); err != nil {
+		return fmt.Errorf("render: --mode: %w", err)
 	}
 	switch o.family {
 	case "", "ipv4", "ipv6":

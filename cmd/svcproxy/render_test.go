@@ -103,7 +103,7 @@ func TestRenderCommand(t *testing.T) {
 		{
 			name:     "unknown mode is refused",
 			args:     []string{"render", "--dry-run", "--mode", "ipvs"},
-			wantErr:  []string{`--mode "ipvs"`},
+			wantErr:  []string{`--mode: unknown mode "ipvs"`},
 			wantCode: 1,
 		},
 		{

@@ -51,6 +51,12 @@ func New(t testing.TB) *NS {
 	return ns
 }
 
+// Prefix returns the command line prefix that runs a command inside the
+// namespace: "ip netns exec NAME".
+func (ns *NS) Prefix() []string {
+	return []string{"ip", "netns", "exec", ns.Name}
+}
+
 // Run runs a command inside the namespace with stdin, returning its
 // combined output.
 func (ns *NS) Run(stdin io.Reader, name string, args ...string) (string, error) {

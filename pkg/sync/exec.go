@@ -21,10 +21,14 @@ type Runner interface {
 	LookPath(name string) (string, error)
 }
 
-// ExecRunner runs commands on the host. Env, when set, is added to the
-// environment of every command (e.g. XTABLES_LOCKFILE).
+// ExecRunner runs commands on the host.
 type ExecRunner struct {
+	// Env is added to the environment of every command (e.g.
+	// XTABLES_LOCKFILE).
 	Env []string
+	// Prefix is put before every command, e.g. "ip netns exec NAME" to
+	// work in another network namespace, as tests do.
+	Prefix []string
 }
 
 var _ Runner = ExecRunner{}
@@ -51,7 +55,8 @@ func (e *CommandError) Unwrap() error { return e.Err }
 
 // Run runs name with args, feeding stdin.
 func (r ExecRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	argv := append(append(append([]string(nil), r.Prefix...), name), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -168,6 +168,11 @@ func (r *renderer) claim(key string) bool {
 
 // emit writes everything to tx in dependency order: chains, then sets
 // and maps, then rules, then elements, each group sorted by name.
+//
+// Every set and map is flushed after it is added: flushing the table
+// removes rules but not elements, and a kept element whose value changed
+// would make "add element" fail, one naming a deleted chain would keep
+// that chain busy.
 func (r *renderer) emit(tx *knftables.Transaction) {
 	chainNames := sortedKeys(r.chains)
 	for _, name := range chainNames {
@@ -175,9 +180,11 @@ func (r *renderer) emit(tx *knftables.Transaction) {
 	}
 	for _, name := range sortedKeys(r.sets) {
 		tx.Add(r.sets[name])
+		tx.Flush(r.sets[name])
 	}
 	for _, name := range sortedKeys(r.maps) {
 		tx.Add(r.maps[name])
+		tx.Flush(r.maps[name])
 	}
 	for _, name := range chainNames {
 		for _, rule := range r.chains[name].rules {

@@ -9,21 +9,29 @@ import (
 )
 
 // pick names one shared endpoint choice: among n endpoints, of the
-// cluster or the local list, for a destination keyed by address (Service
-// IPs) or by port alone (NodePorts, whose address varies).
+// cluster or the local list, for a destination of one protocol keyed by
+// address (Service IPs) or by port alone (NodePorts, whose address
+// varies).
+//
+// Picks are per protocol because the select map's value must name the
+// transport header ("tcp dport"): nft 1.0.6 cannot read back a map typed
+// "th dport" once loaded, and a protocol-specific type makes nft add a
+// "meta l4proto" check to the DNAT rule, which is then right by
+// construction.
 type pick struct {
+	proto    model.Protocol
 	nodePort bool
 	local    bool
 	n        int
 }
 
-// suffix is "N" or "local-N".
+// suffix is "PROTO-N" or "PROTO-local-N".
 func (p pick) suffix() string {
-	s := strconv.Itoa(p.n)
+	s := string(p.proto) + "-"
 	if p.local {
-		s = "local-" + s
+		s += "local-"
 	}
-	return s
+	return s + strconv.Itoa(p.n)
 }
 
 // prefix is "nodeport-" for NodePort picks, so their chains and maps
@@ -57,7 +65,7 @@ func (r *renderer) dnatChain(p pick) string {
 		key := p.keyExpr(r.syn)
 		r.addMap(&knftables.Map{
 			Name:   p.mapName(),
-			TypeOf: key + " . numgen random mod 1 : " + r.syn.ip + " daddr . tcp dport",
+			TypeOf: key + " . numgen random mod 1 : " + r.syn.ip + " daddr . " + string(p.proto) + " dport",
 		})
 		r.rule(name, "dnat "+r.syn.ip+" to "+key+" . numgen random mod "+strconv.Itoa(p.n)+" map @"+p.mapName(),
 			"random endpoint of "+strconv.Itoa(p.n))

@@ -55,7 +55,7 @@ func (r *renderer) addClusterIP(sp *model.ServicePort) {
 	if sp.AffinitySeconds > 0 {
 		target = r.clusterChain("service-"+sp.Hash, r.affinityChain(sp, sp.InternalPolicyLocal), sp.Name.String())
 	} else {
-		p := pick{local: sp.InternalPolicyLocal, n: len(eps)}
+		p := pick{proto: sp.Name.Protocol, local: sp.InternalPolicyLocal, n: len(eps)}
 		r.addSelections(p, key, eps)
 		target = r.clusterChain("cluster-"+p.suffix(), r.dnatChain(p), "")
 	}
@@ -112,12 +112,12 @@ func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key []st
 	if sp.AffinitySeconds > 0 {
 		return r.affinityExternalChain(sp)
 	}
-	cluster := pick{nodePort: nodePort, n: len(sp.ClusterEndpoints)}
+	cluster := pick{proto: sp.Name.Protocol, nodePort: nodePort, n: len(sp.ClusterEndpoints)}
 	if !sp.ExternalPolicyLocal {
 		r.addSelections(cluster, key, sp.ClusterEndpoints)
 		return r.externalChain(cluster.prefix()+"external-"+cluster.suffix(), r.dnatChain(cluster), "")
 	}
-	local := pick{nodePort: nodePort, local: true, n: len(sp.LocalEndpoints)}
+	local := pick{proto: sp.Name.Protocol, nodePort: nodePort, local: true, n: len(sp.LocalEndpoints)}
 	clusterDNAT, localDNAT := "", ""
 	if local.n > 0 {
 		r.addSelections(local, key, sp.LocalEndpoints)
@@ -127,7 +127,7 @@ func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key []st
 		r.addSelections(cluster, key, sp.ClusterEndpoints)
 		clusterDNAT = r.dnatChain(cluster)
 	}
-	name := cluster.prefix() + "external-local-" + strconv.Itoa(cluster.n) + "-" + strconv.Itoa(local.n)
+	name := cluster.prefix() + "external-local-" + string(sp.Name.Protocol) + "-" + strconv.Itoa(cluster.n) + "-" + strconv.Itoa(local.n)
 	return r.localChain(name, clusterDNAT, localDNAT, "")
 }
 

@@ -1,0 +1,47 @@
+package testnet
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// AddExternalClient gives the external namespace another source address
+// (a /32 or /128, for example 203.0.113.7) and routes it back from the
+// node, so a test can connect "from" several outside clients, each
+// seen by the proxy as a different source.
+func (topo *Topology) AddExternalClient(t testing.TB, addr netip.Addr) {
+	t.Helper()
+	host, via, dad := netip.PrefixFrom(addr, 32), ExternalIPv4, ""
+	if addr.Is6() {
+		host, via, dad = netip.PrefixFrom(addr, 128), ExternalIPv6, " nodad"
+	}
+	if err := ipBatch(topo.External, []string{fmt.Sprintf("addr add %s dev %s%s", host, podLink, dad)}); err != nil {
+		t.Fatalf("adding external client %s: %v", addr, err)
+	}
+	if err := ipBatch(topo.Node, []string{fmt.Sprintf("route add %s via %s", host, via)}); err != nil {
+		t.Fatalf("routing external client %s: %v", addr, err)
+	}
+}
+
+// AddNodeAddr puts prefix (for example a LoadBalancer VIP 192.0.2.10/32)
+// on the node's lo, so the node accepts traffic for it as local. The
+// address goes with the node namespace; DelNodeAddr removes it sooner.
+func (topo *Topology) AddNodeAddr(t testing.TB, prefix netip.Prefix) {
+	t.Helper()
+	line := fmt.Sprintf("addr add %s dev lo", prefix)
+	if prefix.Addr().Is6() {
+		line += " nodad"
+	}
+	if err := ipBatch(topo.Node, []string{line}); err != nil {
+		t.Fatalf("adding node address %s: %v", prefix, err)
+	}
+}
+
+// DelNodeAddr removes an address AddNodeAddr put on the node's lo.
+func (topo *Topology) DelNodeAddr(t testing.TB, prefix netip.Prefix) {
+	t.Helper()
+	if err := ipBatch(topo.Node, []string{fmt.Sprintf("addr del %s dev lo", prefix)}); err != nil {
+		t.Fatalf("removing node address %s: %v", prefix, err)
+	}
+}
