@@ -59,8 +59,10 @@ func (a *IPTables) save(ctx context.Context) (map[string]*savedTable, error) {
 	return tables, nil
 }
 
-// lineFailed finds the line number in iptables-restore's error message.
-var lineFailed = regexp.MustCompile(`line (\d+) failed`)
+// lineFailed finds the line number in iptables-restore's error message,
+// which is "line N failed" or "Error occurred at line: N" depending on
+// the error.
+var lineFailed = regexp.MustCompile(`line (\d+) failed|at line: (\d+)`)
 
 // restore feeds payload to iptables-restore, waiting for the xtables lock
 // rather than failing when another program holds it.
@@ -72,8 +74,8 @@ func (a *IPTables) restore(ctx context.Context, payload []byte) error {
 	var ce *CommandError
 	if errors.As(err, &ce) {
 		if m := lineFailed.FindStringSubmatch(ce.Stderr); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			return &RejectedError{Line: n, Text: payloadLine(payload, n), Err: err}
+			n, _ := strconv.Atoi(m[1] + m[2])
+			return &RejectedError{Line: n, Text: payloadLine(payload, n), Reason: restoreReason(ce.Stderr), Err: err}
 		}
 	}
 	return fmt.Errorf("applying %s %s rules: %w", a.Family, a.Mode, err)
@@ -86,12 +88,28 @@ type RejectedError struct {
 	// line.
 	Line int
 	Text string
-	Err  error
+	// Reason is what the tool said, without its usage hints.
+	Reason string
+	Err    error
 }
 
-// Error names the rejected line.
+// Error names the rejected line and the tool's reason.
 func (e *RejectedError) Error() string {
-	return fmt.Sprintf("rules rejected at line %d: %s: %v", e.Line, e.Text, e.Err)
+	return fmt.Sprintf("rules rejected at line %d (%s): %s", e.Line, e.Text, e.Reason)
+}
+
+// restoreReason keeps the lines of iptables-restore's error output that
+// say what went wrong.
+func restoreReason(stderr string) string {
+	var keep []string
+	for _, line := range strings.Split(stderr, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "Try `") || strings.HasPrefix(line, "Error occurred at line") {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "; ")
 }
 
 // Unwrap returns the command's error.

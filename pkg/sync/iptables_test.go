@@ -107,16 +107,25 @@ func (f *fakeRunner) LookPath(name string) (string, error) {
 
 func TestIPTablesApplyQuotesRejectedLine(t *testing.T) {
 	restore := "iptables-legacy-restore --noflush --wait"
-	f := &fakeRunner{errs: map[string]error{
-		restore: &CommandError{Command: restore, ExitCode: 1, Stderr: "iptables-restore: line 3 failed"},
-	}}
-	a := &IPTables{Family: 4, Mode: ModeIPTablesLegacy, Runner: f}
-	err := a.Apply(context.Background(), testRuleset())
-	var rej *RejectedError
-	if !errors.As(err, &rej) {
-		t.Fatalf("error %v is not a RejectedError", err)
+	tests := []struct{ name, stderr, reason string }{
+		{"commit failure", "iptables-restore: line 3 failed", "iptables-restore: line 3 failed"},
+		{"parse failure", "iptables-restore v1.8.9 (legacy): Couldn't load target `X'\n\nError occurred at line: 3\nTry `iptables-restore -h' for more information.",
+			"iptables-restore v1.8.9 (legacy): Couldn't load target `X'"},
 	}
-	if lines := strings.Split(f.stdin[restore], "\n"); rej.Line != 3 || rej.Text != lines[2] {
-		t.Errorf("rejected line %d %q, want 3 %q", rej.Line, rej.Text, lines[2])
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeRunner{errs: map[string]error{
+				restore: &CommandError{Command: restore, ExitCode: 1, Stderr: tt.stderr},
+			}}
+			a := &IPTables{Family: 4, Mode: ModeIPTablesLegacy, Runner: f}
+			err := a.Apply(context.Background(), testRuleset())
+			var rej *RejectedError
+			if !errors.As(err, &rej) {
+				t.Fatalf("error %v is not a RejectedError", err)
+			}
+			if lines := strings.Split(f.stdin[restore], "\n"); rej.Line != 3 || rej.Text != lines[2] || rej.Reason != tt.reason {
+				t.Errorf("rejected line %d %q (%q), want 3 %q (%q)", rej.Line, rej.Text, rej.Reason, lines[2], tt.reason)
+			}
+		})
 	}
 }

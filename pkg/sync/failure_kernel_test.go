@@ -1,0 +1,203 @@
+package sync
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/testnet"
+	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+)
+
+// TestRejectedPayloadKeepsRules applies a good state, then a payload the
+// kernel tools reject: the error names the problem, and the previous
+// rules stay in place with traffic still flowing.
+func TestRejectedPayloadKeepsRules(t *testing.T) {
+	for _, mode := range trafficModes {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newTrafficEnv(t, mode)
+			e.apply(t, trafficServices)
+			before := dumpRules(t, e.topo.Node, mode)
+			err := applyBroken(t, e, mode)
+			if err == nil {
+				t.Fatal("a broken payload was accepted")
+			}
+			t.Logf("rejected as expected: %v", err)
+			if after := dumpRules(t, e.topo.Node, mode); after != before {
+				t.Errorf("rules changed although the payload was rejected:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			counts := ask(t, e.pod("pod-z"), testnet.TCP, netip.Addr{}, "172.30.0.10:80", 30)
+			if !sameAddrs(endpointsOf(counts), podA, podB, podC) {
+				t.Errorf("after the rejected payload, connections reached %v", counts)
+			}
+		})
+	}
+}
+
+// applyBroken applies the traffic state plus one rule the kernel tools
+// refuse: a jump to a chain that does not exist.
+func applyBroken(t *testing.T, e *trafficEnv, mode Mode) error {
+	t.Helper()
+	m := trafficModel(t, trafficServices)
+	r := ExecRunner{Prefix: e.topo.Node.Prefix()}
+	if mode == ModeNFTables {
+		text, err := Transaction(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&NFTables{Family: model.IPv4, Runner: r}).ApplyText(context.Background(), text+"add rule ip svcproxy services jump no-such-chain\n")
+	}
+	rs := iptables.Render(m)
+	nat := &rs.Tables[1]
+	nat.Chains[0].Rules = append(nat.Chains[0].Rules, "-j NO-SUCH-CHAIN")
+	err := (&IPTables{Family: model.IPv4, Mode: mode, Runner: r}).Apply(context.Background(), rs)
+	var rej *RejectedError
+	if err != nil && !errors.As(err, &rej) {
+		t.Errorf("error %v does not say which line was rejected", err)
+	}
+	return err
+}
+
+// dumpRules returns the rules of mode in the namespace, without counters.
+func dumpRules(t *testing.T, ns *netns.NS, mode Mode) string {
+	t.Helper()
+	var out string
+	var err error
+	if mode == ModeNFTables {
+		out, err = ns.Run(nil, "nft", "list", "ruleset")
+	} else {
+		out, err = ns.Run(nil, IPTablesCommand(model.IPv4, mode, "save"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestIPTablesWaitsForTheXtablesLock holds the xtables lock in another
+// process while applying: the restore must wait for it and then succeed,
+// not fail. A private lock file keeps the host's own lock out of it.
+func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
+	netns.RequireRoot(t, "iptables-legacy-restore", "flock")
+	ns := netns.New(t)
+	lock := filepath.Join(t.TempDir(), "xtables.lock")
+	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo locked; sleep 1")
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "locked\n" {
+		t.Fatalf("lock holder said %q", line)
+	}
+	released := make(chan struct{})
+	go func() { _ = holder.Wait(); close(released) }()
+
+	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
+	a := NewApplier(r, ModeIPTablesLegacy, model.IPv4)
+	if err := a.Apply(context.Background(), trafficModel(t, trafficServices)); err != nil {
+		t.Fatalf("apply while the lock was held: %v", err)
+	}
+	select {
+	case <-released:
+	default:
+		t.Error("apply finished while another process still held the xtables lock")
+	}
+	<-released
+}
+
+// TestCleanup applies rules in every mode next to other tools' rules,
+// then cleans up: nothing of svcproxy's may remain, everything else must.
+func TestCleanup(t *testing.T) {
+	for _, kubeProxy := range []bool{false, true} {
+		name := map[bool]string{false: "svcproxy", true: "with kube-proxy leftovers"}[kubeProxy]
+		t.Run(name, func(t *testing.T) {
+			netns.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
+			ns := netns.New(t)
+			other := installOtherTools(t, ns, kubeProxy)
+			r := ExecRunner{Prefix: ns.Prefix()}
+			m := trafficModel(t, trafficServices)
+			for _, mode := range trafficModes {
+				if err := NewApplier(r, mode, model.IPv4).Apply(context.Background(), m); err != nil {
+					t.Fatalf("applying %s: %v", mode, err)
+				}
+			}
+			report, err := (&Cleanup{Runner: r, KubeProxy: kubeProxy}).Run(context.Background())
+			if err != nil {
+				t.Fatalf("cleanup: %v (did %v)", err, report)
+			}
+			checkCleaned(t, ns, kubeProxy, other)
+		})
+	}
+}
+
+// installOtherTools puts rules of "another tool" in every subsystem, and
+// kube-proxy's leftovers if asked, and returns what must survive.
+func installOtherTools(t *testing.T, ns *netns.NS, kubeProxy bool) []string {
+	t.Helper()
+	cmds := [][]string{
+		{"nft", "add", "table", "ip", "othertool"},
+		{"iptables-legacy", "-t", "filter", "-N", "OTHER-TOOL"},
+		{"iptables-legacy", "-t", "filter", "-A", "INPUT", "-j", "OTHER-TOOL"},
+		{"iptables-nft", "-t", "nat", "-N", "OTHER-TOOL"},
+		{"iptables-nft", "-t", "nat", "-A", "PREROUTING", "-j", "OTHER-TOOL"},
+	}
+	if kubeProxy {
+		cmds = append(cmds,
+			[]string{"nft", "add", "table", "ip", "kube-proxy"},
+			[]string{"iptables-nft", "-t", "mangle", "-N", "KUBE-PROXY-CANARY"},
+			[]string{"iptables-legacy", "-t", "nat", "-N", "KUBE-XLB-OLDCHAIN"})
+	}
+	for _, c := range cmds {
+		if _, err := ns.Run(nil, c[0], c[1:]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{"table ip othertool", "-A INPUT -j OTHER-TOOL", "-A PREROUTING -j OTHER-TOOL"}
+}
+
+func checkCleaned(t *testing.T, ns *netns.NS, kubeProxy bool, survivors []string) {
+	t.Helper()
+	var all strings.Builder
+	for _, c := range []string{"iptables-legacy-save", "iptables-nft-save"} {
+		out, err := ns.Run(nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.WriteString(out)
+	}
+	out, err := ns.Run(nil, "nft", "list", "tables")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all.WriteString(out)
+	gone := []string{"KUBE-SERVICES", "KUBE-SVC-", "KUBE-SEP-", "KUBE-MARK-MASQ", "table ip svcproxy"}
+	if kubeProxy {
+		gone = append(gone, "KUBE-PROXY-CANARY", "KUBE-XLB-", "table ip kube-proxy")
+	}
+	for _, g := range gone {
+		if strings.Contains(all.String(), g) {
+			t.Errorf("%q remains after cleanup:\n%s", g, all.String())
+		}
+	}
+	for _, s := range survivors {
+		if !strings.Contains(all.String(), s) {
+			t.Errorf("another tool's %q was removed by cleanup:\n%s", s, all.String())
+		}
+	}
+}
