@@ -159,10 +159,7 @@ func TestDetectCommandInNamespace(t *testing.T) {
 	ns := netns.New(t)
 	// The real binary, not the command in-process: the whole of detect,
 	// including its ExecRunner, must run inside the namespace.
-	bin := t.TempDir() + "/svcproxy"
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building svcproxy: %v: %s", err, out)
-	}
+	bin := svcproxyBinary(t)
 	out, err := ns.Run(nil, bin, "detect", "--mode", "iptables", "--output", "json")
 	if err != nil {
 		t.Fatalf("svcproxy detect: %v", err)

@@ -24,7 +24,12 @@
 //     map @select-N`: select-N maps a destination and an index below N to
 //     an endpoint. NodePorts use nodeport-select-N keyed by proto . port.
 //     Local and cluster lists live in different maps, so they never
-//     collide.
+//     collide. All of these are per protocol (cluster-tcp-N,
+//     select-udp-N): the map's value must be typed "tcp dport" (or udp,
+//     sctp), because nft 1.0.6 cannot read back a map typed "th dport"
+//     once loaded, and that type makes nft add an implicit "meta l4proto"
+//     check to the DNAT rule, which a shared map would get wrong for the
+//     other protocols.
 //   - Hairpin: one set of endpoint . endpoint pairs, one postrouting rule.
 //   - No endpoints: maps no-endpoint-services / no-endpoint-nodeports
 //     (drop, or goto reject-chain) looked up in filter input, forward and

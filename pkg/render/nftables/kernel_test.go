@@ -112,8 +112,8 @@ func TestLoadTime(t *testing.T) {
 		}
 		t.Logf("%s: %v", what, time.Since(start))
 	}
-	change := "delete element ip svcproxy select-10 { 172.30.0.7 . tcp . 80 . 3 }\n" +
-		"add element ip svcproxy select-10 { 172.30.0.7 . tcp . 80 . 3 : 10.200.0.1 . 8080 }\n"
+	change := "delete element ip svcproxy select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 }\n" +
+		"add element ip svcproxy select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 : 10.200.0.1 . 8080 }\n"
 	start := time.Now()
 	if out, err := nft(ns, change, "-f", "-"); err != nil {
 		t.Fatalf("nft -f (one element): %v\n%s", err, out)
