@@ -39,7 +39,7 @@ func TestKernelLoadsPayload(t *testing.T) {
 			want := 0
 			for _, tbl := range rs.Tables {
 				for _, j := range tbl.Jumps {
-					args := append([]string{"-w", "-t", tbl.Name, "-A", j.Chain}, splitRule(t, j.Rule)...)
+					args := append([]string{"-w", "-t", tbl.Name, "-A", j.Chain}, Args(j.Rule)...)
 					inNetns(t, ns, nil, tt.command, args...)
 				}
 				want += len(tbl.Jumps)
@@ -62,29 +62,6 @@ func inNetns(t *testing.T, ns *netns.NS, stdin []byte, name string, args ...stri
 	out, err := ns.Run(bytes.NewReader(stdin), name, args...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	return out
-}
-
-// splitRule splits a rule into arguments as a shell would, keeping a
-// quoted comment in one argument without its quotes.
-func splitRule(t *testing.T, rule string) []string {
-	t.Helper()
-	var out []string
-	for rule != "" {
-		rule = strings.TrimLeft(rule, " ")
-		if strings.HasPrefix(rule, `"`) {
-			end := strings.Index(rule[1:], `"`)
-			if end < 0 {
-				t.Fatalf("unterminated quote in %q", rule)
-			}
-			out = append(out, rule[1:end+1])
-			rule = rule[end+2:]
-			continue
-		}
-		word, rest, _ := strings.Cut(rule, " ")
-		out = append(out, word)
-		rule = rest
 	}
 	return out
 }

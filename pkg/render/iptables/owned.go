@@ -28,3 +28,30 @@ func Owned(chain string) bool {
 	}
 	return false
 }
+
+// DispatchJump is the jump from nat PREROUTING into svcproxy's service
+// dispatch. It is present exactly when svcproxy's rules are in place, so
+// it is what a check for rules flushed by another program looks for.
+func DispatchJump() Jump { return natJumps()[0] }
+
+// Args splits a rendered rule into the arguments iptables takes, keeping
+// a quoted comment as one argument without its quotes. Rendered comments
+// never contain quotes, so no escaping is needed.
+func Args(rule string) []string {
+	var out []string
+	for {
+		rule = strings.TrimLeft(rule, " ")
+		if rule == "" {
+			return out
+		}
+		if rest, ok := strings.CutPrefix(rule, `"`); ok {
+			word, after, _ := strings.Cut(rest, `"`)
+			out = append(out, word)
+			rule = after
+			continue
+		}
+		word, rest, _ := strings.Cut(rule, " ")
+		out = append(out, word)
+		rule = rest
+	}
+}

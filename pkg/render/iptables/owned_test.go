@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -41,5 +42,13 @@ func TestEveryRenderedChainIsOwned(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestArgs(t *testing.T) {
+	got := Args(`-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`)
+	want := []string{"-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Args = %q, want %q", got, want)
 	}
 }

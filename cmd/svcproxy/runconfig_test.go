@@ -1,0 +1,117 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// kubeadmConfig is shaped like the KubeProxyConfiguration kubeadm writes:
+// many fields present with zero values, which must not be reported.
+const kubeadmConfig = `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+bindAddress: 0.0.0.0
+clientConnection:
+  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
+  qps: 5
+clusterCIDR: 10.244.0.0/16
+configSyncPeriod: 0s
+conntrack:
+  maxPerCore: null
+  min: null
+iptables:
+  masqueradeAll: false
+  masqueradeBit: null
+  minSyncPeriod: 0s
+  syncPeriod: 0s
+ipvs:
+  scheduler: ""
+mode: "%s"
+nodePortAddresses: null
+nftables:
+  masqueradeBit: 12
+  syncPeriod: 45s
+`
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name        string
+		config      string
+		args        []string
+		wantErr     string
+		wantIgnored string
+		check       func(t *testing.T, o *runOptions)
+	}{
+		{
+			name:        "kubeadm file in iptables mode",
+			config:      strings.Replace(kubeadmConfig, "%s", "iptables", 1),
+			wantIgnored: "clientConnection.qps",
+			check: func(t *testing.T, o *runOptions) {
+				if o.kubeconfig != "/var/lib/kube-proxy/kubeconfig.conf" || strings.Join(o.clusterCIDRs, ",") != "10.244.0.0/16" || o.proxyMode != "iptables" {
+					t.Errorf("options not read: %+v", o)
+				}
+				if o.masqueradeBit != 14 || o.syncPeriod != 30*time.Second {
+					t.Errorf("nftables section applied in iptables mode: bit %d period %v", o.masqueradeBit, o.syncPeriod)
+				}
+			},
+		},
+		{
+			name:        "nftables mode reads the nftables section",
+			config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
+			wantIgnored: "clientConnection.qps",
+			check: func(t *testing.T, o *runOptions) {
+				if o.masqueradeBit != 12 || o.syncPeriod != 45*time.Second {
+					t.Errorf("nftables section not applied: bit %d period %v", o.masqueradeBit, o.syncPeriod)
+				}
+			},
+		},
+		{
+			name:        "flags win over the file",
+			config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
+			args:        []string{"--cluster-cidr", "10.9.0.0/16", "--iptables-sync-period", "5s"},
+			wantIgnored: "clientConnection.qps",
+			check: func(t *testing.T, o *runOptions) {
+				if strings.Join(o.clusterCIDRs, ",") != "10.9.0.0/16" || o.syncPeriod != 5*time.Second {
+					t.Errorf("flags overridden by the file: %v %v", o.clusterCIDRs, o.syncPeriod)
+				}
+			},
+		},
+		{name: "ipvs is refused", config: strings.Replace(kubeadmConfig, "%s", "ipvs", 1), wantErr: `mode "ipvs" is not supported`},
+		{name: "wrong kind", config: "apiVersion: v1\nkind: ConfigMap\n", wantErr: "want kind KubeProxyConfiguration"},
+		{name: "not YAML", config: "mode: [", wantErr: "reading --config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(path, []byte(tt.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := &runOptions{}
+			fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+			o.addFlags(fs)
+			if err := fs.Parse(append([]string{"--config", path}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			ignored, err := o.loadConfig(fs)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(ignored, ","); got != tt.wantIgnored {
+				t.Errorf("reported fields %q, want %q", got, tt.wantIgnored)
+			}
+			if tt.check != nil {
+				tt.check(t, o)
+			}
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+)
+
+// ConntrackCleaner deletes conntrack entries of UDP endpoints that went
+// away. UDP has no connection end, so without this a client (DNS, most
+// often) keeps sending to a dead backend for as long as it keeps sending.
+type ConntrackCleaner interface {
+	DeleteUDPEndpoints(family model.Family, endpoints []netip.AddrPort) (int, error)
+}
+
+// Node brings this node's rules to successive models: it detects each
+// family's backend on first use, applies, and cleans up conntrack entries
+// the new rules made stale.
+type Node struct {
+	Runner   Runner
+	Detector *Detector
+	// Request is the --proxy-mode: auto, nftables, iptables, ….
+	Request string
+	// Conntrack may be nil (no cleanup).
+	Conntrack ConntrackCleaner
+
+	modes   map[model.Family]Mode
+	applied map[model.Family]*model.Model
+}
+
+// Apply applies every model, one atomic transaction per family. A family
+// that fails keeps its previous rules; the others are still applied, and
+// the error names every failure.
+func (n *Node) Apply(ctx context.Context, models []*model.Model) error {
+	var errs []error
+	for _, m := range models {
+		if err := n.applyFamily(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Mode returns the backend detected for a family, "" before its first sync.
+func (n *Node) Mode(family model.Family) Mode {
+	return n.modes[family]
+}
+
+func (n *Node) applyFamily(ctx context.Context, m *model.Model) error {
+	mode, err := n.mode(ctx, m.Family)
+	if err != nil {
+		return err
+	}
+	if err := NewApplier(n.Runner, mode, m.Family).Apply(ctx, m); err != nil {
+		return fmt.Errorf("applying %s rules: %w", m.Family, err)
+	}
+	prev := n.applied[m.Family]
+	if n.applied == nil {
+		n.applied = map[model.Family]*model.Model{}
+	}
+	n.applied[m.Family] = m
+	if n.Conntrack == nil || prev == nil {
+		return nil
+	}
+	if stale := StaleUDPEndpoints(prev, m); len(stale) > 0 {
+		if _, err := n.Conntrack.DeleteUDPEndpoints(m.Family, stale); err != nil {
+			return fmt.Errorf("deleting conntrack entries of removed %s UDP endpoints: %w", m.Family, err)
+		}
+	}
+	return nil
+}
+
+func (n *Node) mode(ctx context.Context, family model.Family) (Mode, error) {
+	if mode, ok := n.modes[family]; ok {
+		return mode, nil
+	}
+	d, err := n.Detector.Detect(ctx, n.Request, family)
+	if err != nil {
+		return "", fmt.Errorf("detecting the %s backend: %w", family, err)
+	}
+	if n.modes == nil {
+		n.modes = map[model.Family]Mode{}
+	}
+	n.modes[family] = d.Mode
+	return d.Mode, nil
+}
+
+// Intact reports whether the rules of every applied family are still in
+// the kernel, by checking for the one rule every ruleset starts from (the
+// jump into svcproxy's service dispatch). It is cheap enough to run every
+// few seconds, so rules another program flushed are noticed well before
+// the next periodic full sync.
+func (n *Node) Intact(ctx context.Context) (bool, error) {
+	for family, mode := range n.modes {
+		if n.applied[family] == nil {
+			continue
+		}
+		ok, err := canaryPresent(ctx, n.Runner, family, mode)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func canaryPresent(ctx context.Context, r Runner, family model.Family, mode Mode) (bool, error) {
+	if mode == ModeNFTables {
+		out, err := r.Run(ctx, nil, "nft", "list", "chain", string(nftables.Family(family)), nftables.TableName, "nat-prerouting")
+		if err != nil {
+			var ce *CommandError
+			if errors.As(err, &ce) && ce.ExitCode != 0 {
+				return false, nil
+			}
+			return false, err
+		}
+		return strings.Contains(string(out), "jump services"), nil
+	}
+	jump := iptables.DispatchJump()
+	_, err := r.Run(ctx, nil, IPTablesCommand(family, mode, ""), append([]string{"-w", "-t", "nat", "-C", jump.Chain}, iptables.Args(jump.Rule)...)...)
+	var ce *CommandError
+	if errors.As(err, &ce) && ce.ExitCode == 1 {
+		return false, nil
+	}
+	return err == nil, err
+}
