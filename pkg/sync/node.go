@@ -7,17 +7,22 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
-// ConntrackCleaner deletes conntrack entries of UDP endpoints that went
-// away. UDP has no connection end, so without this a client (DNS, most
-// often) keeps sending to a dead backend for as long as it keeps sending.
+// ConntrackCleaner deletes stale UDP conntrack entries. UDP has no
+// connection end, so without it a client (DNS, most often) keeps sending
+// to a dead backend, or keeps being refused by a Service that has
+// endpoints again, for as long as it keeps sending.
 type ConntrackCleaner interface {
 	DeleteUDPEndpoints(family model.Family, endpoints []netip.AddrPort) (int, error)
+	DeleteUDPServiceIP(ip netip.Addr, port uint16) (int, error)
 }
+
+var _ ConntrackCleaner = (*conntrack.Cleaner)(nil)
 
 // Node brings this node's rules to successive models: it detects each
 // family's backend on first use, applies, and cleans up conntrack entries
@@ -68,9 +73,21 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model) error {
 	if n.Conntrack == nil || prev == nil {
 		return nil
 	}
-	if stale := StaleUDPEndpoints(prev, m); len(stale) > 0 {
-		if _, err := n.Conntrack.DeleteUDPEndpoints(m.Family, stale); err != nil {
-			return fmt.Errorf("deleting conntrack entries of removed %s UDP endpoints: %w", m.Family, err)
+	return n.cleanConntrack(prev, m)
+}
+
+// cleanConntrack deletes the entries the new rules made stale: those
+// DNATed to removed UDP endpoints, and those of Services that had no
+// endpoint (and so were never DNATed) but have one now.
+func (n *Node) cleanConntrack(prev, next *model.Model) error {
+	if stale := conntrack.StaleUDPEndpoints(prev, next); len(stale) > 0 {
+		if _, err := n.Conntrack.DeleteUDPEndpoints(next.Family, stale); err != nil {
+			return fmt.Errorf("deleting conntrack entries of removed %s UDP endpoints: %w", next.Family, err)
+		}
+	}
+	for _, addr := range conntrack.RevivedUDPServiceAddrs(prev, next) {
+		if _, err := n.Conntrack.DeleteUDPServiceIP(addr.Addr(), addr.Port()); err != nil {
+			return fmt.Errorf("deleting conntrack entries of %s: %w", addr, err)
 		}
 	}
 	return nil

@@ -1,0 +1,62 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// ObserveSync records one sync of the given kind (KindFull or
+// KindPartial) that took d: its duration always, and then either the
+// time it finished, when err is nil, or one more failure.
+func (m *Metrics) ObserveSync(kind string, d time.Duration, err error) {
+	m.syncDuration.WithLabelValues(kind).Observe(d.Seconds())
+	if err != nil {
+		m.syncFailures.WithLabelValues(kind).Inc()
+		return
+	}
+	m.lastSync.Set(float64(m.now().UnixNano()) / 1e9)
+}
+
+// ObserveProgramming records, for each EndpointSlice trigger time, how
+// long it took until the rules reflecting it were applied at applied.
+// Zero trigger times (slices that carry none) and ones after applied
+// (clock skew between the API server and the node) are skipped.
+func (m *Metrics) ObserveProgramming(triggers []time.Time, applied time.Time) {
+	for _, trigger := range triggers {
+		if trigger.IsZero() || trigger.After(applied) {
+			continue
+		}
+		m.programming.Observe(applied.Sub(trigger).Seconds())
+	}
+}
+
+// RuleCounts is what one table holds after a sync.
+type RuleCounts struct {
+	// Rules counts rules, in every chain of the table.
+	Rules int
+	// Elements counts set and map elements (nftables only).
+	Elements int
+	// Chains counts chains.
+	Chains int
+}
+
+// SetRuleCounts records what table (such as "ip/nat" for iptables or
+// "svcproxy" for nftables) holds in family.
+func (m *Metrics) SetRuleCounts(family model.Family, table string, c RuleCounts) {
+	f := family.String()
+	m.rules.WithLabelValues(f, table, "rules").Set(float64(c.Rules))
+	m.rules.WithLabelValues(f, table, "elements").Set(float64(c.Elements))
+	m.rules.WithLabelValues(f, table, "chains").Set(float64(c.Chains))
+}
+
+// DeleteRuleCounts forgets table in family, for a table the proxy no
+// longer uses (after switching backends, say).
+func (m *Metrics) DeleteRuleCounts(family model.Family, table string) {
+	m.rules.DeletePartialMatch(map[string]string{"family": family.String(), "table": table})
+}
+
+// SetServicePorts records how many service ports family has.
+func (m *Metrics) SetServicePorts(family model.Family, n int) {
+	m.servicePorts.WithLabelValues(family.String()).Set(float64(n))
+}
