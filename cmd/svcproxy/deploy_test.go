@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+const deployManifest = "../../deploy/svcproxy.yaml"
+
+// nodeProxier is what kube-proxy's system:node-proxier ClusterRole
+// grants: svcproxy's role may grant no more.
+var nodeProxier = map[string][]string{
+	"/services":                       {"list", "watch"},
+	"/endpoints":                      {"list", "watch"},
+	"/nodes":                          {"get", "list", "watch"},
+	"/events":                         {"create", "patch", "update"},
+	"events.k8s.io/events":            {"create", "patch", "update"},
+	"discovery.k8s.io/endpointslices": {"list", "watch"},
+}
+
+// TestDeployManifests checks deploy/svcproxy.yaml against what it must
+// be: arguments that svcproxy run accepts, RBAC no wider than
+// kube-proxy's, and no privileged container. That the API server accepts
+// it is checked by the control-loop tests against a real one.
+func TestDeployManifests(t *testing.T) {
+	docs := readDeployManifest(t)
+	var kinds []string
+	for _, d := range docs {
+		kinds = append(kinds, d["kind"].(string))
+	}
+	if strings.Join(kinds, ",") != "ServiceAccount,ClusterRole,ClusterRoleBinding,DaemonSet" {
+		t.Fatalf("deploy manifest holds %v", kinds)
+	}
+	var role rbacv1.ClusterRole
+	var ds appsv1.DaemonSet
+	convert(t, docs[1], &role)
+	convert(t, docs[3], &ds)
+	checkRole(t, &role)
+	checkDaemonSet(t, &ds)
+}
+
+func readDeployManifest(t *testing.T) []map[string]any {
+	t.Helper()
+	f, err := os.Open(deployManifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	var docs []map[string]any
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err == io.EOF {
+			return docs
+		} else if err != nil {
+			t.Fatalf("%s: %v", deployManifest, err)
+		}
+		docs = append(docs, obj)
+	}
+}
+
+// convert turns a decoded document into its typed object.
+func convert(t *testing.T, doc map[string]any, obj any) {
+	t.Helper()
+	data, err := json.Marshal(doc)
+	if err == nil {
+		err = json.Unmarshal(data, obj)
+	}
+	if err != nil {
+		t.Fatalf("decoding %s: %v", doc["kind"], err)
+	}
+}
+
+func checkRole(t *testing.T, role *rbacv1.ClusterRole) {
+	t.Helper()
+	for _, rule := range role.Rules {
+		for _, group := range rule.APIGroups {
+			for _, res := range rule.Resources {
+				allowed := nodeProxier[group+"/"+res]
+				for _, verb := range rule.Verbs {
+					if !slices.Contains(allowed, verb) {
+						t.Errorf("ClusterRole grants %s on %s/%s, which system:node-proxier does not", verb, group, res)
+					}
+				}
+			}
+		}
+	}
+}
+
+func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet) {
+	t.Helper()
+	c := ds.Spec.Template.Spec.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "run" {
+		t.Fatalf("container args %v do not start with run", c.Args)
+	}
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	(&runOptions{}).addFlags(fs)
+	if err := fs.Parse(c.Args[1:]); err != nil {
+		t.Errorf("svcproxy run refuses the DaemonSet's arguments: %v", err)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.Privileged == nil || *sc.Privileged || sc.Capabilities == nil ||
+		!slices.Contains(sc.Capabilities.Add, "NET_ADMIN") {
+		t.Errorf("container must run unprivileged with NET_ADMIN, got %+v", sc)
+	}
+	spec := ds.Spec.Template.Spec
+	if !spec.HostNetwork || spec.PriorityClassName != "system-node-critical" || len(spec.Tolerations) == 0 {
+		t.Errorf("DaemonSet must use the host network, system-node-critical and tolerate every taint: %+v", spec)
+	}
+}
