@@ -40,6 +40,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(newRenderCommand())
 	root.AddCommand(newCleanupCommand())
+	root.AddCommand(newRunCommand())
 	root.AddCommand(newDetectCommand())
 	return root
 }

@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,16 @@ const (
 	TCP Proto = "tcp"
 	// UDP answers each datagram with one datagram.
 	UDP Proto = "udp"
+	// Stream answers every line a client sends on one TCP connection, for
+	// as long as the client keeps it open (clients dial it as TCP):
+	// connections that must survive something, a proxy restart say, are
+	// tested with it.
+	Stream Proto = "stream"
 )
+
+// streamIdle bounds how long a Stream connection may stay silent, so a
+// forgotten client cannot hold up cleanup for long.
+const streamIdle = 2 * time.Minute
 
 // Port is one port an echo server listens on.
 type Port struct {
@@ -91,14 +101,18 @@ func (s *echoServer) listen(p Port) error {
 		lc.SetMultipathTCP(false)
 		addr := fmt.Sprintf(":%d", p.Port)
 		switch p.Proto {
-		case TCP:
+		case TCP, Stream:
 			l, err := lc.Listen(context.Background(), "tcp"+family, addr)
 			if err != nil {
 				return err
 			}
 			s.track(l)
 			s.wg.Add(1)
-			go s.serveTCP(l)
+			answer := answerTCP
+			if p.Proto == Stream {
+				answer = s.answerStream
+			}
+			go s.serveTCP(l, answer)
 		case UDP:
 			c, err := lc.ListenPacket(context.Background(), "udp"+family, addr)
 			if err != nil {
@@ -132,8 +146,9 @@ func (s *echoServer) stop() {
 	s.wg.Wait()
 }
 
-// serveTCP accepts until the listener is closed.
-func (s *echoServer) serveTCP(l net.Listener) {
+// serveTCP accepts until the listener is closed, answering each
+// connection with answer.
+func (s *echoServer) serveTCP(l net.Listener, answer func(*net.TCPConn)) {
 	defer s.wg.Done()
 	for {
 		c, err := l.Accept()
@@ -149,7 +164,7 @@ func (s *echoServer) serveTCP(l net.Listener) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			answerTCP(c.(*net.TCPConn))
+			answer(c.(*net.TCPConn))
 		}()
 	}
 }
@@ -169,6 +184,25 @@ func answerTCP(c *net.TCPConn) {
 	}
 	_ = c.CloseWrite()
 	_, _ = io.Copy(io.Discard, c)
+}
+
+// answerStream writes the answer line for every line the client sends,
+// until the client closes or the server stops.
+func (s *echoServer) answerStream(c *net.TCPConn) {
+	s.track(c)
+	defer c.Close()
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	remote := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	r := bufio.NewReader(c)
+	for {
+		_ = c.SetDeadline(time.Now().Add(streamIdle))
+		if _, err := r.ReadString('\n'); err != nil {
+			return
+		}
+		if _, err := io.WriteString(c, answerLine(local, remote)); err != nil {
+			return
+		}
+	}
 }
 
 // serveUDP answers datagrams until the socket is closed. A wildcard UDP

@@ -10,6 +10,8 @@ package testnet
 // Echo servers listen on TCP 8080 and UDP 5353; nothing listens on 9999.
 
 import (
+	"bufio"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -321,6 +323,28 @@ func checkThreadsHome(t *testing.T) {
 		// A thread may exit between the glob and the read.
 		if ns, err := os.Readlink(task); err == nil && ns != home {
 			t.Errorf("%s is in %s, want %s", task, ns, home)
+		}
+	}
+}
+
+// TestStreamEcho checks that a Stream server answers every line of one
+// connection while the client keeps it open.
+func TestStreamEcho(t *testing.T) {
+	topo := New(t, PodSpec{Name: "pod-a", IPv4: netip.MustParseAddr("10.1.1.5")})
+	topo.Pods["pod-a"].StartEcho(t, Port{Proto: Stream, Port: 9000})
+	c, err := Dial(topo.Node, TCP, netip.Addr{}, netip.MustParseAddrPort("10.1.1.5:9000"), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for i := range 3 {
+		if _, err := io.WriteString(c, "ping\n"); err != nil {
+			t.Fatal(err)
+		}
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "10.1.1.5:9000 ") {
+			t.Fatalf("answer %d: %q, %v", i, line, err)
 		}
 	}
 }

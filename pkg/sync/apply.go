@@ -32,3 +32,6 @@ type iptablesApplier struct{ ipt *IPTables }
 func (a iptablesApplier) Apply(ctx context.Context, m *model.Model) error {
 	return a.ipt.Apply(ctx, iptables.Render(m))
 }
+
+// LastStats returns what the last successful apply loaded.
+func (a iptablesApplier) LastStats() []TableStats { return a.ipt.stats }

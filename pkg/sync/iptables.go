@@ -21,6 +21,8 @@ type IPTables struct {
 	// Mode is ModeIPTablesNFT or ModeIPTablesLegacy.
 	Mode   Mode
 	Runner Runner
+
+	stats []TableStats
 }
 
 // Apply brings the filter and nat tables to rs in one iptables-restore:
@@ -35,7 +37,11 @@ func (a *IPTables) Apply(ctx context.Context, rs *iptables.Ruleset) error {
 		return err
 	}
 	payload := applyPayload(rs, saved)
-	return a.restore(ctx, payload)
+	if err := a.restore(ctx, payload); err != nil {
+		return err
+	}
+	a.stats = iptablesStats(rs)
+	return nil
 }
 
 func (a *IPTables) command(tool string) string {

@@ -25,7 +25,12 @@ import (
 type NFTables struct {
 	Family model.Family
 	Runner Runner
+
+	stats []TableStats
 }
+
+// LastStats returns what the last successful apply loaded.
+func (a *NFTables) LastStats() []TableStats { return a.stats }
 
 // Apply brings the table to the state m describes in one nft transaction:
 // the table is flushed and refilled, and chains, sets and maps that m no
@@ -50,6 +55,7 @@ func (a *NFTables) ApplyText(ctx context.Context, text string) error {
 	if _, err := a.Runner.Run(ctx, []byte(text), "nft", "-f", "-"); err != nil {
 		return fmt.Errorf("applying %s nftables rules: %w", a.Family, err)
 	}
+	a.stats = nftablesStats(text)
 	return nil
 }
 

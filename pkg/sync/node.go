@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	stdsync "sync"
 
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -35,8 +36,12 @@ type Node struct {
 	// Conntrack may be nil (no cleanup).
 	Conntrack ConntrackCleaner
 
+	// mu guards the maps: Apply runs in the sync loop while Intact runs
+	// in a canary goroutine.
+	mu      stdsync.Mutex
 	modes   map[model.Family]Mode
 	applied map[model.Family]*model.Model
+	stats   map[model.Family][]TableStats
 }
 
 // Apply applies every model, one atomic transaction per family. A family
@@ -54,6 +59,8 @@ func (n *Node) Apply(ctx context.Context, models []*model.Model) error {
 
 // Mode returns the backend detected for a family, "" before its first sync.
 func (n *Node) Mode(family model.Family) Mode {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	return n.modes[family]
 }
 
@@ -62,14 +69,20 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model) error {
 	if err != nil {
 		return err
 	}
-	if err := NewApplier(n.Runner, mode, m.Family).Apply(ctx, m); err != nil {
+	a := NewApplier(n.Runner, mode, m.Family)
+	if err := a.Apply(ctx, m); err != nil {
 		return fmt.Errorf("applying %s rules: %w", m.Family, err)
 	}
+	n.mu.Lock()
 	prev := n.applied[m.Family]
 	if n.applied == nil {
-		n.applied = map[model.Family]*model.Model{}
+		n.applied, n.stats = map[model.Family]*model.Model{}, map[model.Family][]TableStats{}
 	}
 	n.applied[m.Family] = m
+	if r, ok := a.(statsReporter); ok {
+		n.stats[m.Family] = r.LastStats()
+	}
+	n.mu.Unlock()
 	if n.Conntrack == nil || prev == nil {
 		return nil
 	}
@@ -94,13 +107,15 @@ func (n *Node) cleanConntrack(prev, next *model.Model) error {
 }
 
 func (n *Node) mode(ctx context.Context, family model.Family) (Mode, error) {
-	if mode, ok := n.modes[family]; ok {
+	if mode := n.Mode(family); mode != "" {
 		return mode, nil
 	}
 	d, err := n.Detector.Detect(ctx, n.Request, family)
 	if err != nil {
 		return "", fmt.Errorf("detecting the %s backend: %w", family, err)
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.modes == nil {
 		n.modes = map[model.Family]Mode{}
 	}
@@ -114,10 +129,15 @@ func (n *Node) mode(ctx context.Context, family model.Family) (Mode, error) {
 // few seconds, so rules another program flushed are noticed well before
 // the next periodic full sync.
 func (n *Node) Intact(ctx context.Context) (bool, error) {
+	n.mu.Lock()
+	applied := map[model.Family]Mode{}
 	for family, mode := range n.modes {
-		if n.applied[family] == nil {
-			continue
+		if n.applied[family] != nil {
+			applied[family] = mode
 		}
+	}
+	n.mu.Unlock()
+	for family, mode := range applied {
 		ok, err := canaryPresent(ctx, n.Runner, family, mode)
 		if err != nil || !ok {
 			return false, err

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	stdsync "sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// canaryPeriod is how often run checks that its rules are still in the
+// kernel, so rules flushed by another program are restored within
+// seconds rather than at the next full sync.
+const canaryPeriod = 5 * time.Second
+
+func newRunCommand() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Watch the API server and keep this node's rules in sync, replacing kube-proxy",
+		Long: `Run watches Services, EndpointSlices and this node, and brings the
+node's rules to the full desired state on every change, through the
+backend the host uses. It takes kube-proxy's flag names where the meaning
+is the same, and a KubeProxyConfiguration file with --config. It exits on
+SIGTERM without removing rules, so traffic keeps flowing across restarts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			ignored, err := o.loadConfig(cmd.Flags())
+			if err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+			for _, f := range ignored {
+				log.Warn("--config field is not supported by svcproxy and is ignored", "field", f)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx, log)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// run builds the pieces and runs them until ctx is done.
+func (o *runOptions) run(ctx context.Context, log *slog.Logger) error {
+	p, err := o.newProxy(log)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	log.Info("starting", "node", p.tracker.NodeName(), "mode", o.request())
+	var wg stdsync.WaitGroup
+	for _, f := range []func(context.Context){
+		p.watcher.Run, p.loop.Run, p.canary,
+		func(ctx context.Context) { p.serve(ctx, "health", p.health.Run) },
+		func(ctx context.Context) { p.serve(ctx, "metrics", p.metricsServer.Run) },
+	} {
+		wg.Go(func() { f(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	p.healthPorts.Close()
+	log.Info("stopped; rules left in place")
+	return nil
+}
+
+// request returns --proxy-mode as a detection request: kube-proxy's ""
+// means the platform default, which for svcproxy is to detect.
+func (o *runOptions) request() string {
+	if o.proxyMode == "" {
+		return "auto"
+	}
+	return o.proxyMode
+}
+
+// modelConfig returns the proxy configuration the flags describe.
+func (o *runOptions) modelConfig() (model.Config, error) {
+	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll}
+	if o.masqueradeBit < 0 || o.masqueradeBit > 31 {
+		return cfg, fmt.Errorf("--iptables-masquerade-bit %d: want 0-31", o.masqueradeBit)
+	}
+	var err error
+	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
+		return cfg, fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	if cfg.NodePortAddresses, err = model.ParseCIDRs(o.nodePortAddresses); err != nil {
+		return cfg, fmt.Errorf("--nodeport-addresses: %w", err)
+	}
+	return cfg, nil
+}
+
+// client connects to the API server named by --kubeconfig, or to the one
+// the pod runs under.
+func (o *runOptions) client() (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if o.kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the API server configuration (give --kubeconfig outside a cluster): %w", err)
+	}
+	cfg.UserAgent = "svcproxy"
+	return kubernetes.NewForConfig(cfg)
+}
+
+func (o *runOptions) nodeName() (string, error) {
+	if o.hostnameOverride != "" {
+		return strings.ToLower(strings.TrimSpace(o.hostnameOverride)), nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("finding the node name (give --hostname-override): %w", err)
+	}
+	return strings.ToLower(h), nil
+}

@@ -1,0 +1,112 @@
+package watch
+
+import (
+	"slices"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/svcproxy/svcproxy/pkg/manifest"
+)
+
+// The labels by which a Service and its EndpointSlices opt out of the
+// default proxy, as kube-proxy honours them.
+const (
+	// LabelServiceProxyName names the proxy that handles a Service instead.
+	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
+	// LabelHeadless marks a headless Service and its EndpointSlices.
+	LabelHeadless = "service.kubernetes.io/headless"
+	// LabelSelector selects the Services and EndpointSlices a default
+	// proxy handles: those carrying neither label.
+	LabelSelector = "!" + LabelServiceProxyName + ",!" + LabelHeadless
+)
+
+// AnnotationTriggerTime is the EndpointSlice annotation holding when the
+// change that caused the slice's last update happened.
+const AnnotationTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time"
+
+// optedOut reports whether labels take an object away from this proxy.
+// The informers already filter on LabelSelector; this guards the tracker
+// against objects fed to it by other means.
+func optedOut(labels map[string]string) bool {
+	_, named := labels[LabelServiceProxyName]
+	_, headless := labels[LabelHeadless]
+	return named || headless
+}
+
+// sameService reports whether two versions of a Service look alike to the
+// model. It compares the whole spec except fields known to be irrelevant
+// to proxying, so that a field the model starts reading later is not
+// silently dropped here, and the load balancer status.
+func sameService(a, b *v1.Service) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return equality.Semantic.DeepEqual(proxiedSpec(a.Spec), proxiedSpec(b.Spec)) &&
+		equality.Semantic.DeepEqual(a.Status.LoadBalancer, b.Status.LoadBalancer)
+}
+
+// proxiedSpec returns spec without the fields a proxy does not read.
+func proxiedSpec(spec v1.ServiceSpec) v1.ServiceSpec {
+	spec.Selector = nil
+	spec.PublishNotReadyAddresses = false
+	spec.IPFamilies = nil
+	spec.IPFamilyPolicy = nil
+	spec.AllocateLoadBalancerNodePorts = nil
+	spec.LoadBalancerClass = nil
+	return spec
+}
+
+// sameSlice reports whether two versions of an EndpointSlice look alike to
+// the model: the address type, owning Service, ports, and each endpoint's
+// addresses, conditions, node, zone and hints. Hostnames, target
+// references and annotations (the trigger time among them) are ignored.
+func sameSlice(a, b *discovery.EndpointSlice) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.AddressType != b.AddressType ||
+		a.Labels[discovery.LabelServiceName] != b.Labels[discovery.LabelServiceName] ||
+		!equality.Semantic.DeepEqual(a.Ports, b.Ports) {
+		return false
+	}
+	return slices.EqualFunc(a.Endpoints, b.Endpoints, sameEndpoint)
+}
+
+func sameEndpoint(a, b discovery.Endpoint) bool {
+	return slices.Equal(a.Addresses, b.Addresses) &&
+		equality.Semantic.DeepEqual(a.Conditions, b.Conditions) &&
+		equality.Semantic.DeepEqual(a.NodeName, b.NodeName) &&
+		equality.Semantic.DeepEqual(a.Zone, b.Zone) &&
+		equality.Semantic.DeepEqual(a.Hints, b.Hints)
+}
+
+// sameNode reports whether two versions of this node's Node give the same
+// model.Node; a missing Node gives none.
+func sameNode(a, b *v1.Node) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	na, _ := manifest.NodeFromObject(a)
+	nb, _ := manifest.NodeFromObject(b)
+	return na.Zone == nb.Zone && slices.Equal(na.IPs, nb.IPs)
+}
+
+// triggerTime returns the slice's change trigger time, zero when the
+// annotation is missing or does not parse.
+func triggerTime(slice *discovery.EndpointSlice) time.Time {
+	if slice == nil {
+		return time.Time{}
+	}
+	s, ok := slice.Annotations[AnnotationTriggerTime]
+	if !ok {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

@@ -1,0 +1,239 @@
+package watch
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/svcproxy/svcproxy/pkg/manifest"
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// Tracker holds the current Services, EndpointSlices and Node, fed by
+// informer event handlers, and the changes since the last Snapshot. It is
+// safe for concurrent use; handlers of different informers call it from
+// different goroutines.
+//
+// The Tracker never modifies the objects it is given and hands the same
+// pointers out in Snapshots: like the informer cache they come from, they
+// are read-only.
+type Tracker struct {
+	nodeName string
+	now      func() time.Time
+
+	mu       sync.Mutex
+	services *objectChanges[*v1.Service]
+	slices   *objectChanges[*discovery.EndpointSlice]
+	node     *objectChanges[*v1.Node]
+	// snapshotted is set by the first Snapshot; until then every Snapshot
+	// is full.
+	snapshotted bool
+	notify      func()
+}
+
+// NewTracker returns an empty Tracker for the node named nodeName. Node
+// events for other nodes are ignored.
+func NewTracker(nodeName string) *Tracker {
+	return &Tracker{
+		nodeName: nodeName,
+		now:      time.Now,
+		services: newObjectChanges(sameService),
+		slices:   newObjectChanges(sameSlice),
+		node:     newObjectChanges(sameNode),
+	}
+}
+
+// NodeName returns the name of the node the Tracker follows.
+func (t *Tracker) NodeName() string { return t.nodeName }
+
+// Notify registers f to be called after each event that leaves a change
+// pending, replacing any earlier f. It is called without the Tracker's lock
+// held, on the informer's goroutine, so it must not block: SyncLoop.Trigger
+// is the intended f.
+func (t *Tracker) Notify(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.notify = f
+}
+
+// Pending reports whether a change is waiting for the next Snapshot.
+// Before the first Snapshot, which is full, one always is.
+func (t *Tracker) Pending() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.snapshotted || len(t.services.pending) > 0 ||
+		len(t.slices.pending) > 0 || len(t.node.pending) > 0
+}
+
+// OnServiceAdd records a new Service.
+func (t *Tracker) OnServiceAdd(svc *v1.Service) { t.setService(svc) }
+
+// OnServiceUpdate records a changed Service. The Tracker compares newSvc
+// with the version it holds, not with oldSvc.
+func (t *Tracker) OnServiceUpdate(_, newSvc *v1.Service) { t.setService(newSvc) }
+
+// OnServiceDelete records a deleted Service.
+func (t *Tracker) OnServiceDelete(svc *v1.Service) {
+	if svc != nil {
+		t.deleteService(svc.Namespace + "/" + svc.Name)
+	}
+}
+
+// OnEndpointSliceAdd records a new EndpointSlice.
+func (t *Tracker) OnEndpointSliceAdd(slice *discovery.EndpointSlice) { t.setSlice(slice) }
+
+// OnEndpointSliceUpdate records a changed EndpointSlice. The Tracker
+// compares newSlice with the version it holds, not with oldSlice.
+func (t *Tracker) OnEndpointSliceUpdate(_, newSlice *discovery.EndpointSlice) {
+	t.setSlice(newSlice)
+}
+
+// OnEndpointSliceDelete records a deleted EndpointSlice.
+func (t *Tracker) OnEndpointSliceDelete(slice *discovery.EndpointSlice) {
+	if slice != nil {
+		t.deleteSlice(slice.Namespace + "/" + slice.Name)
+	}
+}
+
+// OnNodeAdd records this node's Node appearing.
+func (t *Tracker) OnNodeAdd(node *v1.Node) { t.setNode(node) }
+
+// OnNodeUpdate records a change of this node's Node.
+func (t *Tracker) OnNodeUpdate(_, newNode *v1.Node) { t.setNode(newNode) }
+
+// OnNodeDelete records this node's Node going away: the node keeps its
+// name but loses its addresses and zone.
+func (t *Tracker) OnNodeDelete(node *v1.Node) {
+	if node != nil {
+		t.deleteNode(node.Name)
+	}
+}
+
+func (t *Tracker) setService(svc *v1.Service) {
+	if svc == nil {
+		return
+	}
+	key := svc.Namespace + "/" + svc.Name
+	if optedOut(svc.Labels) {
+		svc = nil
+	}
+	t.record(func(now time.Time) bool { return t.services.record(key, svc, now, time.Time{}) })
+}
+
+func (t *Tracker) deleteService(key string) {
+	t.record(func(now time.Time) bool { return t.services.record(key, nil, now, time.Time{}) })
+}
+
+func (t *Tracker) setSlice(slice *discovery.EndpointSlice) {
+	if slice == nil {
+		return
+	}
+	key := slice.Namespace + "/" + slice.Name
+	if optedOut(slice.Labels) {
+		slice = nil
+	}
+	trigger := triggerTime(slice)
+	t.record(func(now time.Time) bool { return t.slices.record(key, slice, now, trigger) })
+}
+
+func (t *Tracker) deleteSlice(key string) {
+	t.record(func(now time.Time) bool { return t.slices.record(key, nil, now, time.Time{}) })
+}
+
+func (t *Tracker) setNode(node *v1.Node) {
+	if node == nil || node.Name != t.nodeName {
+		return
+	}
+	t.record(func(now time.Time) bool { return t.node.record(node.Name, node, now, time.Time{}) })
+}
+
+func (t *Tracker) deleteNode(name string) {
+	if name != t.nodeName {
+		return
+	}
+	t.record(func(now time.Time) bool { return t.node.record(name, nil, now, time.Time{}) })
+}
+
+// record runs change under the lock and calls the notify callback, outside
+// it, when change leaves a change pending.
+func (t *Tracker) record(change func(now time.Time) bool) {
+	t.mu.Lock()
+	pending := change(t.now())
+	notify := t.notify
+	t.mu.Unlock()
+	if pending && notify != nil {
+		notify()
+	}
+}
+
+// Snapshot returns the current objects and the changes since the last
+// Snapshot, and forgets those changes. The slices are new; the objects in
+// them are shared and read-only.
+func (t *Tracker) Snapshot() (model.Input, Changes) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	in := model.Input{
+		Services:       t.services.objects(),
+		EndpointSlices: t.slices.objects(),
+		Node:           model.Node{Name: t.nodeName},
+	}
+	node, warnings := manifest.NodeFromObject(t.node.current[t.nodeName])
+	if node.Name != "" {
+		in.Node = node
+	}
+	ch := Changes{Services: sets.New[string](), Full: !t.snapshotted}
+	t.snapshotted = true
+
+	for key, p := range t.services.take() {
+		ch.Services.Insert(key)
+		ch.noteSince(p.since)
+	}
+	for _, p := range t.slices.take() {
+		for _, s := range []*discovery.EndpointSlice{p.previous, p.current} {
+			if name := serviceOf(s); name != "" {
+				ch.Services.Insert(name)
+			}
+		}
+		ch.TriggerTimes = append(ch.TriggerTimes, p.triggers...)
+		ch.noteSince(p.since)
+	}
+	for _, p := range t.node.take() {
+		ch.NodeChanged, ch.Full, ch.NodeWarnings = true, true, warnings
+		ch.noteSince(p.since)
+	}
+	slices.SortFunc(ch.TriggerTimes, time.Time.Compare)
+	return in, ch
+}
+
+// noteSince keeps the oldest change time.
+func (c *Changes) noteSince(since time.Time) {
+	if c.OldestChange.IsZero() || since.Before(c.OldestChange) {
+		c.OldestChange = since
+	}
+}
+
+// serviceOf returns the "namespace/name" of the Service owning slice, or
+// "" when slice is nil or does not say.
+func serviceOf(slice *discovery.EndpointSlice) string {
+	if slice == nil {
+		return ""
+	}
+	name := slice.Labels[discovery.LabelServiceName]
+	if name == "" {
+		return ""
+	}
+	return slice.Namespace + "/" + name
+}
+
+// Node returns this node's current Node object, nil until it is seen. It
+// changes more often than Snapshot reports: health checks read its
+// deletion timestamp and taints, which the model does not.
+func (t *Tracker) Node() *v1.Node {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.node.current[t.nodeName]
+}

@@ -1,0 +1,107 @@
+package kubeapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Readiness limits. The apiserver usually needs 5-15 s on a loaded CI
+// machine; a minute leaves room without hiding a server that is stuck.
+const (
+	etcdTimeout  = 30 * time.Second
+	readyTimeout = 60 * time.Second
+	pollInterval = 200 * time.Millisecond
+)
+
+// waitForEtcd waits until etcd answers /health, so that a broken etcd is
+// reported as such rather than as an apiserver that never gets ready.
+func (s *Server) waitForEtcd(t testing.TB, dialer *nsDialer) {
+	t.Helper()
+	client := &http.Client{
+		Transport: &http.Transport{DialContext: dialer.DialContext},
+		Timeout:   2 * time.Second,
+	}
+	defer client.CloseIdleConnections()
+	err := poll(s.etcd, etcdTimeout, func() error {
+		resp, err := client.Get(etcdClientURL + "/health")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"health":"true"`) {
+			return fmt.Errorf("etcd /health: %s: %s", resp.Status, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for etcd (its log is shown below): %v", err)
+	}
+}
+
+// waitForAPIServer waits until /readyz passes and the default namespace,
+// which the apiserver creates shortly after, exists; tests create their
+// objects there and would otherwise race it.
+func (s *Server) waitForAPIServer(t testing.TB) {
+	t.Helper()
+	client, err := kubernetes.NewForConfig(s.Config)
+	if err != nil {
+		t.Fatalf("creating the admin client: %v", err)
+	}
+	start := time.Now()
+	err = poll(s.apiserver, readyTimeout, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
+		if failed := failedChecks(body); err != nil && failed != "" {
+			return fmt.Errorf("%w: %s", err, failed)
+		} else if err != nil {
+			return err
+		}
+		_, err = client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceDefault, metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("waiting for kube-apiserver (its log is shown below): %v", err)
+	}
+	t.Logf("%v ready after %v", s, time.Since(start).Round(time.Millisecond))
+}
+
+// failedChecks picks the failing lines out of a verbose /readyz answer,
+// which otherwise lists dozens of passing checks.
+func failedChecks(body []byte) string {
+	var failed []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "[-]") {
+			failed = append(failed, line)
+		}
+	}
+	return strings.Join(failed, "; ")
+}
+
+// poll calls check until it succeeds, p exits, or timeout passes,
+// returning the last error so the failure says what was still wrong.
+func poll(p *process, timeout time.Duration, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if done, exitErr := p.exited(); done {
+			return fmt.Errorf("%s exited (%v); last check: %w", p.name, exitErr, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v: %w", timeout, err)
+		}
+		time.Sleep(pollInterval)
+	}
+}
