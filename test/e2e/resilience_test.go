@@ -66,7 +66,10 @@ func checkDeployDryRun(t *testing.T, c *cluster) {
 				return err
 			})
 		case "ClusterRole":
-			err = create(doc, func(o *rbacv1.ClusterRole) error { _, err := c.client.RbacV1().ClusterRoles().Create(ctx, o, dry); return err })
+			err = create(doc, func(o *rbacv1.ClusterRole) error {
+				_, err := c.client.RbacV1().ClusterRoles().Create(ctx, o, dry)
+				return err
+			})
 		case "ClusterRoleBinding":
 			err = create(doc, func(o *rbacv1.ClusterRoleBinding) error {
 				_, err := c.client.RbacV1().ClusterRoleBindings().Create(ctx, o, dry)
