@@ -197,8 +197,9 @@ func checkAPIServerDown(t *testing.T, c *cluster) {
 	c.api.Restart(t)
 	c.createService(t, service("late", "10.0.0.70", 80, v1.ProtocolTCP), slice("late", v1.ProtocolTCP, echoPort, ready(podC)...))
 	// While the API server refuses connections, client-go retries its
-	// watches quietly with exponential backoff: 0.8 s doubling up to 30 s,
-	// plus up to 100 % jitter. After a 30 s outage the next attempt can
-	// come a minute later, so this budget is not a normal sync's.
-	eventually(t, 90*time.Second, "change after the API server returned", c.reaches(testnet.TCP, "10.0.0.70:80", 5, podC))
+	// watches quietly with exponential backoff (0.8 s doubling up to 30 s,
+	// with jitter), and shared informers do not let that be tuned yet. On a
+	// loaded machine the first retry after a 30 s outage has come more than
+	// 90 s later, so this checks that the change arrives, not how fast.
+	eventually(t, 3*time.Minute, "change after the API server returned", c.reaches(testnet.TCP, "10.0.0.70:80", 5, podC))
 }
