@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/svcproxy/svcproxy/internal/httpserve"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -61,7 +64,7 @@ type serviceHealth struct {
 
 // nodePortServer is one open health check node port.
 type nodePortServer struct {
-	srv    *http.Server
+	stop   context.CancelFunc
 	done   chan struct{}
 	target atomic.Pointer[serviceHealth]
 }
@@ -134,21 +137,20 @@ func (n *NodePortServers) open(port uint16, target serviceHealth) (*nodePortServ
 	if err != nil {
 		return nil, err
 	}
-	s := &nodePortServer{done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &nodePortServer{stop: stop, done: make(chan struct{})}
 	s.target.Store(&target)
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		n.answer(w, s.target.Load())
-	}), ReadHeaderTimeout: readHeaderTimeout}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { n.answer(w, s.target.Load()) })
 	go func() {
 		defer close(s.done)
-		_ = s.srv.Serve(l) // Returns ErrServerClosed once close is called.
+		_ = httpserve.Serve(ctx, l, handler) // nil once close cancels ctx
 	}()
 	return s, nil
 }
 
-// close stops the server at once and waits for it.
+// close stops the server and waits for it.
 func (s *nodePortServer) close() {
-	_ = s.srv.Close()
+	s.stop()
 	<-s.done
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/svcproxy/svcproxy/internal/httpserve"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 )
@@ -160,7 +162,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve serves on l until ctx is done, then closes it.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	if err := serve(ctx, l, s.Handler()); err != nil {
+	if err := httpserve.Serve(ctx, l, s.Handler()); err != nil {
 		return fmt.Errorf("serving health checks: %w", err)
 	}
 	return nil

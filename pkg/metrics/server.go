@@ -2,16 +2,12 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"time"
-)
 
-// shutdownTimeout bounds how long serving waits for scrapes in flight
-// once its context is done.
-const shutdownTimeout = 5 * time.Second
+	"github.com/svcproxy/svcproxy/internal/httpserve"
+)
 
 // Server serves the metrics on /metrics.
 type Server struct {
@@ -48,21 +44,8 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on l until ctx is done, then shuts down and closes l. It
 // returns nil after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving metrics on %s: %w", l.Addr(), err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down metrics server on %s: %w", l.Addr(), err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving metrics on %s: %w", l.Addr(), err)
+	if err := httpserve.Serve(ctx, l, s.Handler()); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
 }
