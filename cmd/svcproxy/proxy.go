@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
@@ -30,6 +31,10 @@ type proxy struct {
 	metrics       *metrics.Metrics
 	metricsServer *metrics.Server
 	lastWarnings  string
+	// forceFull makes the next sync a full one: set when the canary finds
+	// rules missing, which an incremental sync, comparing with what it
+	// last loaded, would not put back.
+	forceFull atomic.Bool
 }
 
 // newProxy builds everything; nothing runs until the Run methods are
@@ -72,13 +77,19 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy, error) {
 }
 
 // sync brings the kernel to the full desired state of the current
-// objects. Every sync renders everything: a change costs a full,
-// atomic transaction per family.
+// objects, one atomic transaction per family. Every sync renders
+// everything; a partial sync may then send only what changed (nftables),
+// a full one — periodic, after a failure, or for a changed node —
+// reloads everything.
 func (p *proxy) sync(ctx context.Context, full bool) error {
 	input, changes := p.tracker.Snapshot()
 	models, warnings := model.Build(input, p.cfg)
 	p.logWarnings(append(changes.NodeWarnings, warnings...))
-	if err := p.node.Apply(ctx, models); err != nil {
+	apply := p.node.Update
+	if p.forceFull.Swap(false) || full || changes.Full {
+		apply = p.node.Apply
+	}
+	if err := apply(ctx, models); err != nil {
 		return err
 	}
 	p.metrics.ObserveProgramming(changes.TriggerTimes, time.Now())
@@ -149,6 +160,7 @@ func (p *proxy) canary(ctx context.Context) {
 			p.log.Warn("checking the rules", "err", err)
 		case !ok:
 			p.log.Warn("rules were removed by another program; restoring them")
+			p.forceFull.Store(true)
 			p.loop.Trigger()
 		}
 	}

@@ -27,6 +27,11 @@ type NFTables struct {
 	Runner Runner
 
 	stats []TableStats
+	// last is what the last successful apply loaded; nil when unknown
+	// (before the first apply, after a failure, after ApplyText).
+	last *nftState
+	// incremental says whether the last successful apply was one.
+	incremental bool
 }
 
 // LastStats returns what the last successful apply loaded.
@@ -37,11 +42,51 @@ func (a *NFTables) LastStats() []TableStats { return a.stats }
 // longer needs are deleted in the same transaction. Other tables are never
 // touched. If nft rejects the transaction, nothing changes.
 func (a *NFTables) Apply(ctx context.Context, m *model.Model) error {
-	text, err := Transaction(m)
+	text, err := renderChecked(m)
 	if err != nil {
 		return err
 	}
-	return a.ApplyText(ctx, text)
+	return a.applyFull(ctx, text)
+}
+
+// Update brings the table to m's state like Apply, but when m renders to
+// the same chains, rules, sets and maps as the last successful apply, it
+// sends only the elements that changed: one endpoint change then costs a
+// few element commands, not a reload of every map. Anything else — the
+// first sync, a changed skeleton, a failed delta — takes the full path.
+func (a *NFTables) Update(ctx context.Context, m *model.Model) error {
+	fake := knftables.NewFake(nftables.Family(m.Family), nftables.TableName)
+	tx := fake.NewTransaction()
+	nftables.Render(m, tx)
+	text := tx.String()
+	next := splitState(text)
+	if a.last == nil || next.skeleton != a.last.skeleton {
+		return a.applyFull(ctx, text)
+	}
+	if delta := elementDelta(a.last, next); delta != "" {
+		if _, err := a.Runner.Run(ctx, []byte(nftables.MergeElements(delta)), "nft", "-f", "-"); err != nil {
+			// The kernel may have drifted from what we last loaded; a full
+			// apply brings it back whatever it holds.
+			return a.applyFull(ctx, text)
+		}
+	}
+	a.last, a.stats, a.incremental = next, next.stats(), true
+	return nil
+}
+
+// LastIncremental reports whether the last successful apply sent only
+// changed elements.
+func (a *NFTables) LastIncremental() bool { return a.incremental }
+
+// applyFull applies an unmerged transaction text in full and remembers it.
+func (a *NFTables) applyFull(ctx context.Context, text string) error {
+	if err := a.ApplyText(ctx, nftables.MergeElements(text)); err != nil {
+		a.last = nil
+		return err
+	}
+	a.last, a.incremental = splitState(text), false
+	a.stats = a.last.stats()
+	return nil
 }
 
 // ApplyText applies a transaction text as Apply does, deleting the objects
@@ -52,6 +97,7 @@ func (a *NFTables) ApplyText(ctx context.Context, text string) error {
 		return err
 	}
 	text += staleDeletes(a.Family, text, existing)
+	a.last = nil
 	if _, err := a.Runner.Run(ctx, []byte(text), "nft", "-f", "-"); err != nil {
 		return fmt.Errorf("applying %s nftables rules: %w", a.Family, err)
 	}
@@ -62,13 +108,24 @@ func (a *NFTables) ApplyText(ctx context.Context, text string) error {
 // Transaction renders m and returns the `nft -f` text of the transaction,
 // after checking that every object it refers to exists.
 func Transaction(m *model.Model) (string, error) {
+	text, err := renderChecked(m)
+	if err != nil {
+		return "", err
+	}
+	return nftables.MergeElements(text), nil
+}
+
+// renderChecked renders m into tx.String() form (one element a line),
+// checked by knftables' fake, which refuses a jump or @set to an object
+// that does not exist.
+func renderChecked(m *model.Model) (string, error) {
 	fake := knftables.NewFake(nftables.Family(m.Family), nftables.TableName)
 	tx := fake.NewTransaction()
 	nftables.Render(m, tx)
 	if err := fake.Run(context.Background(), tx); err != nil {
 		return "", fmt.Errorf("checking %s nftables transaction: %w", m.Family, err)
 	}
-	return nftables.Text(tx), nil
+	return tx.String(), nil
 }
 
 // nftObject is a chain, set or map of the table.

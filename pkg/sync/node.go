@@ -38,19 +38,39 @@ type Node struct {
 
 	// mu guards the maps: Apply runs in the sync loop while Intact runs
 	// in a canary goroutine.
-	mu      stdsync.Mutex
-	modes   map[model.Family]Mode
-	applied map[model.Family]*model.Model
-	stats   map[model.Family][]TableStats
+	mu       stdsync.Mutex
+	modes    map[model.Family]Mode
+	applied  map[model.Family]*model.Model
+	stats    map[model.Family][]TableStats
+	appliers map[model.Family]Applier
 }
 
-// Apply applies every model, one atomic transaction per family. A family
-// that fails keeps its previous rules; the others are still applied, and
-// the error names every failure.
+// updater is an Applier that can apply only what changed since its last
+// apply, when that provably reaches the same state.
+type updater interface {
+	Update(ctx context.Context, m *model.Model) error
+}
+
+var _ updater = (*NFTables)(nil)
+
+// Apply applies every model in full, one atomic transaction per family. A
+// family that fails keeps its previous rules; the others are still
+// applied, and the error names every failure.
 func (n *Node) Apply(ctx context.Context, models []*model.Model) error {
+	return n.apply(ctx, models, true)
+}
+
+// Update is Apply for a sync that may be incremental: backends that can
+// send only what changed since their last apply do so (nftables), the
+// others apply in full.
+func (n *Node) Update(ctx context.Context, models []*model.Model) error {
+	return n.apply(ctx, models, false)
+}
+
+func (n *Node) apply(ctx context.Context, models []*model.Model, full bool) error {
 	var errs []error
 	for _, m := range models {
-		if err := n.applyFamily(ctx, m); err != nil {
+		if err := n.applyFamily(ctx, m, full); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -64,13 +84,18 @@ func (n *Node) Mode(family model.Family) Mode {
 	return n.modes[family]
 }
 
-func (n *Node) applyFamily(ctx context.Context, m *model.Model) error {
+func (n *Node) applyFamily(ctx context.Context, m *model.Model, full bool) error {
 	mode, err := n.mode(ctx, m.Family)
 	if err != nil {
 		return err
 	}
-	a := NewApplier(n.Runner, mode, m.Family)
-	if err := a.Apply(ctx, m); err != nil {
+	a := n.applier(mode, m.Family)
+	if u, ok := a.(updater); ok && !full {
+		err = u.Update(ctx, m)
+	} else {
+		err = a.Apply(ctx, m)
+	}
+	if err != nil {
 		return fmt.Errorf("applying %s rules: %w", m.Family, err)
 	}
 	n.mu.Lock()
@@ -104,6 +129,20 @@ func (n *Node) cleanConntrack(prev, next *model.Model) error {
 		}
 	}
 	return nil
+}
+
+// applier returns the family's applier, made once so that it can
+// remember what it loaded.
+func (n *Node) applier(mode Mode, family model.Family) Applier {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.appliers == nil {
+		n.appliers = map[model.Family]Applier{}
+	}
+	if n.appliers[family] == nil {
+		n.appliers[family] = NewApplier(n.Runner, mode, family)
+	}
+	return n.appliers[family]
 }
 
 func (n *Node) mode(ctx context.Context, family model.Family) (Mode, error) {

@@ -20,7 +20,15 @@ const maxElementsPerCommand = 1000
 // commands in under 2 s. The merged text means exactly the same
 // transaction.
 func Text(tx *knftables.Transaction) string {
-	return compactElements(tx.String())
+	return MergeElements(tx.String())
+}
+
+// MergeElements merges consecutive element additions to the same set or
+// map in `nft -f` text, as Text does. Appliers that look at the
+// transaction's elements one by one (to apply only what changed) split
+// tx.String() themselves and merge what they send.
+func MergeElements(text string) string {
+	return compactElements(text)
 }
 
 func compactElements(text string) string {
