@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+	"sigs.k8s.io/knftables"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
@@ -254,11 +258,24 @@ func newTraceBackends(t *testing.T, models []*model.Model) []traceBackend {
 			if err != nil {
 				return nil, err
 			}
-			fake, _, err := nftablesTransaction(m)
+			fake, err := loadedFake(m)
 			if err != nil {
 				return nil, err
 			}
 			return nfttrace.Trace(fake, m.Node.IPs, p)
 		}},
 	}
+}
+
+// loadedFake renders m into knftables' in-memory nft and runs it there,
+// which also checks that every chain, set and map it names exists. The
+// fake's element lookups are linear, so this is for small test inputs.
+func loadedFake(m *model.Model) (*knftables.Fake, error) {
+	fake := knftables.NewFake(nftables.Family(m.Family), nftables.TableName)
+	tx := fake.NewTransaction()
+	nftables.Render(m, tx)
+	if err := fake.Run(context.Background(), tx); err != nil {
+		return nil, fmt.Errorf("loading the %s transaction into knftables' fake: %w", m.Family, err)
+	}
+	return fake, nil
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-
-	"sigs.k8s.io/knftables"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
-	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 // The rule languages render can produce.
@@ -48,23 +45,8 @@ func restoreCommand(f model.Family) string {
 	return "iptables-restore"
 }
 
-// nftablesTransaction renders m into a transaction of an in-memory nft and
-// runs it there, which checks that every chain, set and map it refers to
-// exists before anything reaches a kernel.
-func nftablesTransaction(m *model.Model) (*knftables.Fake, *knftables.Transaction, error) {
-	fake := knftables.NewFake(nftables.Family(m.Family), nftables.TableName)
-	tx := fake.NewTransaction()
-	nftables.Render(m, tx)
-	if err := fake.Run(context.Background(), tx); err != nil {
-		return nil, nil, fmt.Errorf("checking %s nftables transaction: %w", m.Family, err)
-	}
-	return fake, tx, nil
-}
-
+// nftablesText renders m as `nft -f` input. It is the text the nftables
+// applier loads (sync.Transaction).
 func nftablesText(m *model.Model) (string, error) {
-	_, tx, err := nftablesTransaction(m)
-	if err != nil {
-		return "", err
-	}
-	return nftables.Text(tx), nil
+	return sync.Transaction(m), nil
 }

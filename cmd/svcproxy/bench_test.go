@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
+)
+
+// benchRows returns the table's data rows keyed by mode (third column).
+func benchRows(t *testing.T, table string) map[string][]string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) == 0 || !strings.Contains(lines[0], "first apply s") {
+		t.Fatalf("no table header in:\n%s", table)
+	}
+	rows := map[string][]string{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			t.Fatalf("short table row %q", l)
+		}
+		rows[f[2]] = f
+	}
+	return rows
+}
+
+func TestBenchCommandFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "unknown mode", args: []string{"--modes", "ipvs"}, wantErr: `unknown mode "ipvs"`},
+		{name: "no Services", args: []string{"--services", "0"}, wantErr: "services 0 is out of range"},
+		{name: "no endpoints", args: []string{"--endpoints", "0"}, wantErr: "endpoints 0 is out of range"},
+		{name: "negative every", args: []string{"--lb-every", "-2"}, wantErr: "negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, "", append([]string{"bench", "--skip-kernel"}, tt.args...)...)
+			if code == 0 || !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("got exit code %d and stderr %q, want a failure mentioning %q", code, stderr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestBenchCommandSkipKernel(t *testing.T) {
+	dir := t.TempDir()
+	csvPath, svgPath := filepath.Join(dir, "b.csv"), filepath.Join(dir, "b.svg")
+	stdout, stderr, code := runCLI(t, "", "bench", "--skip-kernel", "--services", "20,40", "--endpoints", "2",
+		"--lb-every", "3", "--affinity-every", "4", "--local-every", "5", "--csv", csvPath, "--svg", svgPath)
+	if code != 0 {
+		t.Fatalf("bench failed (%d): %s", code, stderr)
+	}
+	rows := benchRows(t, stdout)
+	for _, mode := range []string{"nftables", "iptables-legacy", "iptables-nft"} {
+		if row, ok := rows[mode]; !ok || row[5] != "-" {
+			t.Errorf("row of %s: %q, want one with no first-apply time", mode, row)
+		}
+	}
+	records := readCSV(t, csvPath)
+	if len(records) != 1+2*3 {
+		t.Errorf("CSV has %d records, want a header and 6 rows", len(records))
+	}
+	if _, err := os.Stat(svgPath); !os.IsNotExist(err) {
+		t.Errorf("an SVG was written without kernel times (stat: %v)", err)
+	}
+	if !strings.Contains(stderr, "not writing") {
+		t.Errorf("stderr does not say why the SVG was not written:\n%s", stderr)
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	records, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return records
+}
+
+// benchNamespaces lists the network namespaces svcproxy bench names.
+func benchNamespaces(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatalf("listing network namespaces: %v", err)
+	}
+	var names []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "svcproxy-bench-") {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
+// TestBenchCommandKernel runs the benchmark end to end at a tiny size: it
+// checks the output's shape and the cleanup, never a duration.
+func TestBenchCommandKernel(t *testing.T) {
+	netns.RequireRoot(t, "nft", "iptables-legacy-restore")
+	before := benchNamespaces(t)
+	dir := t.TempDir()
+	csvPath, svgPath := filepath.Join(dir, "f.csv"), filepath.Join(dir, "g.svg")
+	stdout, stderr, code := runCLI(t, "", "bench", "--services", "50", "--endpoints", "3",
+		"--modes", "nftables,iptables-legacy", "--csv", csvPath, "--svg", svgPath)
+	if code != 0 {
+		t.Fatalf("bench failed (%d): %s", code, stderr)
+	}
+	rows := benchRows(t, stdout)
+	for _, mode := range []string{"nftables", "iptables-legacy"} {
+		row, ok := rows[mode]
+		if !ok || row[0] != "50" || row[5] == "-" || row[8] == "-" {
+			t.Errorf("row of %s: %q, want 50 Services with kernel times", mode, row)
+		}
+	}
+	if len(rows) != 2 {
+		t.Errorf("table has %d rows, want 2:\n%s", len(rows), stdout)
+	}
+	if records := readCSV(t, csvPath); len(records) != 3 {
+		t.Errorf("CSV has %d records, want a header and 2 rows", len(records))
+	}
+	svg, err := os.ReadFile(svgPath)
+	if err != nil || !strings.HasPrefix(string(svg), "<?xml") {
+		t.Errorf("SVG missing or not SVG (%v): %.40q", err, svg)
+	}
+	for _, ns := range benchNamespaces(t) {
+		if !slices.Contains(before, ns) {
+			t.Errorf("network namespace %s was left behind", ns)
+		}
+	}
+}

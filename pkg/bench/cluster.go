@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	v1 "k8s.io/api/core/v1"
+	discovery "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// Address plan of the synthetic cluster:
+//   - the node "node-a" has 192.168.0.10;
+//   - pods (endpoints) come from the cluster CIDR 10.0.0.0/8;
+//   - cluster IPs come from 172.16.0.0/12;
+//   - load balancer ingress IPs come from 198.18.0.0/15, the range set
+//     aside for benchmarks (RFC 2544);
+//   - Service i's NodePort is 10000+2i and its health check NodePort
+//     10001+2i, so no two Services share a port.
+var (
+	nodeIP      = netip.MustParseAddr("192.168.0.10")
+	clusterCIDR = netip.MustParsePrefix("10.0.0.0/8")
+	podBase     = netip.MustParseAddr("10.0.0.0")
+	clusterBase = netip.MustParseAddr("172.16.0.0")
+	lbBase      = netip.MustParseAddr("198.18.0.0")
+)
+
+const (
+	// NodeName is the name of the node the rules are built for.
+	NodeName = "node-a"
+	// Namespace is the namespace of every generated object.
+	Namespace = "bench"
+	// MaxServices is the most Services a cluster may have, bounded by the
+	// NodePort plan (two ports per Service from 10000).
+	MaxServices = 27000
+	// MaxEndpoints is the most endpoints a Service may have.
+	MaxEndpoints = 100
+
+	servicePort   = 80
+	targetPort    = 8080
+	portName      = "http"
+	affinityTTL   = 10800
+	firstNodePort = 10000
+)
+
+// Mix describes a synthetic cluster: how many Services, how many endpoints
+// each, and which of them use which feature. An Every field of N makes
+// every Nth Service (the Nth, the 2Nth, …) use the feature; 0 makes none.
+type Mix struct {
+	Services  int
+	Endpoints int
+	// NodePortEvery makes Services of type NodePort.
+	NodePortEvery int
+	// LoadBalancerEvery makes Services of type LoadBalancer with one
+	// ingress IP (they have a NodePort too).
+	LoadBalancerEvery int
+	// AffinityEvery gives Services ClientIP session affinity.
+	AffinityEvery int
+	// LocalEvery gives Services externalTrafficPolicy Local (and a
+	// NodePort, since the policy needs external traffic).
+	LocalEvery int
+}
+
+// Validate reports a mix the generator cannot build.
+func (m Mix) Validate() error {
+	var errs []error
+	if m.Services < 1 || m.Services > MaxServices {
+		errs = append(errs, fmt.Errorf("services %d is out of range 1-%d", m.Services, MaxServices))
+	}
+	if m.Endpoints < 1 || m.Endpoints > MaxEndpoints {
+		errs = append(errs, fmt.Errorf("endpoints %d is out of range 1-%d", m.Endpoints, MaxEndpoints))
+	}
+	for _, every := range []int{m.NodePortEvery, m.LoadBalancerEvery, m.AffinityEvery, m.LocalEvery} {
+		if every < 0 {
+			errs = append(errs, fmt.Errorf("an every-N value is negative: %d", every))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Config is the proxy configuration the benchmark builds models with.
+func Config() model.Config {
+	return model.Config{
+		ClusterCIDRs:  []netip.Prefix{clusterCIDR},
+		MasqueradeBit: model.DefaultMasqueradeBit,
+	}
+}
+
+// Generate returns the cluster a mix describes. It is deterministic: the
+// same mix gives the same objects, in the same order.
+func Generate(m Mix) (model.Input, error) {
+	if err := m.Validate(); err != nil {
+		return model.Input{}, fmt.Errorf("validating the cluster mix: %w", err)
+	}
+	in := model.Input{Node: model.Node{Name: NodeName, IPs: []netip.Addr{nodeIP}}}
+	for i := range m.Services {
+		in.Services = append(in.Services, m.service(i))
+		in.EndpointSlices = append(in.EndpointSlices, m.slice(i))
+	}
+	return in, nil
+}
+
+func every(n, i int) bool { return n > 0 && (i+1)%n == 0 }
+
+func serviceName(i int) string { return fmt.Sprintf("svc-%05d", i) }
+
+// offset returns base plus n, within IPv4.
+func offset(base netip.Addr, n int) netip.Addr {
+	b := base.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(n)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// service returns Service i of the mix.
+func (m Mix) service(i int) *v1.Service {
+	svc := &v1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: serviceName(i)},
+		Spec: v1.ServiceSpec{
+			Type:       v1.ServiceTypeClusterIP,
+			ClusterIP:  offset(clusterBase, i+1).String(),
+			ClusterIPs: []string{offset(clusterBase, i+1).String()},
+			Ports: []v1.ServicePort{{
+				Name: portName, Protocol: v1.ProtocolTCP, Port: servicePort,
+				TargetPort: intstr.FromInt32(targetPort),
+			}},
+		},
+	}
+	if every(m.NodePortEvery, i) {
+		svc.Spec.Type = v1.ServiceTypeNodePort
+	}
+	if every(m.LoadBalancerEvery, i) {
+		svc.Spec.Type = v1.ServiceTypeLoadBalancer
+		svc.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: offset(lbBase, i+1).String()}}
+	}
+	if every(m.LocalEvery, i) {
+		if svc.Spec.Type == v1.ServiceTypeClusterIP {
+			svc.Spec.Type = v1.ServiceTypeNodePort
+		}
+		svc.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+		svc.Spec.HealthCheckNodePort = int32(firstNodePort + 2*i + 1)
+	}
+	if svc.Spec.Type != v1.ServiceTypeClusterIP {
+		svc.Spec.Ports[0].NodePort = int32(firstNodePort + 2*i)
+	}
+	if every(m.AffinityEvery, i) {
+		ttl := int32(affinityTTL)
+		svc.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+		svc.Spec.SessionAffinityConfig = &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: &ttl}}
+	}
+	return svc
+}
+
+// slice returns the EndpointSlice of Service i: its first endpoint runs
+// on this node, the others on "node-b".
+func (m Mix) slice(i int) *discovery.EndpointSlice {
+	name, proto, port := portName, v1.ProtocolTCP, int32(targetPort)
+	s := &discovery.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: Namespace, Name: serviceName(i) + "-1",
+			Labels: map[string]string{discovery.LabelServiceName: serviceName(i)},
+		},
+		AddressType: discovery.AddressTypeIPv4,
+		Ports:       []discovery.EndpointPort{{Name: &name, Protocol: &proto, Port: &port}},
+	}
+	for j := range m.Endpoints {
+		node := "node-b"
+		if j == 0 {
+			node = NodeName
+		}
+		ready := true
+		s.Endpoints = append(s.Endpoints, discovery.Endpoint{
+			Addresses:  []string{offset(podBase, i*m.Endpoints+j+1).String()},
+			Conditions: discovery.EndpointConditions{Ready: &ready},
+			NodeName:   &node,
+		})
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/sync"
+)
+
+// namespacePrefix starts the name of every namespace the benchmark makes.
+const namespacePrefix = "svcproxy-bench-"
+
+// CreateNamespace creates a network namespace with a random name and
+// returns the name. The caller must DeleteNamespace it.
+func CreateNamespace() (string, error) {
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return "", fmt.Errorf("naming a network namespace: %w", err)
+	}
+	name := namespacePrefix + hex.EncodeToString(suffix)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("creating network namespace %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return name, nil
+}
+
+// DeleteNamespace deletes a network namespace, with every rule in it. It
+// takes no context: cleanup must run even once the benchmark is cancelled.
+func DeleteNamespace(name string) error {
+	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+		return fmt.Errorf("deleting network namespace %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// KernelTimes is how long each step of a scenario took to apply.
+type KernelTimes struct {
+	FirstApply     time.Duration
+	EndpointChange time.Duration
+	ServiceAdd     time.Duration
+	ServiceRemove  time.Duration
+}
+
+// Step is one model of a scenario, named for progress lines.
+type Step struct {
+	Name  string
+	Model *model.Model
+}
+
+// Steps lists the scenario's models in the order they are applied.
+func (s *Scenario) Steps() []Step {
+	return []Step{
+		{"first apply", s.Initial},
+		{"endpoint change", s.EndpointChanged},
+		{"service add", s.ServiceAdded},
+		{"service remove", s.ServiceRemoved},
+	}
+}
+
+// ApplyScenario applies each step of a scenario in turn inside the
+// network namespace ns, the way svcproxy run does: the first step in full,
+// the changes as partial syncs (incremental where the backend can). It
+// times each step, and before each calls progress with the step's name.
+func ApplyScenario(ctx context.Context, ns string, mode sync.Mode, sc *Scenario, progress func(step string)) (KernelTimes, error) {
+	r := sync.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}
+	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: string(mode)}
+	steps := sc.Steps()
+	times := make([]time.Duration, len(steps))
+	for i, step := range steps {
+		progress(step.Name)
+		apply := node.Update
+		if i == 0 {
+			apply = node.Apply
+		}
+		start := time.Now()
+		if err := applyOrCancel(ctx, apply, step.Model); err != nil {
+			return KernelTimes{}, fmt.Errorf("applying step %q in %s: %w", step.Name, mode, err)
+		}
+		times[i] = time.Since(start)
+	}
+	return KernelTimes{FirstApply: times[0], EndpointChange: times[1], ServiceAdd: times[2], ServiceRemove: times[3]}, nil
+}
+
+// applyOrCancel applies m, returning as soon as ctx is done. An apply
+// spends part of a large sync rendering in Go, which does not watch ctx;
+// returning early lets the caller delete the namespace at once on Ctrl-C.
+// The abandoned apply then fails, as its namespace is gone, and its
+// result is dropped.
+func applyOrCancel(ctx context.Context, apply func(context.Context, []*model.Model) error, m *model.Model) error {
+	done := make(chan error, 1)
+	go func() { done <- apply(ctx, []*model.Model{m}) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the apply: %w", ctx.Err())
+	}
+}

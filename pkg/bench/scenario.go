@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// changedEndpointIP is the new address of the endpoint the scenario
+// changes; it is outside every address the generator hands out.
+var changedEndpointIP = offset(podBase, 0xff0001)
+
+// Scenario is the sequence of models one benchmark applies: the full
+// cluster, then one small change after another, each built on the last.
+type Scenario struct {
+	// Initial is the generated cluster.
+	Initial *model.Model
+	// EndpointChanged has the first endpoint of the first Service moved to
+	// another IP.
+	EndpointChanged *model.Model
+	// ServiceAdded has one more Service, built as the generator would.
+	ServiceAdded *model.Model
+	// ServiceRemoved has the first Service and its endpoints removed.
+	ServiceRemoved *model.Model
+}
+
+// BuildScenario generates the cluster of a mix and builds the IPv4 model
+// of each step of the scenario. A generated object the model rejects is
+// an error: the benchmark would otherwise measure less than it claims.
+func BuildScenario(m Mix) (*Scenario, error) {
+	in, err := Generate(m)
+	if err != nil {
+		return nil, err
+	}
+	steps := []model.Input{in}
+	changed := withEndpointChanged(in)
+	added := withServiceAdded(changed, m)
+	steps = append(steps, changed, added, withFirstServiceRemoved(added))
+
+	models := make([]*model.Model, len(steps))
+	for i, step := range steps {
+		if models[i], err = buildIPv4(step); err != nil {
+			return nil, err
+		}
+	}
+	return &Scenario{Initial: models[0], EndpointChanged: models[1], ServiceAdded: models[2], ServiceRemoved: models[3]}, nil
+}
+
+func buildIPv4(in model.Input) (*model.Model, error) {
+	models, warnings := model.Build(in, Config())
+	if len(warnings) > 0 {
+		return nil, fmt.Errorf("building the model: %d warnings, the first: %v", len(warnings), warnings[0])
+	}
+	for _, m := range models {
+		if m.Family == model.IPv4 {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("building the model: no IPv4 model")
+}
+
+// withEndpointChanged returns in with the first endpoint of the first
+// EndpointSlice moved to changedEndpointIP. The slice is copied; in is
+// not modified.
+func withEndpointChanged(in model.Input) model.Input {
+	out := in
+	out.EndpointSlices = slices.Clone(in.EndpointSlices)
+	s := out.EndpointSlices[0].DeepCopy()
+	s.Endpoints[0].Addresses = []string{changedEndpointIP.String()}
+	out.EndpointSlices[0] = s
+	return out
+}
+
+// withServiceAdded returns in with the Service the generator would make
+// next, and its EndpointSlice.
+func withServiceAdded(in model.Input, m Mix) model.Input {
+	out := in
+	out.Services = append(slices.Clone(in.Services), m.service(m.Services))
+	out.EndpointSlices = append(slices.Clone(in.EndpointSlices), m.slice(m.Services))
+	return out
+}
+
+// withFirstServiceRemoved returns in without its first Service and that
+// Service's EndpointSlice.
+func withFirstServiceRemoved(in model.Input) model.Input {
+	out := in
+	out.Services = slices.Clone(in.Services[1:])
+	out.EndpointSlices = slices.Clone(in.EndpointSlices[1:])
+	return out
+}
