@@ -39,7 +39,9 @@ func WriteSVG(w io.Writer, results []Result) error {
 	p.Title.Text = "svcproxy: first full apply"
 	p.X.Label.Text = "Services"
 	p.Y.Label.Text = "first apply (s)"
-	p.Legend.Top = true
+	// Top left: the lines rise to the right, so that corner stays clear.
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Min = 0
 	var lines []any
 	for _, mode := range modes {
 		xys := points[mode]
@@ -49,6 +51,8 @@ func WriteSVG(w io.Writer, results []Result) error {
 	if err := plotutil.AddLinePoints(p, lines...); err != nil {
 		return fmt.Errorf("plotting first-apply times: %w", err)
 	}
+	// Room past the last point, so its tick label is not cut off.
+	p.X.Min, p.X.Max = 0, p.X.Max*1.08
 	wt, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, "svg")
 	if err != nil {
 		return fmt.Errorf("drawing the plot: %w", err)
