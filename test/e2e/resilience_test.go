@@ -33,6 +33,7 @@ func TestRunResilience(t *testing.T) {
 
 	t.Run("deploy manifests pass a server-side dry run", func(t *testing.T) { checkDeployDryRun(t, c) })
 	t.Run("health and metrics", func(t *testing.T) { checkHealthAndMetrics(t, c) })
+	t.Run("health check node port follows local endpoints", func(t *testing.T) { checkHealthCheckNodePort(t, c) })
 	t.Run("rules flushed by hand are restored", func(t *testing.T) {
 		if _, err := c.topo.Node.Run(nil, "nft", "delete", "table", "ip", "svcproxy"); err != nil {
 			t.Fatal(err)
@@ -114,6 +115,36 @@ func checkHealthAndMetrics(t *testing.T, c *cluster) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// checkHealthCheckNodePort creates a LoadBalancer Service with
+// externalTrafficPolicy Local, whose health check node port the API server
+// allocates: load balancers probe it from outside, and it must say 200
+// while this node has a local endpoint and 503 when it has none.
+func checkHealthCheckNodePort(t *testing.T, c *cluster) {
+	svc := service("lb-local", "10.0.0.90", 80, v1.ProtocolTCP)
+	svc.Spec.Type = v1.ServiceTypeLoadBalancer
+	svc.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+	sl := slice("lb-local", v1.ProtocolTCP, echoPort, ready(podA, podC)...)
+	c.createService(t, svc, sl)
+	got, err := c.client.CoreV1().Services(ns).Get(context.Background(), "lb-local", metav1.GetOptions{})
+	if err != nil || got.Spec.HealthCheckNodePort == 0 {
+		t.Fatalf("no health check node port allocated: %v", err)
+	}
+	url := fmt.Sprintf("http://%s:%d/", "192.168.0.10", got.Spec.HealthCheckNodePort)
+	probe := func(wantCode int, wantBody string) func() error {
+		return func() error {
+			code, body, err := httpGet(c.topo.External, url)
+			if err == nil && (code != wantCode || !strings.Contains(body, wantBody)) {
+				err = fmt.Errorf("got %d %s", code, body)
+			}
+			return err
+		}
+	}
+	eventually(t, syncBudget, "health check with a local endpoint", probe(200, `"localEndpoints":1`))
+	sl.Endpoints = slice("lb-local", v1.ProtocolTCP, echoPort, ready(podC)...).Endpoints
+	c.updateSlice(t, sl)
+	eventually(t, syncBudget, "health check without local endpoints", probe(503, `"localEndpoints":0`))
 }
 
 // checkStaleUDP keeps one UDP socket sending to a Service while its only
