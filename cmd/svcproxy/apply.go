@@ -32,11 +32,7 @@ func (o *renderOptions) print(ctx context.Context, out io.Writer, models []*mode
 				lang = modeNFTables
 			}
 		}
-		text, err := renderModels(lang, []*model.Model{m})
-		if err != nil {
-			return err
-		}
-		if _, err := out.Write(text); err != nil {
+		if _, err := out.Write(renderModels(lang, []*model.Model{m})); err != nil {
 			return fmt.Errorf("writing ruleset: %w", err)
 		}
 	}

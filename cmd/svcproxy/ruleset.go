@@ -19,7 +19,7 @@ const (
 // nftables the result is one `nft -f` file holding both families' tables;
 // for iptables it is one restore payload per family, each headed by a
 // comment naming the tool that loads it.
-func renderModels(mode string, models []*model.Model) ([]byte, error) {
+func renderModels(mode string, models []*model.Model) []byte {
 	var buf bytes.Buffer
 	for _, m := range models {
 		switch mode {
@@ -27,15 +27,12 @@ func renderModels(mode string, models []*model.Model) ([]byte, error) {
 			fmt.Fprintf(&buf, "# svcproxy %s rules: %s --noflush\n", m.Family, restoreCommand(m.Family))
 			buf.Write(iptables.Render(m).Payload())
 		case modeNFTables:
-			text, err := nftablesText(m)
-			if err != nil {
-				return nil, err
-			}
+			// The exact text the nftables applier loads.
 			fmt.Fprintf(&buf, "# svcproxy %s rules: nft -f\n", m.Family)
-			buf.WriteString(text)
+			buf.WriteString(sync.Transaction(m))
 		}
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 func restoreCommand(f model.Family) string {
@@ -43,10 +40,4 @@ func restoreCommand(f model.Family) string {
 		return "ip6tables-restore"
 	}
 	return "iptables-restore"
-}
-
-// nftablesText renders m as `nft -f` input. It is the text the nftables
-// applier loads (sync.Transaction).
-func nftablesText(m *model.Model) (string, error) {
-	return sync.Transaction(m), nil
 }
