@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,16 @@ type benchOptions struct {
 	csvPath    string
 	svgPath    string
 	skipKernel bool
+	live       liveOptions
+}
+
+// liveOptions are the flags of the end-to-end run against an apiserver.
+type liveOptions struct {
+	apiserver bool
+	compare   bool
+	changes   int
+	timeout   time.Duration
+	workDir   string
 }
 
 func newBenchCommand() *cobra.Command {
@@ -36,7 +47,16 @@ Service added and one removed, each applied through the same applier.
 Every namespace it creates is deleted, also on error and on Ctrl-C.
 
 Rendering allocates in this process; the peak RSS column is the process's
-peak so far (VmHWM), not the row's own. Numbers are single runs.`,
+peak so far (VmHWM), not the row's own. Numbers are single runs.
+
+With --apiserver, bench instead measures end to end: it starts etcd and
+kube-apiserver (built from test/tools on first use, so run it from the
+svcproxy checkout), writes the cluster to the API, and runs "svcproxy run"
+in each mode in a network namespace of its own. From the proxy's metrics it
+reads the first full sync and, for --changes single-endpoint changes, the
+time from the API write to the rules being in the kernel; and the proxy's
+RSS. --compare-kube-proxy runs kube-proxy (built from the same Kubernetes
+release as the apiserver) the same way beside it and prints the ratios.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -55,10 +75,18 @@ peak so far (VmHWM), not the row's own. Numbers are single runs.`,
 	f.StringVar(&o.csvPath, "csv", "", "also write the results as CSV to this file")
 	f.StringVar(&o.svgPath, "svg", "", "also plot first-apply time against Services as SVG to this file")
 	f.BoolVar(&o.skipKernel, "skip-kernel", false, "measure rendering only, without loading rules into the kernel")
+	f.BoolVar(&o.live.apiserver, "apiserver", false, "measure end to end against a real kube-apiserver (root)")
+	f.BoolVar(&o.live.compare, "compare-kube-proxy", false, "with --apiserver (implied): also run kube-proxy and print ratios")
+	f.IntVar(&o.live.changes, "changes", 10, "with --apiserver: single-endpoint changes to time per proxy and mode")
+	f.DurationVar(&o.live.timeout, "first-sync-timeout", 10*time.Minute, "with --apiserver: give up on a first sync after this long")
+	f.StringVar(&o.live.workDir, "work-dir", "", "with --apiserver: keep server data and proxy logs here (default: a temporary directory, removed)")
 	return cmd
 }
 
 func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if o.live.apiserver || o.live.compare {
+		return o.runLive(ctx, stdout, stderr)
+	}
 	opts, err := o.options(stderr)
 	if err != nil {
 		return err

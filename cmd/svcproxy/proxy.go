@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -21,7 +22,7 @@ import (
 // metrics, wired together.
 type proxy struct {
 	log           *slog.Logger
-	cfg           model.Config
+	builder       *model.Builder
 	tracker       *watch.Tracker
 	watcher       *watch.Watcher
 	loop          *sync.SyncLoop
@@ -55,7 +56,7 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{log: log, cfg: cfg, tracker: watch.NewTracker(name), metrics: metrics.New()}
+	p := &proxy{log: log, builder: model.NewBuilder(cfg), tracker: watch.NewTracker(name), metrics: metrics.New()}
 	if p.watcher, err = watch.NewWatcher(client, p.tracker, o.syncPeriod); err != nil {
 		return nil, err
 	}
@@ -77,20 +78,29 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy, error) {
 }
 
 // sync brings the kernel to the full desired state of the current
-// objects, one atomic transaction per family. Every sync renders
-// everything; a partial sync may then send only what changed (nftables),
-// a full one — periodic, after a failure, or for a changed node —
+// objects, one atomic transaction per family. A partial sync rebuilds
+// only the Services that changed and sends only what changed; a full one
+// — periodic, after a failure, or for a changed node — rebuilds and
 // reloads everything.
 func (p *proxy) sync(ctx context.Context, full bool) error {
 	input, changes := p.tracker.Snapshot()
-	models, warnings := model.Build(input, p.cfg)
+	full = p.forceFull.Swap(false) || full || changes.Full
+	models, warnings := p.build(input, changes, full)
 	p.logWarnings(append(changes.NodeWarnings, warnings...))
 	apply := p.node.Update
-	if p.forceFull.Swap(false) || full || changes.Full {
+	if full {
 		apply = p.node.Apply
 	}
 	if err := apply(ctx, models); err != nil {
 		return err
+	}
+	if full {
+		// A full sync allocates several times the state it leaves behind
+		// (every rule is rendered afresh), and the runtime would hand
+		// that memory back to the OS only over minutes. Returning it now
+		// keeps the node's RSS near the live state between full syncs, at
+		// the cost of one collection per full sync.
+		debug.FreeOSMemory()
 	}
 	p.metrics.ObserveProgramming(changes.TriggerTimes, time.Now())
 	p.recordModels(models)
@@ -99,6 +109,20 @@ func (p *proxy) sync(ctx context.Context, full bool) error {
 		p.log.Warn("health check node ports", "err", err)
 	}
 	return nil
+}
+
+// build builds the models, all Services anew on a full sync, else only
+// those the changes name.
+func (p *proxy) build(input model.Input, changes watch.Changes, full bool) ([]*model.Model, []model.Warning) {
+	if full {
+		return p.builder.Build(input)
+	}
+	keys := make([]model.ServiceKey, 0, len(changes.Services))
+	for name := range changes.Services {
+		ns, n, _ := strings.Cut(name, "/")
+		keys = append(keys, model.ServiceKey{Namespace: ns, Name: n})
+	}
+	return p.builder.Update(input, keys)
 }
 
 func (p *proxy) recordModels(models []*model.Model) {
@@ -156,6 +180,8 @@ func (p *proxy) canary(ctx context.Context) {
 		p.health.SyncNode(p.tracker.Node())
 		ok, err := p.node.Intact(ctx)
 		switch {
+		case ctx.Err() != nil:
+			return
 		case err != nil:
 			p.log.Warn("checking the rules", "err", err)
 		case !ok:

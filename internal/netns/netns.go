@@ -37,18 +37,36 @@ func RequireRoot(t testing.TB, commands ...string) {
 // whether it passes or not.
 func New(t testing.TB) *NS {
 	t.Helper()
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	ns := &NS{Name: "svcproxy-test-" + hex.EncodeToString(suffix)}
-	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
-		t.Fatalf("creating network namespace: %v: %s", err, out)
+	ns, err := Create("svcproxy-test-")
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
-			t.Errorf("deleting network namespace %s: %v: %s", ns.Name, err, out)
+		if err := ns.Delete(); err != nil {
+			t.Error(err)
 		}
 	})
 	return ns
+}
+
+// Create creates a network namespace named prefix and a random suffix. The caller must Delete it.
+func Create(prefix string) (*NS, error) {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	ns := &NS{Name: prefix + hex.EncodeToString(suffix)}
+	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("creating network namespace %s: %w: %s", ns.Name, err, bytes.TrimSpace(out))
+	}
+	return ns, nil
+}
+
+// Delete deletes the namespace, and with it every rule and interface in
+// it.
+func (ns *NS) Delete() error {
+	if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
+		return fmt.Errorf("deleting network namespace %s: %w: %s", ns.Name, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // Prefix returns the command line prefix that runs a command inside the

@@ -78,8 +78,9 @@ type Topology struct {
 
 // New builds the topology described in the package documentation, with
 // one pod per spec. It skips t when not run as root and fails t on any
-// error; every namespace is deleted when t ends, even on failure.
-func New(t *testing.T, pods ...PodSpec) *Topology {
+// error; every namespace is deleted when t ends, even on failure. t may
+// be a benchmark's.
+func New(t testing.TB, pods ...PodSpec) *Topology {
 	t.Helper()
 	netns.RequireRoot(t)
 	if err := validate(pods); err != nil {

@@ -19,8 +19,10 @@ import (
 //   - cluster IPs come from 172.16.0.0/12;
 //   - load balancer ingress IPs come from 198.18.0.0/15, the range set
 //     aside for benchmarks (RFC 2544);
-//   - Service i's NodePort is 10000+2i and its health check NodePort
-//     10001+2i, so no two Services share a port.
+//   - only Services that need a NodePort (NodePort, LoadBalancer and
+//     externalTrafficPolicy Local ones) take ports: the kth of them, in
+//     Service order and counting from 0, has NodePort 10000+2k and health
+//     check NodePort 10001+2k, so no two Services share a port.
 var (
 	nodeIP      = netip.MustParseAddr("192.168.0.10")
 	clusterCIDR = netip.MustParsePrefix("10.0.0.0/8")
@@ -34,9 +36,14 @@ const (
 	NodeName = "node-a"
 	// Namespace is the namespace of every generated object.
 	Namespace = "bench"
-	// MaxServices is the most Services a cluster may have, bounded by the
-	// NodePort plan (two ports per Service from 10000).
-	MaxServices = 27000
+	// MaxServices is the most Services a cluster may have. The names
+	// (svc-00000 to svc-49999) then keep their numeric order, and the
+	// cluster IP, pod (at MaxEndpoints each) and LB ranges stay unused
+	// past 172.16.195.80, 10.76.75.64 and 198.18.195.80.
+	MaxServices = 50000
+	// MaxNodePortServices is the most Services that may need a NodePort,
+	// bounded by the NodePort plan (two ports each from 10000).
+	MaxNodePortServices = 27000
 	// MaxEndpoints is the most endpoints a Service may have.
 	MaxEndpoints = 100
 
@@ -74,12 +81,64 @@ func (m Mix) Validate() error {
 	if m.Endpoints < 1 || m.Endpoints > MaxEndpoints {
 		errs = append(errs, fmt.Errorf("endpoints %d is out of range 1-%d", m.Endpoints, MaxEndpoints))
 	}
+	negative := false
 	for _, every := range []int{m.NodePortEvery, m.LoadBalancerEvery, m.AffinityEvery, m.LocalEvery} {
 		if every < 0 {
+			negative = true
 			errs = append(errs, fmt.Errorf("an every-N value is negative: %d", every))
 		}
 	}
+	if !negative {
+		if n := m.nodePortsBefore(m.Services); n > MaxNodePortServices {
+			errs = append(errs, fmt.Errorf("%d Services need a NodePort, more than the %d the port plan has room for", n, MaxNodePortServices))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// nodePortsBefore counts the Services before Service i that need a
+// NodePort: those of type NodePort or LoadBalancer, or with a Local
+// external traffic policy. It counts the union of the three "every Nth"
+// sets by inclusion–exclusion, so it costs the same for any i.
+func (m Mix) nodePortsBefore(i int) int {
+	sets := []int{m.NodePortEvery, m.LoadBalancerEvery, m.LocalEvery}
+	total := 0
+	// Each non-empty subset of the sets, as a bit mask, adds or removes
+	// the Services that are in all of its sets: every lcm-th one.
+	for mask := 1; mask < 1<<len(sets); mask++ {
+		period, members := 1, 0
+		for bit, n := range sets {
+			if mask&(1<<bit) == 0 {
+				continue
+			}
+			members++
+			// A set that is empty, or whose first member is at i or
+			// later, leaves nothing before i; checking before each lcm
+			// also keeps it from overflowing (both factors are at most i).
+			if n == 0 || n > i || period > i {
+				period = 0
+				break
+			}
+			period = lcm(period, n)
+		}
+		if period == 0 {
+			continue
+		}
+		if members%2 == 1 {
+			total += i / period
+		} else {
+			total -= i / period
+		}
+	}
+	return total
+}
+
+func lcm(a, b int) int {
+	x, y := a, b
+	for y != 0 {
+		x, y = y, x%y
+	}
+	return a / x * b
 }
 
 // Config is the proxy configuration the benchmark builds models with.
@@ -142,10 +201,10 @@ func (m Mix) service(i int) *v1.Service {
 			svc.Spec.Type = v1.ServiceTypeNodePort
 		}
 		svc.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
-		svc.Spec.HealthCheckNodePort = int32(firstNodePort + 2*i + 1)
+		svc.Spec.HealthCheckNodePort = int32(firstNodePort + 2*m.nodePortsBefore(i) + 1)
 	}
 	if svc.Spec.Type != v1.ServiceTypeClusterIP {
-		svc.Spec.Ports[0].NodePort = int32(firstNodePort + 2*i)
+		svc.Spec.Ports[0].NodePort = int32(firstNodePort + 2*m.nodePortsBefore(i))
 	}
 	if every(m.AffinityEvery, i) {
 		ttl := int32(affinityTTL)

@@ -105,6 +105,7 @@ func TestGenerateRejectsBadMixes(t *testing.T) {
 		{name: "too many Services", mix: Mix{Services: MaxServices + 1, Endpoints: 1}},
 		{name: "no endpoints", mix: Mix{Services: 1}},
 		{name: "negative every", mix: Mix{Services: 1, Endpoints: 1, LocalEvery: -1}},
+		{name: "too many NodePorts", mix: Mix{Services: MaxNodePortServices + 1, Endpoints: 1, NodePortEvery: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,5 +144,73 @@ func TestGeneratedAddresses(t *testing.T) {
 	}
 	if !netip.MustParsePrefix("10.0.0.0/8").Contains(netip.MustParseAddr(in.EndpointSlices[299].Endpoints[1].Addresses[0])) {
 		t.Errorf("pod IPs left the cluster CIDR")
+	}
+}
+
+func TestGenerateNodePortPlan(t *testing.T) {
+	tests := []struct {
+		name string
+		mix  Mix
+	}{
+		{name: "30,000 Services, every tenth a NodePort", mix: Mix{Services: 30000, Endpoints: 1, NodePortEvery: 10}},
+		{name: "every Service a NodePort, at the limit", mix: Mix{Services: MaxNodePortServices, Endpoints: 1, NodePortEvery: 1}},
+		{name: "overlapping kinds", mix: Mix{Services: 900, Endpoints: 1, NodePortEvery: 4, LoadBalancerEvery: 6, LocalEvery: 9}},
+		{name: "no NodePorts", mix: Mix{Services: 50, Endpoints: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := Generate(tt.mix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkNodePorts(t, in)
+		})
+	}
+}
+
+// checkNodePorts wants the ports handed out in Service order from 10000,
+// two to each Service that needs them, every port used once.
+func checkNodePorts(t *testing.T, in model.Input) {
+	t.Helper()
+	next := int32(firstNodePort)
+	for _, svc := range in.Services {
+		np := svc.Spec.Ports[0].NodePort
+		if svc.Spec.Type == v1.ServiceTypeClusterIP {
+			if np != 0 || svc.Spec.HealthCheckNodePort != 0 {
+				t.Fatalf("ClusterIP Service %s has ports %d and %d, want none", svc.Name, np, svc.Spec.HealthCheckNodePort)
+			}
+			continue
+		}
+		if np != next {
+			t.Fatalf("Service %s has NodePort %d, want %d", svc.Name, np, next)
+		}
+		if hc := svc.Spec.HealthCheckNodePort; hc != 0 && hc != next+1 {
+			t.Fatalf("Service %s has health check NodePort %d, want %d", svc.Name, hc, next+1)
+		}
+		next += 2
+	}
+}
+
+func TestNodePortsBefore(t *testing.T) {
+	mixes := []Mix{
+		{},
+		{NodePortEvery: 10},
+		{NodePortEvery: 6, LoadBalancerEvery: 15, LocalEvery: 5},
+		{NodePortEvery: 4, LoadBalancerEvery: 4, LocalEvery: 4},
+		{NodePortEvery: 1, LoadBalancerEvery: 7},
+		{LoadBalancerEvery: 3, LocalEvery: 2},
+		{NodePortEvery: 150, LoadBalancerEvery: 1 << 40, LocalEvery: 1<<40 + 1},
+	}
+	for _, m := range mixes {
+		// Counted one Service at a time, the way the generator decides.
+		want := 0
+		for i := range 200 {
+			if got := m.nodePortsBefore(i); got != want {
+				t.Fatalf("%+v: nodePortsBefore(%d) = %d, want %d", m, i, got, want)
+			}
+			if every(m.NodePortEvery, i) || every(m.LoadBalancerEvery, i) || every(m.LocalEvery, i) {
+				want++
+			}
+		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/knftables"
-
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
@@ -61,11 +59,7 @@ func Render(m *model.Model, mode sync.Mode) (RenderCost, error) {
 func renderer(mode sync.Mode) (func(*model.Model) string, error) {
 	switch mode {
 	case sync.ModeNFTables:
-		return func(m *model.Model) string {
-			tx := knftables.NewFake(nftables.Family(m.Family), nftables.TableName).NewTransaction()
-			nftables.Render(m, tx)
-			return nftables.Text(tx)
-		}, nil
+		return func(m *model.Model) string { return nftables.RenderRuleset(m).Text }, nil
 	case sync.ModeIPTablesLegacy, sync.ModeIPTablesNFT:
 		return func(m *model.Model) string {
 			return string(iptables.Render(m).Payload())

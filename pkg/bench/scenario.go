@@ -26,29 +26,42 @@ type Scenario struct {
 }
 
 // BuildScenario generates the cluster of a mix and builds the IPv4 model
-// of each step of the scenario. A generated object the model rejects is
-// an error: the benchmark would otherwise measure less than it claims.
+// of each step of the scenario, as svcproxy run does: the first in full,
+// each later one rebuilding only the Services it changes, so unchanged
+// Services keep their ports from step to step. A generated object the
+// model rejects is an error: the benchmark would otherwise measure less
+// than it claims.
 func BuildScenario(m Mix) (*Scenario, error) {
 	in, err := Generate(m)
 	if err != nil {
 		return nil, err
 	}
-	steps := []model.Input{in}
+	first := model.ServiceKey{Namespace: Namespace, Name: serviceName(0)}
+	added := model.ServiceKey{Namespace: Namespace, Name: serviceName(m.Services)}
 	changed := withEndpointChanged(in)
-	added := withServiceAdded(changed, m)
-	steps = append(steps, changed, added, withFirstServiceRemoved(added))
-
+	withAdded := withServiceAdded(changed, m)
+	steps := []struct {
+		in      model.Input
+		changed []model.ServiceKey
+	}{
+		{in, nil},
+		{changed, []model.ServiceKey{first}},
+		{withAdded, []model.ServiceKey{added}},
+		{withFirstServiceRemoved(withAdded), []model.ServiceKey{first}},
+	}
+	b := model.NewBuilder(Config())
 	models := make([]*model.Model, len(steps))
 	for i, step := range steps {
-		if models[i], err = buildIPv4(step); err != nil {
+		built, warnings := b.Update(step.in, step.changed)
+		if models[i], err = ipv4Of(built, warnings); err != nil {
 			return nil, err
 		}
 	}
 	return &Scenario{Initial: models[0], EndpointChanged: models[1], ServiceAdded: models[2], ServiceRemoved: models[3]}, nil
 }
 
-func buildIPv4(in model.Input) (*model.Model, error) {
-	models, warnings := model.Build(in, Config())
+// ipv4Of returns the IPv4 model of a build without warnings.
+func ipv4Of(models []*model.Model, warnings []model.Warning) (*model.Model, error) {
 	if len(warnings) > 0 {
 		return nil, fmt.Errorf("building the model: %d warnings, the first: %v", len(warnings), warnings[0])
 	}
@@ -88,4 +101,9 @@ func withFirstServiceRemoved(in model.Input) model.Input {
 	out.Services = slices.Clone(in.Services[1:])
 	out.EndpointSlices = slices.Clone(in.EndpointSlices[1:])
 	return out
+}
+
+// buildIPv4 builds the IPv4 model of in from scratch.
+func buildIPv4(in model.Input) (*model.Model, error) {
+	return ipv4Of(model.Build(in, Config()))
 }

@@ -49,3 +49,27 @@ func TestBuildScenario(t *testing.T) {
 		t.Errorf("changing an endpoint modified the initial input: first endpoint is %s", got)
 	}
 }
+
+// TestBuildScenarioRebuildsOnlyChanges checks that each step keeps the
+// ports of the Services it does not change, as svcproxy run's builder
+// does, so incremental syncs are measured on the path they take there.
+func TestBuildScenarioRebuildsOnlyChanges(t *testing.T) {
+	sc, err := BuildScenario(Mix{Services: 5, Endpoints: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.EndpointChanged.Services[0] == sc.Initial.Services[0] {
+		t.Errorf("the changed Service kept its port")
+	}
+	for i := 1; i < 5; i++ {
+		if sc.EndpointChanged.Services[i] != sc.Initial.Services[i] {
+			t.Errorf("Service %d was rebuilt by the endpoint change", i)
+		}
+		if sc.ServiceAdded.Services[i] != sc.Initial.Services[i] {
+			t.Errorf("Service %d was rebuilt by the Service added", i)
+		}
+		if sc.ServiceRemoved.Services[i-1] != sc.Initial.Services[i] {
+			t.Errorf("Service %d was rebuilt by the Service removed", i)
+		}
+	}
+}

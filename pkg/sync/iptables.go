@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ type IPTables struct {
 	Runner Runner
 
 	stats []TableStats
+	// loaded is what the last successful restore loaded, nil when that
+	// is unknown (before the first sync, after a failure).
+	loaded          *loadedChains
+	lastIncremental bool
 }
 
 // Apply brings the filter and nat tables to rs in one iptables-restore:
@@ -32,6 +37,7 @@ type IPTables struct {
 // never touched. If the kernel rejects the payload, nothing changes and
 // the error quotes the rejected line.
 func (a *IPTables) Apply(ctx context.Context, rs *iptables.Ruleset) error {
+	a.loaded, a.lastIncremental = nil, false
 	saved, err := a.save(ctx)
 	if err != nil {
 		return err
@@ -41,6 +47,7 @@ func (a *IPTables) Apply(ctx context.Context, rs *iptables.Ruleset) error {
 		return err
 	}
 	a.stats = iptablesStats(rs)
+	a.loaded = newLoadedChains(rs)
 	return nil
 }
 
@@ -48,7 +55,9 @@ func (a *IPTables) command(tool string) string {
 	return IPTablesCommand(a.Family, a.Mode, tool)
 }
 
-// save returns the current filter and nat tables.
+// save returns the current filter and nat tables. The rules of owned
+// chains are not kept: an apply replaces them without looking, and at
+// 10,000 Services they are most of a large dump.
 func (a *IPTables) save(ctx context.Context) (map[string]*savedTable, error) {
 	tables := map[string]*savedTable{}
 	for _, t := range []string{"filter", "nat"} {
@@ -56,7 +65,7 @@ func (a *IPTables) save(ctx context.Context) (map[string]*savedTable, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the %s table: %w", t, err)
 		}
-		if st := parseSaved(string(out))[t]; st != nil {
+		if st := parseSavedSkipping(string(out), iptables.Owned)[t]; st != nil {
 			tables[t] = st
 		} else {
 			tables[t] = &savedTable{rules: map[string][]string{}}
@@ -136,7 +145,7 @@ func payloadLine(payload []byte, n int) string {
 // the built-in chain jumps re-inserted where they are missing or out of
 // order.
 func applyPayload(rs *iptables.Ruleset, saved map[string]*savedTable) []byte {
-	var b strings.Builder
+	var b bytes.Buffer
 	for _, t := range rs.Tables {
 		st := saved[t.Name]
 		if st == nil {
@@ -144,25 +153,20 @@ func applyPayload(rs *iptables.Ruleset, saved map[string]*savedTable) []byte {
 		}
 		stale := staleChains(t, st)
 		b.WriteString("*" + t.Name + "\n")
-		for _, c := range t.Chains {
-			b.WriteString(":" + c.Name + " - [0:0]\n")
-		}
-		for _, c := range stale {
-			b.WriteString(":" + c + " - [0:0]\n")
+		// In name order, which is what makes creating many chains
+		// fast with iptables-legacy (see Table.DeclarationOrder).
+		for _, c := range append(t.DeclarationOrder(), stale...) {
+			writeDeclaration(&b, c)
 		}
 		stale = slices.DeleteFunc(stale, func(c string) bool { return referencedElsewhere(st, c) })
 		writeJumpFixes(&b, t, st)
-		for _, c := range t.Chains {
-			for _, r := range c.Rules {
-				b.WriteString("-A " + c.Name + " " + r + "\n")
-			}
-		}
+		writeRules(&b, t.Chains)
 		for _, c := range stale {
 			b.WriteString("-X " + c + "\n")
 		}
 		b.WriteString("COMMIT\n")
 	}
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // staleChains lists owned chains that exist but t no longer declares.
@@ -208,7 +212,7 @@ func referencedElsewhereBy(st *savedTable, chain string, owned func(string) bool
 // t's order. A chain already in that state is left alone, so applying the
 // same ruleset twice changes nothing; otherwise the jumps to owned chains
 // found there are deleted and all of t's jumps inserted at the top.
-func writeJumpFixes(b *strings.Builder, t iptables.Table, st *savedTable) {
+func writeJumpFixes(b *bytes.Buffer, t iptables.Table, st *savedTable) {
 	var chains []string
 	byChain := map[string][]string{}
 	for _, j := range t.Jumps {

@@ -14,6 +14,12 @@ type savedTable struct {
 // parseSaved reads iptables-save output into its tables. It only needs the
 // chain list and rules, and trusts the format iptables-save writes.
 func parseSaved(out string) map[string]*savedTable {
+	return parseSavedSkipping(out, nil)
+}
+
+// parseSavedSkipping is parseSaved that keeps no rules of the chains skip
+// reports, if skip is not nil.
+func parseSavedSkipping(out string, skip func(chain string) bool) map[string]*savedTable {
 	tables := map[string]*savedTable{}
 	var cur *savedTable
 	for line := range strings.Lines(out) {
@@ -28,7 +34,9 @@ func parseSaved(out string) map[string]*savedTable {
 			cur.chains = append(cur.chains, name)
 		case strings.HasPrefix(line, "-A "):
 			chain, rule, _ := strings.Cut(line[3:], " ")
-			cur.rules[chain] = append(cur.rules[chain], rule)
+			if skip == nil || !skip(chain) {
+				cur.rules[chain] = append(cur.rules[chain], rule)
+			}
 		}
 	}
 	return tables

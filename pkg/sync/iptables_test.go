@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 )
 
 // testRuleset is a small ruleset with two jumps into one built-in chain.
 func testRuleset() *iptables.Ruleset {
-	return &iptables.Ruleset{Tables: []iptables.Table{{
+	return &iptables.Ruleset{Family: model.IPv4, Tables: []iptables.Table{{
 		Name: "nat",
 		Chains: []iptables.Chain{
 			{Name: "KUBE-SERVICES", Rules: []string{`-m comment --comment "x" -j KUBE-SVC-AAAA`}},

@@ -32,12 +32,12 @@ func TestStaleDeletes(t *testing.T) {
 	text := "add table ip svcproxy\nflush table ip svcproxy\nadd chain ip svcproxy services\n" +
 		"add chain ip svcproxy dnat-2\nadd map ip svcproxy select-2 { typeof ip daddr : ip daddr ; }\n"
 	existing := []nftObject{{"map", "select-3"}, {"chain", "dnat-2"}, {"chain", "dnat-3"}, {"map", "select-2"}, {"chain", "services"}}
-	got := staleDeletes(model.IPv4, text, existing)
+	got := staleDeletes(model.IPv4, objectsOf(model.IPv4, text), existing)
 	want := "delete map ip svcproxy select-3\ndelete chain ip svcproxy dnat-3\n"
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
-	if strings.Contains(staleDeletes(model.IPv4, text, nil), "delete") {
+	if strings.Contains(staleDeletes(model.IPv4, objectsOf(model.IPv4, text), nil), "delete") {
 		t.Error("deletes without existing objects")
 	}
 }

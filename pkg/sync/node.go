@@ -178,6 +178,11 @@ func (n *Node) Intact(ctx context.Context) (bool, error) {
 	n.mu.Unlock()
 	for family, mode := range applied {
 		ok, err := canaryPresent(ctx, n.Runner, family, mode)
+		// A check cut short by ctx proves nothing either way; above all
+		// not that the rules are gone.
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return false, fmt.Errorf("checking the %s rules: %w", family, ctxErr)
+		}
 		if err != nil || !ok {
 			return false, err
 		}

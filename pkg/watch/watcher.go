@@ -40,9 +40,9 @@ func NewWatcher(client kubernetes.Interface, tracker *Tracker, resync time.Durat
 	if tracker.NodeName() == "" {
 		return nil, errors.New("creating watcher: the node name is empty")
 	}
-	proxied := informers.NewSharedInformerFactoryWithOptions(client, resync,
+	proxied := informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(trim),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelSelector }))
-	node := informers.NewSharedInformerFactoryWithOptions(client, resync,
+	node := informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(trim),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", tracker.NodeName()).String()
 		}))

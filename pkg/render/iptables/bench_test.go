@@ -9,7 +9,8 @@ import (
 )
 
 // largeModel returns services Services with endpoints endpoints each;
-// every tenth has a NodePort.
+// every tenth has a NodePort. As in svcproxy bench, each Service's first
+// endpoint runs on this node and the others on another node.
 func largeModel(services, endpoints int) *model.Model {
 	m := newModel([]string{podCIDR}, nil...)
 	m.Services = make([]*model.ServicePort, 0, services)
@@ -26,7 +27,10 @@ func largeModel(services, endpoints int) *model.Model {
 		}
 		for j := range endpoints {
 			n := i*endpoints + j
-			ep := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, 1, byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true}
+			ep := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, 1, byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true, NodeName: "node-b"}
+			if j == 0 {
+				ep.NodeName, ep.Local = "node-a", true
+			}
 			ep.Hash = model.EndpointHash(sp.Name, ep)
 			sp.ClusterEndpoints = append(sp.ClusterEndpoints, ep)
 		}

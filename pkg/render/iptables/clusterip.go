@@ -10,5 +10,16 @@ func (b *builder) clusterIP(s *serviceInfo) {
 		b.filterServices = append(b.filterServices, comment(s.name+why)+" "+dst+" -j "+target)
 		return
 	}
-	b.natServices = append(b.natServices, comment(s.name+" cluster IP")+" "+dst+" -j "+s.internalChain())
+	b.natServices = append(b.natServices, b.scaledComment(s.name+" cluster IP")+dst+" -j "+s.internalChain())
+}
+
+// scaledComment returns the comment match for text followed by a space,
+// or nothing above largeClusterEndpoints: it is used for the rules every
+// service port has, which at that size are most of the table besides the
+// per-endpoint rules. Their chain names and addresses still identify them.
+func (b *builder) scaledComment(text string) string {
+	if !b.endpointComments {
+		return ""
+	}
+	return comment(text) + " "
 }

@@ -7,9 +7,32 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
+// largeClusterEndpoints is the number of endpoints above which the
+// per-endpoint rules (the picks in KUBE-SVC-/KUBE-SVL- and the rules of
+// KUBE-SEP-), and the cluster IP rules every service port has in
+// KUBE-SERVICES and its KUBE-SVC- chain, carry no comment; kube-proxy
+// drops its per-endpoint comments above the same number. A comment match
+// takes 256 bytes of kernel memory per rule, which an iptables-legacy
+// restore copies out of the kernel and back however small it is; at
+// 100,000 endpoints dropping them saves a tenth of every restore. The
+// rules still name their endpoint in their DNAT target or KUBE-SEP- jump,
+// and their service in their chain name and cluster IP.
+const largeClusterEndpoints = 1000
+
+// hairpinPossible reports whether a client whose traffic this node
+// rewrites can be ep itself, so that ep's traffic needs the hairpin check
+// of a KUBE-SEP- chain. A pod's traffic to a service is rewritten on the
+// pod's own node, so only an endpoint on this node can reach itself; an
+// endpoint whose node is unknown is treated as possibly local.
+func hairpinPossible(ep model.Endpoint) bool {
+	return ep.Local || ep.NodeName == ""
+}
+
 // policyChain renders a KUBE-SVC- or KUBE-SVL- chain, which picks one of
 // eps. If it is the chain cluster IP traffic goes to, it first marks that
-// traffic for masquerade where needed.
+// traffic for masquerade where needed. An endpoint that cannot be its own
+// client is DNATed by its pick rule; the others go through their
+// KUBE-SEP- chain for the hairpin check.
 func (b *builder) policyChain(s *serviceInfo, name string, eps []model.Endpoint) Chain {
 	n := len(eps)
 	size := n + 1
@@ -23,26 +46,59 @@ func (b *builder) policyChain(s *serviceInfo, name string, eps []model.Endpoint)
 			rules = append(rules, r)
 		}
 	}
-	// Each rule's comment names its endpoint.
-	head := `-m comment --comment "` + s.name + " -> "
 	if affinity {
 		// A client with a live affinity record goes back to its endpoint
 		// before any random choice is made.
-		seconds := strconv.Itoa(int(s.sp.AffinitySeconds))
+		check := " --rcheck --seconds " + strconv.Itoa(int(s.sp.AffinitySeconds)) + " --reap "
 		for _, ep := range eps {
-			rules = append(rules, b.withEndpoint(head, ep, `" -m recent --name `, prefixSEP, ep.Hash,
-				" --rcheck --seconds ", seconds, " --reap -j ", prefixSEP, ep.Hash))
+			rules = append(rules, b.pickRule(s, ep, "-m recent --name ", prefixSEP, ep.Hash, check))
 		}
 	}
 	probs := b.probabilities(n)
 	for i, ep := range eps {
 		if i == n-1 {
-			rules = append(rules, b.withEndpoint(head, ep, `" -j `, prefixSEP, ep.Hash))
+			rules = append(rules, b.pickRule(s, ep))
 			break
 		}
-		rules = append(rules, b.withEndpoint(head, ep, `" -m statistic --mode random --probability `, probs[i], " -j ", prefixSEP, ep.Hash))
+		rules = append(rules, b.pickRule(s, ep, "-m statistic --mode random --probability ", probs[i], " "))
 	}
 	return Chain{Name: name, Rules: rules}
+}
+
+// pickRule returns a rule of a policy chain that sends traffic matching
+// match (words ending in a space, or none) to ep: a jump to ep's
+// KUBE-SEP- chain where a hairpin is possible, else ep's DNAT, after
+// recording the client for session affinity if the port has it.
+func (b *builder) pickRule(s *serviceInfo, ep model.Endpoint, match ...string) string {
+	buf := b.buf[:0]
+	if b.endpointComments {
+		buf = append(buf, s.pickComment...)
+		buf = netip.AddrPortFrom(ep.IP, ep.Port).AppendTo(buf)
+		buf = append(buf, `" `...)
+	}
+	for _, m := range match {
+		buf = append(buf, m...)
+	}
+	if hairpinPossible(ep) {
+		buf = append(buf, "-j "+prefixSEP...)
+		buf = append(buf, ep.Hash...)
+		return b.keep(buf)
+	}
+	return b.keep(b.appendDNAT(buf, s, ep))
+}
+
+// appendDNAT appends the rule end that DNATs to ep, recording the client
+// in ep's affinity list first if the port has session affinity. The list
+// is named after ep's KUBE-SEP- chain, as kube-proxy names it. DNAT needs
+// -p for the port; it needs no protocol match module.
+func (b *builder) appendDNAT(buf []byte, s *serviceInfo, ep model.Endpoint) []byte {
+	if s.sp.AffinitySeconds > 0 {
+		buf = append(buf, "-m recent --name "+prefixSEP...)
+		buf = append(buf, ep.Hash...)
+		buf = append(buf, " --set "...)
+	}
+	buf = append(buf, s.dnatHead...)
+	return netip.AddrPortFrom(ep.IP, ep.Port).AppendTo(buf)
 }
 
 // probabilities returns the probabilities of the first n-1 rules of a
@@ -60,7 +116,8 @@ func (b *builder) probabilities(n int) []string {
 	return p
 }
 
-// endpointChain renders a KUBE-SEP- chain, which DNATs to one endpoint.
+// endpointChain renders a KUBE-SEP- chain, which DNATs to one endpoint
+// that may be its own client.
 func (b *builder) endpointChain(s *serviceInfo, ep model.Endpoint) Chain {
 	name := prefixSEP + ep.Hash
 	if len(b.sepRules) < 2 {
@@ -71,37 +128,19 @@ func (b *builder) endpointChain(s *serviceInfo, ep model.Endpoint) Chain {
 	// A pod that reaches itself through the service (hairpin) would get
 	// its own reply from its own address and drop it; masquerading makes
 	// the reply go back through the node.
-	rules[0] = b.withIP(s.hairpinHead, ep.IP, " -j ", chainMarkMasq)
-	if s.sp.AffinitySeconds > 0 {
-		rules[1] = b.withEndpoint(s.comment+" -m recent --name "+name+" --set "+s.proto+" -j DNAT --to-destination ", ep)
-	} else {
-		rules[1] = b.withEndpoint(s.dnatHead, ep)
-	}
+	buf := append(b.buf[:0], s.sepComment...)
+	buf = append(buf, "-s "...)
+	buf = ep.IP.AppendTo(buf)
+	buf = append(buf, " -j "+chainMarkMasq...)
+	rules[0] = b.keep(buf)
+	rules[1] = b.keep(b.appendDNAT(append(b.buf[:0], s.sepComment...), s, ep))
 	return Chain{Name: name, Rules: rules}
 }
 
-// withEndpoint returns before, the endpoint's "IP:PORT", then after, as
-// one string. Writing the address straight into a reused buffer saves a
-// string per endpoint and rule, a third of all allocations at scale.
-func (b *builder) withEndpoint(before string, ep model.Endpoint, after ...string) string {
-	buf := append(b.buf[:0], before...)
-	buf = netip.AddrPortFrom(ep.IP, ep.Port).AppendTo(buf)
-	return b.toString(buf, after)
-}
-
-// withIP is withEndpoint for a bare address.
-func (b *builder) withIP(before string, ip netip.Addr, after ...string) string {
-	buf := append(b.buf[:0], before...)
-	buf = ip.AppendTo(buf)
-	return b.toString(buf, after)
-}
-
-// toString appends after to buf and returns the result, keeping buf for
-// the next rule.
-func (b *builder) toString(buf []byte, after []string) string {
-	for _, a := range after {
-		buf = append(buf, a...)
-	}
+// keep returns buf as a string and keeps buf's memory for the next rule.
+// Writing addresses straight into a reused buffer saves a string per
+// endpoint and rule, a third of all allocations at scale.
+func (b *builder) keep(buf []byte) string {
 	b.buf = buf
 	return string(buf)
 }

@@ -114,3 +114,9 @@ func packet(t *testing.T, s string) tracer.Packet {
 	}
 	return exps[0].Packet
 }
+
+// onOtherNode puts sp's second endpoint on another node, where it cannot
+// be its own client.
+func onOtherNode(sp *model.ServicePort) {
+	sp.ClusterEndpoints[1].NodeName = "node-b"
+}

@@ -51,7 +51,7 @@ func (b *builder) markMasqNonPodRules() []string {
 // serves external traffic, which the EXT chain has already handled.
 func (b *builder) clusterIPMasqRule(s *serviceInfo) string {
 	cfg := b.m.Config
-	dst := comment(s.name+" cluster IP") + " " + s.proto + " -d " + s.sp.ClusterIP.String() + " --dport " + s.port
+	dst := b.scaledComment(s.name+" cluster IP") + s.proto + " -d " + s.sp.ClusterIP.String() + " --dport " + s.port
 	switch {
 	case cfg.MasqueradeAll:
 		return dst + " -j " + chainMarkMasq

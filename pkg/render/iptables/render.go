@@ -8,7 +8,7 @@ import (
 func Render(m *model.Model) *Ruleset {
 	b := newBuilder(m)
 	for _, sp := range m.Services {
-		b.service(newServiceInfo(sp))
+		b.service(newServiceInfo(sp, b.endpointComments))
 	}
 	return &Ruleset{
 		Family: m.Family,
@@ -35,6 +35,8 @@ type builder struct {
 	// sepRules backs the two rules of every KUBE-SEP- chain, allocated
 	// at once rather than one small slice per endpoint.
 	sepRules []string
+	// endpointComments is false above largeClusterEndpoints.
+	endpointComments bool
 	// buf is reused to build rules that contain an address.
 	buf []byte
 	// probs caches probability lists by endpoint count; it is only
@@ -50,19 +52,26 @@ func newBuilder(m *model.Model) *builder {
 	mark := m.Config.MasqueradeMarkHex()
 	n := len(m.Services)
 	// Capacity for the per-service chains: up to four per port plus one
-	// KUBE-SEP- per endpoint.
-	eps := 0
+	// KUBE-SEP- per endpoint that may be its own client.
+	eps, seps := 0, 0
 	for _, sp := range m.Services {
 		eps += len(sp.ClusterEndpoints) + len(sp.LocalEndpoints)
+		for _, ep := range sp.ClusterEndpoints {
+			if hairpinPossible(ep) {
+				seps++
+			}
+		}
+		seps += len(sp.LocalEndpoints)
 	}
 	return &builder{
-		m:           m,
-		mark:        mark,
-		markMask:    mark + "/" + mark,
-		natServices: make([]string, 0, n+1),
-		natChains:   make([]Chain, 0, 4*n+eps),
-		sepRules:    make([]string, 2*eps),
-		probs:       map[int][]string{},
+		m:                m,
+		mark:             mark,
+		markMask:         mark + "/" + mark,
+		natServices:      make([]string, 0, n+1),
+		natChains:        make([]Chain, 0, 4*n+seps),
+		sepRules:         make([]string, 2*seps),
+		endpointComments: eps <= largeClusterEndpoints,
+		probs:            map[int][]string{},
 	}
 }
 
@@ -74,11 +83,15 @@ type serviceInfo struct {
 	// comment match that names just the port.
 	name    string
 	comment string
-	// hairpinHead and dnatHead are the KUBE-SEP- rules up to the
-	// endpoint's address.
-	hairpinHead, dnatHead string
-	proto                 string
-	port                  string
+	// pickComment starts the comment of a pick rule, up to the
+	// endpoint's address; sepComment, with a trailing space, starts the
+	// rules of KUBE-SEP- chains. Both are empty above
+	// largeClusterEndpoints.
+	pickComment, sepComment string
+	// dnatHead is a DNAT rule's end up to the endpoint's address.
+	dnatHead string
+	proto    string
+	port     string
 	// Chain names.
 	svc, svl, ext, fw string
 	// hasExtEndpoints is true when external traffic from outside the node
@@ -94,7 +107,7 @@ type serviceInfo struct {
 	hasSVC, hasSVL, hasEXT, hasFW bool
 }
 
-func newServiceInfo(sp *model.ServicePort) *serviceInfo {
+func newServiceInfo(sp *model.ServicePort, comments bool) *serviceInfo {
 	s := &serviceInfo{
 		sp:    sp,
 		name:  commentName(sp.Name),
@@ -106,8 +119,11 @@ func newServiceInfo(sp *model.ServicePort) *serviceInfo {
 		fw:    prefixFW + sp.Hash,
 	}
 	s.comment = comment(s.name)
-	s.hairpinHead = s.comment + " -s "
-	s.dnatHead = s.comment + " " + s.proto + " -j DNAT --to-destination "
+	if comments {
+		s.pickComment = `-m comment --comment "` + s.name + " -> "
+		s.sepComment = s.comment + " "
+	}
+	s.dnatHead = "-p " + string(sp.Name.Protocol) + " -j DNAT --to-destination "
 	s.hasEXT = sp.ExternallyAccessible() && sp.HasEndpoints
 	s.hasExtEndpoints = len(sp.ExternalEndpoints()) > 0
 	s.hasFW = s.hasEXT && sp.Firewall && len(sp.LoadBalancerIPs) > 0
@@ -121,8 +137,7 @@ func newServiceInfo(sp *model.ServicePort) *serviceInfo {
 	return s
 }
 
-// endpoints returns the endpoints that get a KUBE-SEP- chain: those the
-// rendered policy chains can pick.
+// endpoints returns the endpoints the rendered policy chains can pick.
 func (s *serviceInfo) endpoints() []model.Endpoint {
 	switch {
 	case s.hasSVC && s.hasSVL:
@@ -155,7 +170,8 @@ func (s *serviceInfo) refusal() (why, target string) {
 }
 
 // service renders one service port. Its chains are declared in a fixed
-// order: SVC, SVL, EXT, FW, then one SEP per endpoint.
+// order: SVC, SVL, EXT, FW, then one SEP per endpoint that may be its own
+// client.
 func (b *builder) service(s *serviceInfo) {
 	b.clusterIP(s)
 	b.externalDestinations(s)
@@ -174,7 +190,9 @@ func (b *builder) service(s *serviceInfo) {
 		b.natChains = append(b.natChains, b.firewallChain(s))
 	}
 	for _, ep := range s.endpoints() {
-		b.natChains = append(b.natChains, b.endpointChain(s, ep))
+		if hairpinPossible(ep) {
+			b.natChains = append(b.natChains, b.endpointChain(s, ep))
+		}
 	}
 }
 

@@ -272,7 +272,36 @@ func TestRenderText(t *testing.T) {
 				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.5:8080" -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-` + three.ClusterEndpoints[0].Hash,
 				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.6:8080" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-` + three.ClusterEndpoints[1].Hash,
 				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.7:8080" -j KUBE-SEP-` + three.ClusterEndpoints[2].Hash,
-				`-A KUBE-SEP-` + three.ClusterEndpoints[0].Hash + ` -m comment --comment "ns1/svc1:p80" -m tcp -p tcp -j DNAT --to-destination 10.1.0.5:8080`,
+				`-A KUBE-SEP-` + three.ClusterEndpoints[0].Hash + ` -m comment --comment "ns1/svc1:p80" -p tcp -j DNAT --to-destination 10.1.0.5:8080`,
+				`-A KUBE-SEP-` + three.ClusterEndpoints[0].Hash + ` -m comment --comment "ns1/svc1:p80" -s 10.1.0.5 -j KUBE-MARK-MASQ`,
+			},
+		},
+		{
+			name:  "endpoints on other nodes are DNATed by their pick rule",
+			model: newModel(nil, servicePort(onOtherNode)),
+			want: []string{
+				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.5:8080" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-` + three.ClusterEndpoints[0].Hash,
+				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.6:8080" -p tcp -j DNAT --to-destination 10.1.0.6:8080`,
+			},
+		},
+		{
+			name: "affinity on other nodes",
+			model: newModel(nil, servicePort(onOtherNode, func(sp *model.ServicePort) {
+				sp.AffinitySeconds = 600
+			})),
+			want: []string{
+				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.6:8080" -m recent --name KUBE-SEP-` + three.ClusterEndpoints[1].Hash +
+					` --rcheck --seconds 600 --reap -m recent --name KUBE-SEP-` + three.ClusterEndpoints[1].Hash + ` --set -p tcp -j DNAT --to-destination 10.1.0.6:8080`,
+				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.6:8080" -m recent --name KUBE-SEP-` + three.ClusterEndpoints[1].Hash +
+					` --set -p tcp -j DNAT --to-destination 10.1.0.6:8080`,
+			},
+		},
+		{
+			name:  "no endpoint comments in a large cluster",
+			model: largeModel(101, 10),
+			want: []string{
+				`-A KUBE-SVC-` + largeModel(101, 10).Services[0].Hash + ` -m statistic --mode random --probability 0.1111111111 -p tcp -j DNAT --to-destination 10.1.0.1:8080`,
+				`-A KUBE-SERVICES -m tcp -p tcp -d 172.30.0.0 --dport 80 -j KUBE-SVC-` + largeModel(101, 10).Services[0].Hash,
 			},
 		},
 		{
@@ -285,7 +314,7 @@ func TestRenderText(t *testing.T) {
 				`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.1.0.5:8080" -m recent --name KUBE-SEP-` +
 					three.ClusterEndpoints[0].Hash + ` --rcheck --seconds 600 --reap -j KUBE-SEP-` + three.ClusterEndpoints[0].Hash,
 				`-A KUBE-SEP-` + three.ClusterEndpoints[0].Hash + ` -m comment --comment "ns1/svc1:p80" -m recent --name KUBE-SEP-` +
-					three.ClusterEndpoints[0].Hash + ` --set -m tcp -p tcp -j DNAT --to-destination 10.1.0.5:8080`,
+					three.ClusterEndpoints[0].Hash + ` --set -p tcp -j DNAT --to-destination 10.1.0.5:8080`,
 			},
 		},
 		{

@@ -24,6 +24,9 @@ func richModel(fam model.Family) *model.Model {
 	}
 	eps := func(sp *model.ServicePort) {
 		sp.ClusterEndpoints = []model.Endpoint{endpoint(sp, a.ep("ep1"), true), endpoint(sp, a.ep("ep2"), false)}
+		// ep2 runs on another node, so it is DNATed without a KUBE-SEP-
+		// chain, with session affinity too.
+		sp.ClusterEndpoints[1].NodeName = "node-b"
 		sp.LocalEndpoints = sp.ClusterEndpoints[:1]
 		sp.HasEndpoints = true
 	}

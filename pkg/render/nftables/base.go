@@ -142,15 +142,19 @@ func (r *renderer) addSharedObjects() {
 	}
 }
 
-// finish adds what needs every Service seen: the hairpin set.
+// finish adds what needs every Service seen: the hairpin set. It
+// sorts endpointIPs in place.
 func (r *renderer) finish() {
 	ips := r.endpointIPs
 	sortAddrs(ips)
+	l := r.list(setHairpin)
 	for i, ip := range ips {
 		if i > 0 && ips[i-1] == ip {
 			continue
 		}
-		s := ip.String()
-		r.setElement(setHairpin, s, s)
+		l.addPair(ip)
+	}
+	if l.len() == 0 {
+		delete(r.elements, setHairpin)
 	}
 }

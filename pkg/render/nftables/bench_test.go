@@ -1,9 +1,13 @@
 package nftables
 
 import (
+	"net/netip"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // BenchmarkRender renders 10,000 Services × 10 endpoints (every tenth
@@ -27,5 +31,57 @@ func BenchmarkRenderText(b *testing.B) {
 		tx := knftables.NewFake(Family(m.Family), TableName).NewTransaction()
 		Render(m, tx)
 		_ = Text(tx)
+	}
+}
+
+// BenchmarkRenderRuleset renders the same model straight to the text the
+// applier loads, with the index an incremental sync starts from: the Go
+// side of a full sync.
+func BenchmarkRenderRuleset(b *testing.B) {
+	m := bigModel(10000, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = RenderRuleset(m)
+	}
+}
+
+// oneEndpointMoved returns m with the first endpoint of Service 5000
+// moved to another address; with shared, the other ports keep their
+// pointers (as the model builder keeps them), else every port is a copy
+// (as separate model.Build calls make them).
+func oneEndpointMoved(m *model.Model, shared bool) *model.Model {
+	out := *m
+	out.Services = slices.Clone(m.Services)
+	for i, sp := range out.Services {
+		if !shared || i == 5000 {
+			c := *sp
+			c.ClusterEndpoints = slices.Clone(sp.ClusterEndpoints)
+			out.Services[i] = &c
+		}
+	}
+	out.Services[5000].ClusterEndpoints[0].IP = netip.MustParseAddr("10.255.0.1")
+	return &out
+}
+
+// BenchmarkDiffOneEndpoint computes the delta of one endpoint change at
+// 10,000 Services × 10 endpoints, from models that share no pointer: every
+// port is compared field by field.
+func BenchmarkDiffOneEndpoint(b *testing.B) { benchmarkDiff(b, false) }
+
+// BenchmarkDiffOneEndpointSharedPointers is the same change between
+// models that share the pointers of unchanged ports, as the model
+// builder makes them.
+func BenchmarkDiffOneEndpointSharedPointers(b *testing.B) { benchmarkDiff(b, true) }
+
+func benchmarkDiff(b *testing.B, shared bool) {
+	prev := bigModel(10000, 10)
+	next := oneEndpointMoved(prev, shared)
+	idx := RenderRuleset(prev).Index
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := Diff(prev, next, idx)
+		if err != nil || d.Ports != 1 {
+			b.Fatalf("Diff: %v, %+v", err, d)
+		}
 	}
 }

@@ -30,6 +30,14 @@ func Family(f model.Family) knftables.Family {
 // knftables.NewFake(family, TableName) and runs it. The same model always
 // produces the same transaction text.
 func Render(m *model.Model, tx *knftables.Transaction) {
+	r := renderAll(m, false)
+	r.emitSkeleton(tx)
+	r.emitElements(tx)
+}
+
+// renderAll renders the whole model. With index, it also counts what
+// each Service port contributes, for an incremental sync.
+func renderAll(m *model.Model, index bool) *renderer {
 	r := newRenderer(m)
 	n := 0
 	for _, sp := range m.Services {
@@ -38,13 +46,16 @@ func Render(m *model.Model, tx *knftables.Transaction) {
 	r.endpointIPs = make([]netip.Addr, 0, n)
 	r.addBaseChains()
 	r.addSharedObjects()
+	if index {
+		// Only now: the fixed chains belong to no Service port.
+		r.usage = &usage{chains: map[string]int32{}}
+	}
 	for _, sp := range m.Services {
 		r.addServicePort(sp)
+		r.usage.endPort()
 	}
 	r.finish()
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("svcproxy service proxy rules")})
-	tx.Flush(&knftables.Table{})
-	r.emit(tx)
+	return r
 }
 
 // syntax is the family-specific spelling used in rules and set types.
@@ -61,10 +72,13 @@ func syntaxOf(f model.Family) syntax {
 	return syntax{ip: "ip", addrType: "ipv4_addr", loopback: "127.0.0.0/8"}
 }
 
-// chain is a chain being built: the object and its rules in order.
+// chain is a chain being built: the object, its rules in order, and
+// the sets and maps made for it alone (a DNAT chain's select map, an
+// endpoint chain's affinity set), which live and die with it.
 type chain struct {
 	obj   *knftables.Chain
 	rules []*knftables.Rule
+	owned []knftables.Object
 }
 
 // renderer collects the whole table before emitting it, because a
@@ -78,14 +92,19 @@ type renderer struct {
 	chains   map[string]*chain
 	sets     map[string]*knftables.Set
 	maps     map[string]*knftables.Map
-	elements map[string][]*knftables.Element
-	// claimed holds the destinations (address/proto/port, or proto/port
-	// for NodePorts) already given to a Service port: when two ports
-	// claim one, the first in model order wins, as nft refuses duplicate
-	// keys.
-	claimed map[string]bool
+	elements map[string]*elementList
+	// claimed counts the claims on each destination (the dispatch key:
+	// address . proto . port, or proto . port for NodePorts): when two
+	// ports claim one, the first in model order wins, as nft refuses
+	// duplicate keys.
+	claimed map[string]int32
 	// endpointIPs collects every endpoint address for the hairpin set.
 	endpointIPs []netip.Addr
+	// building is the chain whose rules are being made, so that the sets
+	// and maps made on the way are known to be its own.
+	building string
+	// usage, when not nil, records which chains each Service port uses.
+	usage *usage
 }
 
 func newRenderer(m *model.Model) *renderer {
@@ -95,20 +114,29 @@ func newRenderer(m *model.Model) *renderer {
 		chains:   map[string]*chain{},
 		sets:     map[string]*knftables.Set{},
 		maps:     map[string]*knftables.Map{},
-		elements: map[string][]*knftables.Element{},
-		claimed:  map[string]bool{},
+		elements: map[string]*elementList{},
+		claimed:  map[string]int32{},
 	}
 }
 
 // ensureChain creates a regular chain named name unless it exists,
 // calling build to fill it only the first time; it returns name so shared
 // chains can be requested inline.
+//
+// Every chain a Service port needs is requested while rendering that
+// port, even when another port made it first (the next chain is always
+// requested before the chain that jumps to it, as an argument), so usage
+// sees each port's complete set of chains.
 func (r *renderer) ensureChain(name string, build func()) string {
+	r.usage.use(name)
 	if _, ok := r.chains[name]; ok {
 		return name
 	}
 	r.chains[name] = &chain{obj: &knftables.Chain{Name: name}}
+	outer := r.building
+	r.building = name
 	build()
+	r.building = outer
 	return name
 }
 
@@ -143,37 +171,58 @@ func commentOf(s string) *string {
 	return &s
 }
 
-// addSet and addMap register a named set or map.
-func (r *renderer) addSet(s *knftables.Set) { r.sets[s.Name] = s }
-func (r *renderer) addMap(m *knftables.Map) { r.maps[m.Name] = m }
-
-// setElement and mapElement queue an element of a set or map. Elements
-// carry no comment: at 100,000 elements comments would double the text.
-func (r *renderer) setElement(set string, key ...string) {
-	r.elements[set] = append(r.elements[set], &knftables.Element{Set: set, Key: key})
+// addSet and addMap register a named set or map; made while building a
+// chain, it belongs to that chain.
+func (r *renderer) addSet(s *knftables.Set) {
+	r.sets[s.Name] = s
+	r.own(s)
 }
 
-func (r *renderer) mapElement(m string, key []string, value ...string) {
-	r.elements[m] = append(r.elements[m], &knftables.Element{Map: m, Key: key, Value: value})
+func (r *renderer) addMap(m *knftables.Map) {
+	r.maps[m.Name] = m
+	r.own(m)
 }
+
+func (r *renderer) own(obj knftables.Object) {
+	if c := r.chains[r.building]; c != nil {
+		c.owned = append(c.owned, obj)
+	}
+}
+
+// list returns the element list of a set or map, creating it.
+func (r *renderer) list(name string) *elementList {
+	l := r.elements[name]
+	if l == nil {
+		l = &elementList{}
+		r.elements[name] = l
+	}
+	return l
+}
+
+// setElement and mapElement queue an element of a set or map, its key
+// (and value) parts already joined by " . ". Elements carry no comment:
+// at 100,000 elements comments would double the text.
+func (r *renderer) setElement(set, key string) { r.list(set).add(key, "") }
+
+func (r *renderer) mapElement(m, key, value string) { r.list(m).add(key, value) }
 
 // claim reports whether key is still free, taking it if so.
 func (r *renderer) claim(key string) bool {
-	if r.claimed[key] {
-		return false
-	}
-	r.claimed[key] = true
-	return true
+	r.claimed[key]++
+	return r.claimed[key] == 1
 }
 
-// emit writes everything to tx in dependency order: chains, then sets
-// and maps, then rules, then elements, each group sorted by name.
+// emitSkeleton writes the table and everything but elements to tx in
+// dependency order: chains, then sets and maps, then rules, each group
+// sorted by name.
 //
 // Every set and map is flushed after it is added: flushing the table
 // removes rules but not elements, and a kept element whose value changed
 // would make "add element" fail, one naming a deleted chain would keep
 // that chain busy.
-func (r *renderer) emit(tx *knftables.Transaction) {
+func (r *renderer) emitSkeleton(tx *knftables.Transaction) {
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("svcproxy service proxy rules")})
+	tx.Flush(&knftables.Table{})
 	chainNames := sortedKeys(r.chains)
 	for _, name := range chainNames {
 		tx.Add(r.chains[name].obj)
@@ -191,9 +240,16 @@ func (r *renderer) emit(tx *knftables.Transaction) {
 			tx.Add(rule)
 		}
 	}
+}
+
+// emitElements adds every element to tx, sets and maps sorted by name.
+func (r *renderer) emitElements(tx *knftables.Transaction) {
 	for _, name := range sortedKeys(r.elements) {
-		for _, e := range r.elements[name] {
-			tx.Add(e)
+		l := r.elements[name]
+		_, isSet := r.sets[name]
+		text := string(l.buf)
+		for i := range l.len() {
+			tx.Add(l.knftables(name, isSet, i, text))
 		}
 	}
 }

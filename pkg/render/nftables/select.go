@@ -75,15 +75,9 @@ func (r *renderer) dnatChain(p pick) string {
 // addSelections adds one element per endpoint to the pick's map: the
 // destination key followed by the endpoint's index, mapping to the
 // endpoint's address and port.
-func (r *renderer) addSelections(p pick, key []string, eps []model.Endpoint) {
-	name := p.mapName()
-	n := len(key) + 1
+func (r *renderer) addSelections(p pick, key string, eps []model.Endpoint) {
+	l := r.list(p.mapName())
 	for i, ep := range eps {
-		// One allocation holds key and value: at 100,000 elements the
-		// renderer's memory is mostly these.
-		kv := make([]string, n+2)
-		copy(kv, key)
-		kv[n-1], kv[n], kv[n+1] = strconv.Itoa(i), ep.IP.String(), strconv.Itoa(int(ep.Port))
-		r.elements[name] = append(r.elements[name], &knftables.Element{Map: name, Key: kv[:n:n], Value: kv[n:]})
+		l.addSelection(key, i, ep.IP, ep.Port)
 	}
 }

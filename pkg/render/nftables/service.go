@@ -37,13 +37,18 @@ func (r *renderer) addServicePort(sp *model.ServicePort) {
 }
 
 // destKey is the element key of an address, protocol and port.
-func destKey(ip netip.Addr, proto model.Protocol, port uint16) []string {
-	return []string{ip.String(), string(proto), strconv.Itoa(int(port))}
+func destKey(ip netip.Addr, proto model.Protocol, port uint16) string {
+	b := make([]byte, 0, len("0000:0000:0000:0000:0000:0000:0000:0000 . sctp . 65535"))
+	b = ip.AppendTo(b)
+	b = append(b, " . "...)
+	b = append(b, proto...)
+	b = append(b, " . "...)
+	return string(strconv.AppendUint(b, uint64(port), 10))
 }
 
 func (r *renderer) addClusterIP(sp *model.ServicePort) {
 	key := destKey(sp.ClusterIP, sp.Name.Protocol, sp.Port)
-	if !r.claim(key[0] + "/" + key[1] + "/" + key[2]) {
+	if !r.claim(key) {
 		return
 	}
 	eps := sp.InternalEndpoints()
@@ -64,7 +69,7 @@ func (r *renderer) addClusterIP(sp *model.ServicePort) {
 
 func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalancer bool) {
 	key := destKey(ip, sp.Name.Protocol, sp.Port)
-	if !r.claim(key[0] + "/" + key[1] + "/" + key[2]) {
+	if !r.claim(key) {
 		return
 	}
 	if loadBalancer && sp.Firewall {
@@ -79,7 +84,7 @@ func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalan
 // even under a Local policy without local endpoints; what that chain
 // leaves unDNATed keeps its destination and is refused after NAT by the
 // no-endpoint map, as kube-proxy does it.
-func (r *renderer) addExternal(sp *model.ServicePort, dispatch, noEndpoints string, key []string, nodePort bool) {
+func (r *renderer) addExternal(sp *model.ServicePort, dispatch, noEndpoints string, key string, nodePort bool) {
 	if sp.HasEndpoints {
 		r.mapElement(dispatch, key, "goto "+r.externalTarget(sp, nodePort, key))
 	}
@@ -89,8 +94,10 @@ func (r *renderer) addExternal(sp *model.ServicePort, dispatch, noEndpoints stri
 }
 
 func (r *renderer) addNodePort(sp *model.ServicePort) {
-	key := []string{string(sp.Name.Protocol), strconv.Itoa(int(sp.NodePort))}
-	if !r.claim("nodeport/" + key[0] + "/" + key[1]) {
+	// "proto . port" never equals an address key, so NodePorts and
+	// addresses share one claim namespace.
+	key := string(sp.Name.Protocol) + " . " + strconv.Itoa(int(sp.NodePort))
+	if !r.claim(key) {
 		return
 	}
 	r.addExternal(sp, mapServiceNodePorts, mapNoEndpointNodePorts, key, true)
@@ -108,7 +115,7 @@ func noEndpointVerdict(sp *model.ServicePort) string {
 }
 
 // externalTarget returns the chain external traffic to key goes to.
-func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key []string) string {
+func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key string) string {
 	if sp.AffinitySeconds > 0 {
 		return r.affinityExternalChain(sp)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,14 +22,13 @@ const (
 
 // waitForEtcd waits until etcd answers /health, so that a broken etcd is
 // reported as such rather than as an apiserver that never gets ready.
-func (s *Server) waitForEtcd(t testing.TB, dialer *nsDialer) {
-	t.Helper()
+func (s *Server) waitForEtcd(ctx context.Context) error {
 	client := &http.Client{
-		Transport: &http.Transport{DialContext: dialer.DialContext},
+		Transport: &http.Transport{DialContext: s.dialer.DialContext},
 		Timeout:   2 * time.Second,
 	}
 	defer client.CloseIdleConnections()
-	err := poll(s.etcd, etcdTimeout, func() error {
+	err := poll(ctx, s.etcd, etcdTimeout, func() error {
 		resp, err := client.Get(etcdClientURL + "/health")
 		if err != nil {
 			return err
@@ -43,22 +41,22 @@ func (s *Server) waitForEtcd(t testing.TB, dialer *nsDialer) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("waiting for etcd (its log is shown below): %v", err)
+		return fmt.Errorf("waiting for etcd: %w", err)
 	}
+	return nil
 }
 
 // waitForAPIServer waits until /readyz passes and the default namespace,
 // which the apiserver creates shortly after, exists; tests create their
 // objects there and would otherwise race it.
-func (s *Server) waitForAPIServer(t testing.TB) {
-	t.Helper()
+func (s *Server) waitForAPIServer(ctx context.Context) error {
 	client, err := kubernetes.NewForConfig(s.Config)
 	if err != nil {
-		t.Fatalf("creating the admin client: %v", err)
+		return fmt.Errorf("creating the admin client: %w", err)
 	}
 	start := time.Now()
-	err = poll(s.apiserver, readyTimeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err = poll(ctx, s.apiserver, readyTimeout, func() error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
 		if failed := failedChecks(body); err != nil && failed != "" {
@@ -70,9 +68,10 @@ func (s *Server) waitForAPIServer(t testing.TB) {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("waiting for kube-apiserver (its log is shown below): %v", err)
+		return fmt.Errorf("waiting for kube-apiserver: %w", err)
 	}
-	t.Logf("%v ready after %v", s, time.Since(start).Round(time.Millisecond))
+	s.logf("%v ready after %v", s, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // failedChecks picks the failing lines out of a verbose /readyz answer,
@@ -87,9 +86,10 @@ func failedChecks(body []byte) string {
 	return strings.Join(failed, "; ")
 }
 
-// poll calls check until it succeeds, p exits, or timeout passes,
-// returning the last error so the failure says what was still wrong.
-func poll(p *process, timeout time.Duration, check func() error) error {
+// poll calls check until it succeeds, p exits, timeout passes or ctx
+// ends, returning the last error so the failure says what was still
+// wrong.
+func poll(ctx context.Context, p *process, timeout time.Duration, check func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
@@ -102,6 +102,10 @@ func poll(p *process, timeout time.Duration, check func() error) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready after %v: %w", timeout, err)
 		}
-		time.Sleep(pollInterval)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w; last check: %w", ctx.Err(), err)
+		case <-time.After(pollInterval):
+		}
 	}
 }

@@ -58,35 +58,69 @@ func (d *nsDialer) DialContext(ctx context.Context, network, address string) (ne
 	return r.conn, r.err
 }
 
-// dialLocked locks the calling goroutine to its thread, moves the thread
-// into the namespace, dials, and moves it back. It unlocks the thread only
-// once it is back in the host namespace.
+// dialLocked dials from inside the namespace.
 func (d *nsDialer) dialLocked(ctx context.Context, network, address string) (net.Conn, error) {
+	var conn net.Conn
+	err := d.inNamespace(func() error {
+		var dialer net.Dialer
+		var err error
+		conn, err = dialer.DialContext(ctx, network, address)
+		return err
+	})
+	if err != nil && conn != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, err
+}
+
+// listen opens a TCP listener inside the namespace. Like a connected
+// socket, a listening one stays in the namespace it was created in.
+func (d *nsDialer) listen(address string) (net.Listener, error) {
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var l net.Listener
+		err := d.inNamespace(func() error {
+			var err error
+			l, err = net.Listen("tcp", address)
+			return err
+		})
+		ch <- result{l, err}
+	}()
+	r := <-ch
+	return r.l, r.err
+}
+
+// inNamespace locks the calling goroutine to its thread, moves the thread
+// into the namespace, runs fn, and moves it back. It unlocks the thread
+// only once it is back in the host namespace; if it cannot get back, the
+// goroutine must end so that Go retires the thread.
+func (d *nsDialer) inNamespace(fn func() error) error {
 	runtime.LockOSThread()
 	host, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("opening the current network namespace: %w", err)
+		return fmt.Errorf("opening the current network namespace: %w", err)
 	}
 	defer host.Close()
 	target, err := os.Open(d.path)
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("opening network namespace %s: %w", d.path, err)
+		return fmt.Errorf("opening network namespace %s: %w", d.path, err)
 	}
 	defer target.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("entering network namespace %s: %w", d.path, err)
+		return fmt.Errorf("entering network namespace %s: %w", d.path, err)
 	}
-	var dialer net.Dialer
-	conn, dialErr := dialer.DialContext(ctx, network, address)
+	fnErr := fn()
 	if err := unix.Setns(int(host.Fd()), unix.CLONE_NEWNET); err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, fmt.Errorf("returning to the host network namespace: %w", err)
+		return fmt.Errorf("returning to the host network namespace: %w", err)
 	}
 	runtime.UnlockOSThread()
-	return conn, dialErr
+	return fnErr
 }

@@ -12,9 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -25,55 +23,63 @@ const mainModule = "github.com/svcproxy/svcproxy"
 // binaries are kept, so CI can point it at a directory it caches.
 const CacheEnv = "SVCPROXY_TEST_CACHE"
 
+// Binary is a server built from the test/tools module.
+type Binary string
+
+// The binaries Build knows.
 const (
-	etcdBinary      = "etcd"
-	apiserverBinary = "kube-apiserver"
-	// hashFile records which test/tools go.mod/go.sum the binaries were
-	// built from; it is written last, so its presence means a whole build.
-	hashFile = "tools.hash"
-	// maxBuild bounds a build so that a wedged toolchain fails the test
-	// instead of holding the cache lock until the test binary is killed.
-	maxBuild = 30 * time.Minute
+	Etcd      Binary = "etcd"
+	APIServer Binary = "kube-apiserver"
+	KubeProxy Binary = "kube-proxy"
 )
 
-// built remembers the binaries once found, so tests in one package do not
-// re-hash and re-check the cache each time.
-var built struct {
-	sync.Mutex
-	etcd, apiserver string
+// packages are the import paths the binaries are built from, relative to
+// test/tools.
+var packages = map[Binary]string{
+	Etcd:      "./etcd",
+	APIServer: "k8s.io/kubernetes/cmd/kube-apiserver",
+	KubeProxy: "k8s.io/kubernetes/cmd/kube-proxy",
 }
 
-// Binaries builds (or reuses from a cache directory) etcd and
-// kube-apiserver, returning their paths. The cache is $SVCPROXY_TEST_CACHE,
-// or svcproxy-test-bin under the user cache directory, and is rebuilt only
-// when the binaries are missing or test/tools/go.mod or go.sum changed.
-func Binaries(t testing.TB) (etcd, apiserver string) {
-	t.Helper()
-	built.Lock()
-	defer built.Unlock()
-	if built.etcd != "" {
-		return built.etcd, built.apiserver
-	}
+// stampSuffix names the file beside each binary that records which
+// test/tools go.mod/go.sum it was built from; it is written last, so its
+// presence means a whole build.
+const stampSuffix = ".hash"
+
+// Logf receives progress messages; the first build takes minutes.
+type Logf func(format string, args ...any)
+
+// Build builds (or reuses from a cache directory) the named binaries and
+// returns their paths. The cache is $SVCPROXY_TEST_CACHE, or
+// svcproxy-test-bin under the user cache directory; a binary is rebuilt
+// only when it is missing or test/tools/go.mod or go.sum changed. ctx
+// bounds the build: the first one takes about 10 minutes.
+func Build(ctx context.Context, logf Logf, bins ...Binary) (map[Binary]string, error) {
 	toolsDir, err := toolsDir()
 	if err != nil {
-		t.Fatalf("finding test/tools: %v", err)
+		return nil, fmt.Errorf("finding test/tools: %w", err)
 	}
 	cache, err := cacheDir()
 	if err != nil {
-		t.Fatalf("choosing the binary cache: %v", err)
+		return nil, fmt.Errorf("choosing the binary cache: %w", err)
 	}
 	sum, err := toolsHash(toolsDir)
 	if err != nil {
-		t.Fatalf("hashing test/tools: %v", err)
+		return nil, fmt.Errorf("hashing test/tools: %w", err)
 	}
-	if !upToDate(cache, sum) {
-		if err := buildLocked(t, toolsDir, cache, sum); err != nil {
-			t.Fatalf("building etcd and kube-apiserver: %v", err)
+	paths := map[Binary]string{}
+	for _, b := range bins {
+		if _, ok := packages[b]; !ok {
+			return nil, fmt.Errorf("building %s: unknown binary", b)
 		}
+		if !upToDate(cache, b, sum) {
+			if err := buildLocked(ctx, logf, toolsDir, cache, b, sum); err != nil {
+				return nil, fmt.Errorf("building %s: %w", b, err)
+			}
+		}
+		paths[b] = filepath.Join(cache, string(b))
 	}
-	built.etcd = filepath.Join(cache, etcdBinary)
-	built.apiserver = filepath.Join(cache, apiserverBinary)
-	return built.etcd, built.apiserver
+	return paths, nil
 }
 
 // cacheDir returns the binary cache directory, creating it.
@@ -144,46 +150,40 @@ func toolsHash(toolsDir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// upToDate reports whether cache holds both binaries built from sum.
-func upToDate(cache, sum string) bool {
-	got, err := os.ReadFile(filepath.Join(cache, hashFile))
+// upToDate reports whether cache holds the binary built from sum.
+func upToDate(cache string, b Binary, sum string) bool {
+	got, err := os.ReadFile(filepath.Join(cache, string(b)+stampSuffix))
 	if err != nil || strings.TrimSpace(string(got)) != sum {
 		return false
 	}
-	for _, name := range []string{etcdBinary, apiserverBinary} {
-		if fi, err := os.Stat(filepath.Join(cache, name)); err != nil || !fi.Mode().IsRegular() {
-			return false
-		}
-	}
-	return true
+	fi, err := os.Stat(filepath.Join(cache, string(b)))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // buildLocked builds under an exclusive flock on the cache, so parallel
 // test processes (go test ./... or CI jobs sharing a cache) build once.
 // The kernel drops a flock when its holder exits, so a killed test can
 // never leave the cache locked.
-func buildLocked(t testing.TB, toolsDir, cache, sum string) error {
-	t.Helper()
+func buildLocked(ctx context.Context, logf Logf, toolsDir, cache string, b Binary, sum string) error {
 	lock, err := os.OpenFile(filepath.Join(cache, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening the build lock: %w", err)
 	}
 	defer lock.Close()
-	if err := waitForLock(t, lock); err != nil {
+	if err := waitForLock(ctx, logf, lock); err != nil {
 		return err
 	}
 	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
-	if upToDate(cache, sum) {
-		t.Logf("another process built the binaries in %s", cache)
+	if upToDate(cache, b, sum) {
+		logf("another process built %s in %s", b, cache)
 		return nil
 	}
-	return build(t, toolsDir, cache, sum)
+	return build(ctx, logf, toolsDir, cache, b, sum)
 }
 
 // waitForLock takes the flock, logging while another process holds it and
-// giving up after maxBuild rather than waiting forever.
-func waitForLock(t testing.TB, lock *os.File) error {
-	t.Helper()
+// giving up when ctx ends rather than waiting forever.
+func waitForLock(ctx context.Context, logf Logf, lock *os.File) error {
 	start := time.Now()
 	logged := time.Time{}
 	for {
@@ -194,22 +194,22 @@ func waitForLock(t testing.TB, lock *os.File) error {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return fmt.Errorf("locking %s: %w", lock.Name(), err)
 		}
-		if time.Since(start) > maxBuild {
-			return fmt.Errorf("another process has held %s for over %v", lock.Name(), maxBuild)
-		}
 		if time.Since(logged) > 30*time.Second {
-			t.Logf("waiting for another process building into %s (%v so far)", filepath.Dir(lock.Name()), time.Since(start).Round(time.Second))
+			logf("waiting for another process building into %s (%v so far)", filepath.Dir(lock.Name()), time.Since(start).Round(time.Second))
 			logged = time.Now()
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting %v for another process to build into %s: %w", time.Since(start).Round(time.Second), filepath.Dir(lock.Name()), ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
 }
 
-// build compiles both binaries into a scratch directory and renames them
-// into the cache, writing the hash last so a half-finished build is never
+// build compiles one binary into a scratch directory and renames it into
+// the cache, writing its stamp last so a half-finished build is never
 // mistaken for a whole one.
-func build(t testing.TB, toolsDir, cache, sum string) error {
-	t.Helper()
+func build(ctx context.Context, logf Logf, toolsDir, cache string, b Binary, sum string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("finding the go command: %w", err)
@@ -219,46 +219,26 @@ func build(t testing.TB, toolsDir, cache, sum string) error {
 		return fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(scratch)
-	_ = os.Remove(filepath.Join(cache, hashFile))
-
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout(t))
-	defer cancel()
-	for _, b := range []struct{ name, pkg string }{
-		{apiserverBinary, "k8s.io/kubernetes/cmd/kube-apiserver"},
-		{etcdBinary, "./etcd"},
-	} {
-		if err := goBuild(ctx, t, goBin, toolsDir, filepath.Join(scratch, b.name), b.pkg); err != nil {
-			return err
-		}
-		if err := os.Rename(filepath.Join(scratch, b.name), filepath.Join(cache, b.name)); err != nil {
-			return fmt.Errorf("installing %s: %w", b.name, err)
-		}
+	stamp := string(b) + stampSuffix
+	_ = os.Remove(filepath.Join(cache, stamp))
+	if err := goBuild(ctx, logf, goBin, toolsDir, filepath.Join(scratch, string(b)), packages[b]); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(scratch, hashFile), []byte(sum+"\n"), 0o644); err != nil {
+	if err := os.Rename(filepath.Join(scratch, string(b)), filepath.Join(cache, string(b))); err != nil {
+		return fmt.Errorf("installing %s: %w", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(scratch, stamp), []byte(sum+"\n"), 0o644); err != nil {
 		return fmt.Errorf("writing the build hash: %w", err)
 	}
-	if err := os.Rename(filepath.Join(scratch, hashFile), filepath.Join(cache, hashFile)); err != nil {
+	if err := os.Rename(filepath.Join(scratch, stamp), filepath.Join(cache, stamp)); err != nil {
 		return fmt.Errorf("installing the build hash: %w", err)
 	}
 	return nil
 }
 
-// buildTimeout stops the build shortly before the test deadline, so a slow
-// first build fails with a useful message instead of go test's panic.
-func buildTimeout(t testing.TB) time.Duration {
-	timeout := maxBuild
-	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if deadline, ok := d.Deadline(); ok && time.Until(deadline)-30*time.Second < timeout {
-			timeout = time.Until(deadline) - 30*time.Second
-		}
-	}
-	return max(timeout, time.Second)
-}
-
 // goBuild runs one go build in the tools module, logging progress because
 // the first kube-apiserver build takes minutes.
-func goBuild(ctx context.Context, t testing.TB, goBin, dir, out, pkg string) error {
-	t.Helper()
+func goBuild(ctx context.Context, logf Logf, goBin, dir, out, pkg string) error {
 	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, pkg)
 	cmd.Dir = dir
 	// GOWORK=off keeps a go.work elsewhere from pulling the tools module
@@ -268,7 +248,7 @@ func goBuild(ctx context.Context, t testing.TB, goBin, dir, out, pkg string) err
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 
-	t.Logf("building %s in %s (the first build takes several minutes)", pkg, dir)
+	logf("building %s in %s (the first build takes several minutes)", pkg, dir)
 	start := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -280,17 +260,17 @@ func goBuild(ctx context.Context, t testing.TB, goBin, dir, out, pkg string) err
 			case <-stop:
 				return
 			case <-tick.C:
-				t.Logf("still building %s (%v)", pkg, time.Since(start).Round(time.Second))
+				logf("still building %s (%v)", pkg, time.Since(start).Round(time.Second))
 			}
 		}
 	}()
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("go build %s: stopped after %v; the first build can take over 10 minutes, so raise go test -timeout: %w",
+			return fmt.Errorf("go build %s: stopped after %v; the first build can take over 10 minutes: %w",
 				pkg, time.Since(start).Round(time.Second), ctx.Err())
 		}
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, output.String())
 	}
-	t.Logf("built %s in %v", pkg, time.Since(start).Round(time.Second))
+	logf("built %s in %v", pkg, time.Since(start).Round(time.Second))
 	return nil
 }

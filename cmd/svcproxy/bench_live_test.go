@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/test/kubeapi"
+)
+
+// TestBenchCommandAPIServer runs the end-to-end benchmark at a tiny size
+// with kube-proxy beside svcproxy, through the real binary (the benchmark
+// runs its own executable as the proxy). It checks that every proxy in
+// every mode synced, was timed on each change and was measured, that the
+// ratios are printed, and that nothing is left behind; never a duration.
+func TestBenchCommandAPIServer(t *testing.T) {
+	netns.RequireRoot(t, "nft", "iptables-legacy-restore")
+	kubeapi.Require(t)
+	before := benchNamespaces(t)
+	csvPath := filepath.Join(t.TempDir(), "live.csv")
+	cmd := exec.Command(svcproxyBinary(t), "bench", "--apiserver", "--compare-kube-proxy",
+		"--services", "30", "--endpoints", "2", "--modes", "nftables,iptables-legacy", "--changes", "2", "--csv", csvPath)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench --apiserver: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	rows := liveRows(stdout.String())
+	for _, proxy := range []string{"svcproxy", "kube-proxy"} {
+		for _, mode := range []string{"nftables", "iptables-legacy"} {
+			checkLiveRow(t, rows[proxy+" "+mode], proxy, mode)
+		}
+	}
+	for _, mode := range []string{"nftables", "iptables-legacy"} {
+		if r := rows["ratio "+mode]; len(r) != 5 || r[2] == "-" || r[3] == "-" || r[4] == "-" {
+			t.Errorf("ratios of %s: %q, want three figures", mode, r)
+		}
+	}
+	if records := readCSV(t, csvPath); len(records) != 5 {
+		t.Errorf("CSV has %d records, want a header and 4 rows", len(records))
+	}
+	for _, ns := range benchNamespaces(t) {
+		if !slices.Contains(before, ns) {
+			t.Errorf("network namespace %s was left behind", ns)
+		}
+	}
+}
+
+// liveRows keys the result rows by "proxy mode" and the ratio rows by
+// "ratio mode".
+func liveRows(table string) map[string][]string {
+	rows := map[string][]string{}
+	for line := range strings.Lines(table) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 11 && f[0] != "services":
+			rows[f[2]+" "+f[3]] = f
+		case len(f) == 5 && f[0] != "services":
+			rows["ratio "+f[1]] = f
+		}
+	}
+	return rows
+}
+
+func checkLiveRow(t *testing.T, row []string, proxy, mode string) {
+	t.Helper()
+	if len(row) != 11 {
+		t.Errorf("%s %s: no row", proxy, mode)
+		return
+	}
+	first, err1 := strconv.ParseFloat(row[4], 64)
+	p50, err2 := strconv.ParseFloat(row[6], 64)
+	rss, err3 := strconv.ParseFloat(row[9], 64)
+	if err1 != nil || err2 != nil || err3 != nil || first <= 0 || p50 <= 0 || rss <= 0 || row[8] != "2" {
+		t.Errorf("%s %s: row %q, want a first sync, 2 timed changes and an RSS", proxy, mode, row)
+	}
+}

@@ -1,0 +1,121 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/svcproxy/svcproxy/internal/kubeapi"
+	"github.com/svcproxy/svcproxy/pkg/bench"
+)
+
+// errNotFinished marks a first sync that did not end within the timeout.
+var errNotFinished = errors.New("first sync not finished")
+
+// measure runs one proxy through the scenario: start, first sync, a
+// series of single-endpoint changes, memory; and stops it. A proxy that
+// does not finish its first sync in time is a result, not an error.
+func measure(ctx context.Context, api *kubeapi.Server, client kubernetes.Interface, l launch, mix bench.Mix, opts Options, generation *int, logf kubeapi.Logf) (res Result, err error) {
+	res = Result{Services: mix.Services, Endpoints: mix.Endpoints, Proxy: l.proxy, Mode: l.mode}
+	logf("%d Services, %s, %s: starting…", mix.Services, l.proxy, l.mode)
+	r, err := start(api, l)
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, r.stop()) }()
+
+	started := time.Now()
+	first, err := r.waitForFirstSync(ctx, opts.Timeout)
+	if errors.Is(err, errNotFinished) {
+		res.NotFinished = opts.Timeout
+		logf("%d Services, %s, %s: first sync not finished after %v", mix.Services, l.proxy, l.mode, opts.Timeout)
+		res.RSS, res.PeakRSS, err = r.memory()
+		return res, err
+	}
+	if err != nil {
+		return res, err
+	}
+	res.FirstSync, res.Ready = first, time.Since(started)
+	logf("%d Services, %s, %s: first sync %v; timing %d endpoint changes…", mix.Services, l.proxy, l.mode, first.Round(time.Millisecond), opts.Changes)
+	for i := range opts.Changes {
+		*generation++
+		// Spread the changed Services over the cluster, away from its
+		// ends, so no proxy is favoured by where a Service sorts.
+		svc := (2*i + 1) * mix.Services / (2 * opts.Changes)
+		d, err := r.timeChange(ctx, client, svc, *generation)
+		if err != nil {
+			return res, err
+		}
+		res.Changes = append(res.Changes, d)
+	}
+	res.RSS, res.PeakRSS, err = r.memory()
+	return res, err
+}
+
+// waitForFirstSync waits until the proxy reports its first sync and
+// returns that sync's duration.
+func (r *running) waitForFirstSync(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if r.exited() {
+			return 0, fmt.Errorf("%s exited; see %s", r.proxy, r.log)
+		}
+		syncs, _, err := r.scrape(ctx)
+		if err == nil && syncs.count > 0 {
+			return seconds(syncs.sum / float64(syncs.count)), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, errNotFinished
+		}
+		if err := sleep(ctx, pollInterval); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// timeChange changes one endpoint and returns the network programming
+// latency the proxy reports for it. It first waits out the minimum sync
+// period, then waits for the proxy to count the change.
+func (r *running) timeChange(ctx context.Context, client kubernetes.Interface, svc, generation int) (time.Duration, error) {
+	if err := sleep(ctx, settle); err != nil {
+		return 0, err
+	}
+	_, before, err := r.scrape(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := changeEndpoint(ctx, client, svc, generation); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, after, err := r.scrape(ctx)
+		if err == nil && after.count > before.count {
+			return seconds((after.sum - before.sum) / float64(after.count-before.count)), nil
+		}
+		if r.exited() {
+			return 0, fmt.Errorf("%s exited; see %s", r.proxy, r.log)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s reported no network programming for an endpoint change within a minute", r.proxy)
+		}
+		if err := sleep(ctx, pollInterval); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// sleep waits for d or the end of ctx.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("benchmark cancelled: %w", ctx.Err())
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,201 @@
+package sync
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
+
+// Manifest helpers for the update cases. Addresses follow the traffic
+// tests' plan: pods in 10.1.0.0/16 (node-a is this node), cluster IPs in
+// 172.30.0.0/24, load balancer and external IPs in 192.0.2.0/24, external
+// clients in 203.0.113.0/24.
+
+// service returns a Service manifest; spec is the inside of its spec,
+// without braces, and extra any further top-level fields.
+func service(name, spec, extra string) string {
+	return "apiVersion: v1\nkind: Service\nmetadata: {namespace: t, name: " + name + "}\nspec: {" + spec + "}\n" + extra
+}
+
+// slice returns the EndpointSlice of Service name with endpoints on
+// port 8080 of addrs; "ADDR@NODE" puts one on another node than node-a.
+func slice(name string, addrs ...string) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n")
+	b.WriteString("metadata: {namespace: t, name: " + name + "-1, labels: {kubernetes.io/service-name: " + name + "}}\n")
+	b.WriteString("addressType: IPv4\nports: [{name: http, protocol: TCP, port: 8080}]\n")
+	if len(addrs) == 0 {
+		b.WriteString("endpoints: []\n")
+	} else {
+		b.WriteString("endpoints:\n")
+	}
+	for _, a := range addrs {
+		ip, node, ok := strings.Cut(a, "@")
+		if !ok {
+			node = "node-a"
+		}
+		b.WriteString("- {addresses: [" + ip + "], nodeName: " + node + "}\n")
+	}
+	return b.String()
+}
+
+// manifests joins manifests into one document stream.
+func manifests(docs ...string) string { return strings.Join(docs, "---\n") }
+
+const (
+	httpPort   = "ports: [{name: http, protocol: TCP, port: 80}]"
+	nodePort   = "type: NodePort, ports: [{name: http, protocol: TCP, port: 80, nodePort: 30090}]"
+	lbStatus   = "status: {loadBalancer: {ingress: [{ip: 192.0.2.10}]}}\n"
+	lbSpec     = "type: LoadBalancer, loadBalancerSourceRanges: [203.0.113.0/25], ports: [{name: http, protocol: TCP, port: 80, nodePort: 30091}]"
+	stickySpec = "sessionAffinity: ClientIP, sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}, " + httpPort
+)
+
+// TestNFTablesUpdateCases runs sequences of models through Update, each
+// aimed at something the delta must get right, and after every step
+// compares the table with a full apply of that step's model in a fresh
+// namespace.
+func TestNFTablesUpdateCases(t *testing.T) {
+	netns.RequireRoot(t, "nft")
+	web := service("web", "clusterIP: 172.30.0.10, "+httpPort, "")
+	tests := []struct {
+		name  string
+		steps []string
+		// incremental says, for each step after the first, whether
+		// Update may send it as a delta.
+		incremental []bool
+	}{{
+		name: "hairpin address shared by two Services, one removed",
+		steps: []string{
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6"),
+				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5")),
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6")),
+			manifests(web, slice("web", "10.1.2.6")),
+		},
+		incremental: []bool{true, true},
+	}, {
+		name: "Service from endpoints to none and back",
+		steps: []string{
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6")),
+			manifests(web, slice("web")),
+			manifests(web),
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6")),
+		},
+		incremental: []bool{true, true, true},
+	}, {
+		name: "endpoint count nobody else has",
+		steps: []string{
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6"),
+				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.3.7@node-b")),
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b"),
+				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.3.7@node-b")),
+			manifests(web, slice("web", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b"),
+				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b")),
+		},
+		incremental: []bool{true, true},
+	}, {
+		name: "contested external IP takes the full path",
+		steps: []string{
+			manifests(
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+				service("b", "clusterIP: 172.30.0.11, externalIPs: [192.0.2.20], "+httpPort, ""), slice("b", "10.1.2.6")),
+			manifests(
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+				service("b", "clusterIP: 172.30.0.11, externalIPs: [192.0.2.20], "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
+			manifests(
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+				service("b", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
+			manifests(
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.2.6")),
+		},
+		incremental: []bool{false, false, true},
+	}, {
+		name: "affinity and firewall Services added, changed and removed",
+		steps: []string{
+			manifests(web, slice("web", "10.1.1.5")),
+			manifests(web, slice("web", "10.1.1.5"),
+				service("lb", "clusterIP: 172.30.0.12, "+lbSpec, lbStatus), slice("lb", "10.1.3.7@node-b"),
+				service("sticky", "clusterIP: 172.30.0.40, "+stickySpec, ""), slice("sticky", "10.1.1.5", "10.1.2.6")),
+			manifests(web, slice("web", "10.1.1.5"),
+				service("lb", "clusterIP: 172.30.0.12, "+strings.Replace(lbSpec, "/25", "/26", 1), lbStatus), slice("lb", "10.1.3.7@node-b"),
+				service("sticky", "clusterIP: 172.30.0.40, "+stickySpec, ""), slice("sticky", "10.1.1.5", "10.1.3.7@node-b")),
+			manifests(web, slice("web", "10.1.1.5")),
+		},
+		incremental: []bool{true, true, true},
+	}, {
+		name: "NodePort added, and a Service made a NodePort",
+		steps: []string{
+			manifests(web, slice("web", "10.1.1.5")),
+			manifests(web, slice("web", "10.1.1.5"),
+				service("np", "clusterIP: 172.30.0.11, "+nodePort, ""), slice("np", "10.1.2.6")),
+			manifests(service("web", "clusterIP: 172.30.0.10, type: NodePort, externalTrafficPolicy: Local, "+
+				"ports: [{name: http, protocol: TCP, port: 80, nodePort: 30092}]", ""), slice("web", "10.1.1.5", "10.1.3.7@node-b"),
+				service("np", "clusterIP: 172.30.0.11, "+nodePort, ""), slice("np", "10.1.2.6")),
+		},
+		incremental: []bool{true, true},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := updateSteps(t, tt.steps); !slices.Equal(got, tt.incremental) {
+				t.Errorf("incremental paths taken: %v, want %v", got, tt.incremental)
+			}
+		})
+	}
+}
+
+// updateSteps applies the first step in full and the others through
+// Update, checks the table against a full apply after each, and returns
+// which updates were incremental.
+func updateSteps(t *testing.T, steps []string) []bool {
+	t.Helper()
+	ctx := context.Background()
+	ns := netns.New(t)
+	r := &recordingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
+	a := &NFTables{Family: model.IPv4, Runner: r}
+	if err := a.Apply(ctx, trafficModel(t, steps[0])); err != nil {
+		t.Fatal(err)
+	}
+	var paths []bool
+	for i, s := range steps[1:] {
+		m := trafficModel(t, s)
+		r.last = ""
+		if err := a.Update(ctx, m); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+		paths = append(paths, a.LastIncremental())
+		if a.LastIncremental() {
+			if strings.Contains(r.last, "flush table") {
+				t.Errorf("step %d: the delta reloads the table:\n%s", i+1, r.last)
+			}
+			t.Logf("step %d delta:\n%s", i+1, r.last)
+		}
+		fresh := netns.New(t)
+		b := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: fresh.Prefix()}}
+		if err := b.Apply(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := canonicalTable(t, ns), canonicalTable(t, fresh); got != want {
+			t.Errorf("step %d: the table differs from a full apply:\n%s\nwant:\n%s", i+1, got, want)
+		}
+		if got, want := a.LastStats(), b.LastStats(); !slices.Equal(got, want) {
+			t.Errorf("step %d: stats %+v, a full apply's %+v", i+1, got, want)
+		}
+	}
+	return paths
+}
+
+// recordingRunner keeps the input of the last command given any.
+type recordingRunner struct {
+	Runner
+	last string
+}
+
+func (r *recordingRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	if stdin != nil {
+		r.last = string(stdin)
+	}
+	return r.Runner.Run(ctx, stdin, name, args...)
+}
