@@ -53,25 +53,29 @@
 // # Measurements
 //
 // On the development machine (2 vCPUs, kernel 6.x, nft 1.0.6), 10,000
-// Services × 10 endpoints, every tenth with a NodePort (TestLoadTime,
-// run with SVCPROXY_NFT_LOADTEST=1): 16 chains, 22 rules, 10 sets and
-// maps, 221,001 elements (100,000 select, 100,000 hairpin, 10,000 +
-// 1,000 dispatch, 10,000 NodePort select).
+// Services × 10 endpoints, one of each on this node, every tenth with a
+// NodePort (TestLoadTime, run with SVCPROXY_NFT_LOADTEST=1): 16 chains,
+// 22 rules, 10 sets and maps, 131,001 elements (100,000 select, 10,000
+// hairpin, 10,000 + 1,000 dispatch, 10,000 NodePort select). The hairpin
+// set holds only endpoints on this node (or of unknown node): a pod's
+// traffic is rewritten on its own node, so no other endpoint can reach
+// itself here. Holding every endpoint, as the set first did, made it
+// 221,001 elements and the first load 2.1–2.3 s.
 //
-//   - nft -f of Text(tx): 2.1 s on an empty namespace, 1.4 s for a
-//     resync over the loaded table (a later, busier run: 1.6 s and
-//     4.0 s, the kernel flushing sets element by element; the applier
-//     therefore deletes the table in the same transaction, which loads
-//     over the old table in 1.6 s). Text merges each set's elements into
-//     commands of up to 1,000; knftables' own tx.String() writes one
-//     command per element, and that text takes 8.0 s (16.9 s to resync),
+//   - nft -f of the text: 1.6 s on an empty namespace, 1.1 s for a
+//     resync over the loaded table (with 221,001 elements, a busier run
+//     took 4.0 s to resync, the kernel flushing sets element by element;
+//     the applier therefore deletes the table in the same transaction).
+//     Text merges each set's elements into commands of up to 1,000;
+//     knftables' own tx.String() writes one command per element, and
+//     that text took 8.0 s (16.9 s to resync) at 221,001 elements,
 //     because nft pays per command.
-//   - One endpoint change (delete and add one select element): 18–26 ms.
-//   - BenchmarkRender (model to transaction): about 75 ms and 116 MB
-//     per op. BenchmarkRenderText (plus Text): about 220 ms and 238 MB;
+//   - One endpoint change (delete and add one select element): 15–26 ms.
+//   - BenchmarkRender (model to transaction): about 52 ms and 75 MB per
+//     op. BenchmarkRenderText (plus Text): about 140 ms and 145 MB;
 //     most of the difference is knftables formatting every element with
 //     fmt. BenchmarkRenderRuleset writes the same text itself: about
-//     31 ms and 39 MB, and keeps a 3.5 MB Index.
+//     20 ms and 25 MB, and keeps an Index of a few MB.
 //
 // # Incremental syncs
 //

@@ -63,8 +63,10 @@ func TestKernelLoadsRules(t *testing.T) {
 	}
 }
 
-// bigModel builds services Services with eps endpoints each, every tenth
-// with a NodePort: the scale the layout is measured at.
+// bigModel builds services Services with eps endpoints each, the first
+// on this node and the others on another, every tenth with a NodePort:
+// the scale the layout is measured at, shaped like svcproxy bench's
+// cluster.
 func bigModel(services, eps int) *model.Model {
 	m := &model.Model{
 		Family: model.IPv4,
@@ -82,7 +84,11 @@ func bigModel(services, eps int) *model.Model {
 		}
 		for j := range eps {
 			n := i*eps + j
-			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true}
+			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true,
+				NodeName: "node-b"}
+			if j == 0 {
+				e.NodeName, e.Local = "node-a", true
+			}
 			e.Hash = model.EndpointHash(pn, e)
 			sp.ClusterEndpoints = append(sp.ClusterEndpoints, e)
 		}

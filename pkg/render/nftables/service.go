@@ -11,18 +11,15 @@ import (
 // addServicePort dispatches every destination of sp: its cluster IP, its
 // external and load balancer IPs and its NodePort.
 func (r *renderer) addServicePort(sp *model.ServicePort) {
-	// The hairpin set wants every endpoint address; duplicates between
-	// the two lists go when the set is built. (AllEndpoints would merge
-	// them here at the cost of a map per port.)
+	// The hairpin set wants the address of every endpoint that can be its
+	// own client; duplicates between the two lists go when the set is
+	// built. (AllEndpoints would merge them here at the cost of a map per
+	// port.)
 	if sp.UsesClusterEndpoints() {
-		for _, ep := range sp.ClusterEndpoints {
-			r.endpointIPs = append(r.endpointIPs, ep.IP)
-		}
+		r.addHairpinCandidates(sp.ClusterEndpoints)
 	}
 	if sp.UsesLocalEndpoints() {
-		for _, ep := range sp.LocalEndpoints {
-			r.endpointIPs = append(r.endpointIPs, ep.IP)
-		}
+		r.addHairpinCandidates(sp.LocalEndpoints)
 	}
 	r.addClusterIP(sp)
 	for _, ip := range sp.ExternalIPs {
@@ -33,6 +30,21 @@ func (r *renderer) addServicePort(sp *model.ServicePort) {
 	}
 	if sp.NodePort != 0 {
 		r.addNodePort(sp)
+	}
+}
+
+// addHairpinCandidates collects the addresses of the endpoints that can
+// reach themselves through this node's rules. A pod's traffic to a
+// Service is rewritten on the pod's own node, so only endpoints on this
+// node can; one whose node is unknown is taken as possibly local. With
+// endpoints spread over nodes, this keeps the hairpin set at a node's
+// own pods instead of every endpoint of the cluster: at 10,000 Services
+// × 10 endpoints, 10,000 elements instead of 100,000.
+func (r *renderer) addHairpinCandidates(eps []model.Endpoint) {
+	for _, ep := range eps {
+		if ep.Local || ep.NodeName == "" {
+			r.endpointIPs = append(r.endpointIPs, ep.IP)
+		}
 	}
 }
 
