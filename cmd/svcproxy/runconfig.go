@@ -46,7 +46,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.healthzBindAddress, "healthz-bind-address", "0.0.0.0:10256", `address of /healthz and /livez ("" disables)`)
 	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", "127.0.0.1:10249", `address of /metrics ("" disables)`)
 	for _, name := range []string{"sync-period", "iptables-sync-period"} {
-		f.DurationVar(&o.syncPeriod, name, 30*time.Second, "how often the full ruleset is rewritten even without changes")
+		f.DurationVar(&o.syncPeriod, name, 30*time.Second, "the longest time between two syncs; every hour, and after a failure, a sync rewrites the full ruleset")
 	}
 	for _, name := range []string{"min-sync-period", "iptables-min-sync-period"} {
 		f.DurationVar(&o.minSyncPeriod, name, time.Second, "the least time between two syncs; changes meanwhile are batched")

@@ -179,19 +179,19 @@ func syncLoopCases() []syncLoopCase {
 			{do: trigger, wantWait: time.Second},
 			{do: elapse(500 * time.Millisecond)},
 			{do: trigger, wantWait: 500 * time.Millisecond},
-			{do: advance, wantWait: 29 * time.Second, wantSyncs: []bool{partial}},
+			{do: advance, wantWait: 30 * time.Second, wantSyncs: []bool{partial}},
 			{do: elapse(5 * time.Second)},
-			{do: trigger, wantWait: 24 * time.Second, wantSyncs: []bool{partial}},
+			{do: trigger, wantWait: 30 * time.Second, wantSyncs: []bool{partial}},
 		},
 		want: SyncStatus{Successes: 3},
 	}, {
-		name: "periodic full sync",
-		cfg:  SyncConfig{SyncPeriod: 10 * time.Second},
+		name: "periodic syncs are partial but every full sync period",
+		cfg:  SyncConfig{SyncPeriod: 10 * time.Second, FullSyncPeriod: 25 * time.Second},
 		steps: []loopStep{
 			{do: start, wantWait: 10 * time.Second, wantSyncs: []bool{full}},
-			{do: advance, wantWait: 10 * time.Second, wantSyncs: []bool{full}},
+			{do: advance, wantWait: 10 * time.Second, wantSyncs: []bool{partial}},
 			{do: elapse(9 * time.Second)},
-			{do: trigger, wantWait: time.Second, wantSyncs: []bool{partial}},
+			{do: trigger, wantWait: 6 * time.Second, wantSyncs: []bool{partial}},
 			{do: advance, wantWait: 10 * time.Second, wantSyncs: []bool{full}},
 		},
 		want: SyncStatus{Successes: 4},
@@ -338,11 +338,13 @@ func TestNewSyncLoopConfig(t *testing.T) {
 		name    string
 		cfg     SyncConfig
 		wantErr bool
-		// wantMaxBackoff is checked when there is no error.
-		wantMaxBackoff time.Duration
+		// wantMaxBackoff and wantFull are checked when there is no error.
+		wantMaxBackoff, wantFull time.Duration
 	}{
-		{name: "defaults", cfg: SyncConfig{Sync: noop}, wantMaxBackoff: DefaultSyncPeriod},
-		{name: "long sync period", cfg: SyncConfig{Sync: noop, SyncPeriod: time.Hour}, wantMaxBackoff: DefaultMaxBackoff},
+		{name: "defaults", cfg: SyncConfig{Sync: noop}, wantMaxBackoff: DefaultSyncPeriod, wantFull: DefaultFullSyncPeriod},
+		{name: "long sync period", cfg: SyncConfig{Sync: noop, SyncPeriod: 2 * time.Hour},
+			wantMaxBackoff: DefaultMaxBackoff, wantFull: 2 * time.Hour},
+		{name: "full sync period below sync period", cfg: SyncConfig{Sync: noop, FullSyncPeriod: 10 * time.Second}, wantErr: true},
 		{name: "no sync", cfg: SyncConfig{}, wantErr: true},
 		{name: "negative", cfg: SyncConfig{Sync: noop, MinSyncPeriod: -time.Second}, wantErr: true},
 		{name: "sync period below min", cfg: SyncConfig{Sync: noop, MinSyncPeriod: time.Minute}, wantErr: true},
@@ -355,8 +357,9 @@ func TestNewSyncLoopConfig(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("NewSyncLoop() error = %v, want error %v", err, tt.wantErr)
 			}
-			if err == nil && loop.cfg.MaxBackoff != tt.wantMaxBackoff {
-				t.Errorf("MaxBackoff = %v, want %v", loop.cfg.MaxBackoff, tt.wantMaxBackoff)
+			if err == nil && (loop.cfg.MaxBackoff != tt.wantMaxBackoff || loop.cfg.FullSyncPeriod != tt.wantFull) {
+				t.Errorf("MaxBackoff, FullSyncPeriod = %v, %v, want %v, %v",
+					loop.cfg.MaxBackoff, loop.cfg.FullSyncPeriod, tt.wantMaxBackoff, tt.wantFull)
 			}
 		})
 	}
