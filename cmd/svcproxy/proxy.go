@@ -94,14 +94,6 @@ func (p *proxy) sync(ctx context.Context, full bool) error {
 	if err := apply(ctx, models); err != nil {
 		return err
 	}
-	if full {
-		// A full sync allocates several times the state it leaves behind
-		// (every rule is rendered afresh), and the runtime would hand
-		// that memory back to the OS only over minutes. Returning it now
-		// keeps the node's RSS near the live state between full syncs, at
-		// the cost of one collection per full sync.
-		debug.FreeOSMemory()
-	}
 	p.metrics.ObserveProgramming(changes.TriggerTimes, time.Now())
 	p.recordModels(models)
 	p.health.SyncNode(p.tracker.Node())
@@ -146,6 +138,14 @@ func (p *proxy) observe(r sync.SyncResult) {
 		return
 	}
 	p.log.Info("synced", "full", r.Full, "duration", r.Duration.Round(time.Millisecond))
+	if r.Full {
+		// A full sync allocates several times the state it leaves behind
+		// (every rule is rendered afresh), and the runtime would hand
+		// that memory back to the OS only over minutes. Returning it now,
+		// once the rules are in, keeps the node's RSS near the live state
+		// between full syncs, at the cost of one collection per full sync.
+		debug.FreeOSMemory()
+	}
 }
 
 // logWarnings logs skipped objects when the list changes, not on every
