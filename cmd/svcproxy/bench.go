@@ -43,7 +43,9 @@ func newBenchCommand() *cobra.Command {
 		Long: `Bench generates a synthetic cluster of each size, renders it in each mode
 (time and bytes allocated, best of 3), and, as root, loads it into a fresh
 network namespace: the first full apply, then one endpoint changed, one
-Service added and one removed, each applied through the same applier.
+Service added and one removed, each applied through the same applier; and,
+for comparison, the tool alone (nft -f, iptables-restore) loading the same
+first ruleset into another namespace.
 Every namespace it creates is deleted, also on error and on Ctrl-C.
 
 Rendering allocates in this process; the peak RSS column is the process's

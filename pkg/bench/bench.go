@@ -100,14 +100,33 @@ func measure(ctx context.Context, opts Options, progress io.Writer, sc *Scenario
 	return r, nil
 }
 
-// measureKernel runs the scenario in a fresh namespace and deletes it.
-func measureKernel(ctx context.Context, sc *Scenario, mode sync.Mode, progress func(string)) (k KernelTimes, err error) {
+// measureKernel runs the scenario in a fresh namespace, then times the
+// tool alone loading the first step into another, deleting both.
+func measureKernel(ctx context.Context, sc *Scenario, mode sync.Mode, progress func(string)) (KernelTimes, error) {
+	var k KernelTimes
+	err := inNamespace(func(ns string) (err error) {
+		k, err = ApplyScenario(ctx, ns, mode, sc, progress)
+		return err
+	})
+	if err != nil {
+		return k, err
+	}
+	progress("the tool alone")
+	err = inNamespace(func(ns string) (err error) {
+		k.ToolLoad, err = ToolLoad(ctx, ns, mode, sc.Initial)
+		return err
+	})
+	return k, err
+}
+
+// inNamespace runs fn in a new namespace and deletes it.
+func inNamespace(fn func(ns string) error) (err error) {
 	ns, err := CreateNamespace()
 	if err != nil {
-		return KernelTimes{}, err
+		return err
 	}
 	defer func() {
 		err = errors.Join(err, DeleteNamespace(ns))
 	}()
-	return ApplyScenario(ctx, ns, mode, sc, progress)
+	return fn(ns)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
@@ -41,7 +43,11 @@ func DeleteNamespace(name string) error {
 
 // KernelTimes is how long each step of a scenario took to apply.
 type KernelTimes struct {
-	FirstApply     time.Duration
+	FirstApply time.Duration
+	// ToolLoad is how long the tool alone (nft -f, iptables-restore)
+	// takes to load the same first ruleset into a fresh namespace: what
+	// the kernel and the tool charge, without svcproxy around them.
+	ToolLoad       time.Duration
 	EndpointChange time.Duration
 	ServiceAdd     time.Duration
 	ServiceRemove  time.Duration
@@ -101,4 +107,28 @@ func applyOrCancel(ctx context.Context, apply func(context.Context, []*model.Mod
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the apply: %w", ctx.Err())
 	}
+}
+
+// ToolLoad times the bare tool loading m's full ruleset into the
+// namespace ns: `nft -f` of the nftables text, or
+// `iptables-restore --noflush` of the payload (without the jumps from
+// the built-in chains, a handful of rules the applier adds apart).
+func ToolLoad(ctx context.Context, ns string, mode sync.Mode, m *model.Model) (time.Duration, error) {
+	var input string
+	var argv []string
+	if mode == sync.ModeNFTables {
+		input, argv = nftables.RenderRuleset(m).Text, []string{"nft", "-f", "-"}
+	} else {
+		input = string(iptables.Render(m).Payload())
+		argv = []string{sync.IPTablesCommand(m.Family, mode, "restore"), "-w", "--noflush"}
+	}
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
+	cmd.Stdin = strings.NewReader(input)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("loading the ruleset with %s alone: %w: %s", argv[0], err, strings.TrimSpace(string(out)))
+	}
+	return d, nil
 }
