@@ -105,12 +105,7 @@ func comparePrefixes(a, b netip.Prefix) int {
 }
 
 func compareServicePorts(a, b *ServicePort) int {
-	return cmp.Or(
-		cmp.Compare(a.Name.Namespace, b.Name.Namespace),
-		cmp.Compare(a.Name.Name, b.Name.Name),
-		cmp.Compare(a.Name.Port, b.Name.Port),
-		cmp.Compare(a.Name.Protocol, b.Name.Protocol),
-	)
+	return a.Name.Compare(b.Name)
 }
 
 func compareEndpoints(a, b Endpoint) int {

@@ -10,6 +10,7 @@
 package model
 
 import (
+	"cmp"
 	"net/netip"
 	"strconv"
 )
@@ -63,6 +64,17 @@ type PortName struct {
 	// Port is the Service port's name; empty for an unnamed port.
 	Port     string
 	Protocol Protocol
+}
+
+// Compare orders port names as a Model's Services are sorted: by
+// namespace, Service name, port name, then protocol.
+func (n PortName) Compare(o PortName) int {
+	return cmp.Or(
+		cmp.Compare(n.Namespace, o.Namespace),
+		cmp.Compare(n.Name, o.Name),
+		cmp.Compare(n.Port, o.Port),
+		cmp.Compare(n.Protocol, o.Protocol),
+	)
 }
 
 // String returns "namespace/name:port", or "namespace/name" for an unnamed

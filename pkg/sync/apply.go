@@ -30,7 +30,21 @@ func NewApplier(r Runner, mode Mode, family model.Family) Applier {
 type iptablesApplier struct{ ipt *IPTables }
 
 func (a iptablesApplier) Apply(ctx context.Context, m *model.Model) error {
-	return a.ipt.Apply(ctx, iptables.Render(m))
+	return a.withModel(ctx, m, a.ipt.Apply)
+}
+
+// withModel renders m, loads it with load, and on success records m as
+// the model of what is loaded, so the next Update can render only the
+// service ports that changed since.
+func (a iptablesApplier) withModel(ctx context.Context, m *model.Model, load func(context.Context, *iptables.Ruleset) error) error {
+	rs := iptables.Render(m)
+	if err := load(ctx, rs); err != nil {
+		return err
+	}
+	if a.ipt.loaded != nil {
+		a.ipt.loaded.setModel(rs, m)
+	}
+	return nil
 }
 
 // LastStats returns what the last successful apply loaded.

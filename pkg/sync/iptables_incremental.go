@@ -14,12 +14,18 @@ var _ updater = iptablesApplier{}
 
 // Update applies m, sending only the chains that changed since the last
 // successful restore when that state is known; otherwise (first sync,
-// after a failure, another family) it applies in full.
+// after a failure, another family) it applies in full. When the last
+// model is known too, only the service ports that changed are rendered
+// (see portDeltas); otherwise m is rendered whole and compared chain by
+// chain.
 func (a iptablesApplier) Update(ctx context.Context, m *model.Model) error {
 	if m.Family != a.ipt.Family || a.ipt.loaded == nil {
 		return a.Apply(ctx, m)
 	}
-	return a.ipt.Update(ctx, iptables.Render(m))
+	if deltas, ok := a.ipt.loaded.portDeltas(m); ok {
+		return a.ipt.updatePorts(ctx, deltas, m)
+	}
+	return a.withModel(ctx, m, a.ipt.Update)
 }
 
 // loadedChains is what svcproxy last loaded into one family: per table,
@@ -28,20 +34,44 @@ func (a iptablesApplier) Update(ctx context.Context, m *model.Model) error {
 // rule lists share a 64-bit hash with a chance of 2^-64.
 type loadedChains struct {
 	seed   maphash.Seed
-	tables map[string]map[string]uint64
+	tables map[string]map[string]chainState
+	// order is the tables' order in the ruleset, for stats.
+	order []string
+	// model is the model the chains were rendered from, or nil when
+	// that is unknown or its render declared a chain twice, which the
+	// per-chain state cannot describe.
+	model *model.Model
+}
+
+// chainState is what is remembered of one loaded chain.
+type chainState struct {
+	hash  uint64
+	rules int
 }
 
 // newLoadedChains hashes every chain of rs.
 func newLoadedChains(rs *iptables.Ruleset) *loadedChains {
-	l := &loadedChains{seed: maphash.MakeSeed(), tables: map[string]map[string]uint64{}}
+	l := &loadedChains{seed: maphash.MakeSeed(), tables: map[string]map[string]chainState{}}
 	for _, t := range rs.Tables {
-		chains := make(map[string]uint64, len(t.Chains))
+		chains := make(map[string]chainState, len(t.Chains))
 		for _, c := range t.Chains {
-			chains[c.Name] = l.hash(c.Rules)
+			chains[c.Name] = chainState{hash: l.hash(c.Rules), rules: len(c.Rules)}
 		}
 		l.tables[t.Name] = chains
+		l.order = append(l.order, t.Name)
 	}
 	return l
+}
+
+// setModel remembers m as the model rs, just loaded, was rendered from,
+// if rs's chains are exactly what l holds.
+func (l *loadedChains) setModel(rs *iptables.Ruleset, m *model.Model) {
+	l.model = m
+	for _, t := range rs.Tables {
+		if len(l.tables[t.Name]) != len(t.Chains) {
+			l.model = nil
+		}
+	}
 }
 
 // hash returns the hash of a chain's rules, in order.
@@ -58,26 +88,24 @@ func (l *loadedChains) hash(rules []string) uint64 {
 // tableDelta is what changed in one table: chains to declare (created or
 // flushed) and refill, and chains to delete.
 type tableDelta struct {
-	name    string
-	refill  []iptables.Chain
+	name   string
+	refill []iptables.Chain
+	// hashes are those of refill's chains.
+	hashes  []uint64
 	removed []string
-	// hashes is the table's state once the delta is applied.
-	hashes map[string]uint64
 }
 
 // delta compares t with what was loaded into its table.
 func (l *loadedChains) delta(t iptables.Table) tableDelta {
 	old := l.tables[t.Name]
-	d := tableDelta{name: t.Name, hashes: make(map[string]uint64, len(t.Chains))}
+	d := tableDelta{name: t.Name}
+	declared := make(map[string]bool, len(t.Chains))
 	for _, c := range t.Chains {
-		h := l.hash(c.Rules)
-		d.hashes[c.Name] = h
-		if prev, ok := old[c.Name]; !ok || prev != h {
-			d.refill = append(d.refill, c)
-		}
+		declared[c.Name] = true
+		d.compare(l, old, c)
 	}
 	for name := range old {
-		if _, ok := d.hashes[name]; !ok {
+		if !declared[name] {
 			d.removed = append(d.removed, name)
 		}
 	}
@@ -85,7 +113,46 @@ func (l *loadedChains) delta(t iptables.Table) tableDelta {
 	return d
 }
 
+// compare adds c to the chains to refill if its rules differ from those
+// of the chain of its name in old.
+func (d *tableDelta) compare(l *loadedChains, old map[string]chainState, c iptables.Chain) {
+	h := l.hash(c.Rules)
+	if prev, ok := old[c.Name]; !ok || prev.hash != h {
+		d.refill = append(d.refill, c)
+		d.hashes = append(d.hashes, h)
+	}
+}
+
 func (d tableDelta) empty() bool { return len(d.refill) == 0 && len(d.removed) == 0 }
+
+// apply records that d was loaded.
+func (l *loadedChains) apply(d tableDelta) {
+	chains := l.tables[d.name]
+	if chains == nil {
+		chains = map[string]chainState{}
+		l.tables[d.name] = chains
+		l.order = append(l.order, d.name)
+	}
+	for i, c := range d.refill {
+		chains[c.Name] = chainState{hash: d.hashes[i], rules: len(c.Rules)}
+	}
+	for _, name := range d.removed {
+		delete(chains, name)
+	}
+}
+
+// stats counts the loaded chains and rules.
+func (l *loadedChains) stats() []TableStats {
+	out := make([]TableStats, 0, len(l.order))
+	for _, name := range l.order {
+		s := TableStats{Table: name, Chains: len(l.tables[name])}
+		for _, c := range l.tables[name] {
+			s.Rules += c.rules
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 // Update brings the kernel from the last loaded ruleset to rs with one
 // `iptables-restore --noflush` holding only the changed chains: those
@@ -105,19 +172,42 @@ func (a *IPTables) Update(ctx context.Context, rs *iptables.Ruleset) error {
 			deltas = append(deltas, d)
 		}
 	}
-	a.lastIncremental = true
-	if len(deltas) > 0 {
-		loaded := a.loaded
-		a.loaded = nil
-		if err := a.restore(ctx, deltaPayload(deltas)); err != nil {
-			return err
-		}
-		for _, d := range deltas {
-			loaded.tables[d.name] = d.hashes
-		}
-		a.loaded = loaded
+	if err := a.applyDeltas(ctx, deltas); err != nil {
+		return err
 	}
+	// Which model rs came from, if any, only the caller knows.
+	a.loaded.model = nil
 	a.stats = iptablesStats(rs)
+	return nil
+}
+
+// updatePorts applies deltas worked out by portDeltas for m.
+func (a *IPTables) updatePorts(ctx context.Context, deltas []tableDelta, m *model.Model) error {
+	if err := a.applyDeltas(ctx, deltas); err != nil {
+		return err
+	}
+	a.loaded.model = m
+	a.stats = a.loaded.stats()
+	return nil
+}
+
+// applyDeltas restores deltas, if any, and records them as loaded. The
+// state is forgotten while the restore runs, so that a failure leaves it
+// unknown.
+func (a *IPTables) applyDeltas(ctx context.Context, deltas []tableDelta) error {
+	a.lastIncremental = true
+	if len(deltas) == 0 {
+		return nil
+	}
+	loaded := a.loaded
+	a.loaded = nil
+	if err := a.restore(ctx, deltaPayload(deltas)); err != nil {
+		return err
+	}
+	for _, d := range deltas {
+		loaded.apply(d)
+	}
+	a.loaded = loaded
 	return nil
 }
 

@@ -66,38 +66,58 @@ endpoints:
 // and every later one incrementally, and compares the nat and filter
 // tables with those of a full apply of the last state in a fresh
 // namespace: the incremental path must end exactly where a full sync
-// would, in both iptables variants.
+// would, in both iptables variants, whether each model is built afresh
+// (every chain rendered and compared) or keeps the pointers of unchanged
+// ports as the model builder does (only changed ports rendered).
 func TestIPTablesUpdateReachesTheFullState(t *testing.T) {
-	ctx := context.Background()
 	steps := incrementalSteps(t)
 	for _, mode := range []Mode{ModeIPTablesLegacy, ModeIPTablesNFT} {
-		t.Run(string(mode), func(t *testing.T) {
-			tool := IPTablesCommand(model.IPv4, mode, "")
-			netns.RequireRoot(t, tool+"-restore", tool+"-save")
-			ns := netns.New(t)
-			a := NewApplier(ExecRunner{Prefix: ns.Prefix()}, mode, model.IPv4)
-			if err := a.Apply(ctx, trafficModel(t, steps[0].manifests)); err != nil {
-				t.Fatal(err)
+		for _, shared := range []bool{false, true} {
+			name := string(mode) + "/fresh models"
+			if shared {
+				name = string(mode) + "/shared ports"
 			}
-			for _, s := range steps[1:] {
-				if err := a.(updater).Update(ctx, trafficModel(t, s.manifests)); err != nil {
-					t.Fatalf("%s: %v", s.name, err)
+			t.Run(name, func(t *testing.T) {
+				tool := IPTablesCommand(model.IPv4, mode, "")
+				netns.RequireRoot(t, tool+"-restore", tool+"-save")
+				ns := netns.New(t)
+				applyIncrementally(t, NewApplier(ExecRunner{Prefix: ns.Prefix()}, mode, model.IPv4), steps, shared)
+				fresh := netns.New(t)
+				b := NewApplier(ExecRunner{Prefix: fresh.Prefix()}, mode, model.IPv4)
+				if err := b.Apply(context.Background(), trafficModel(t, steps[len(steps)-1].manifests)); err != nil {
+					t.Fatal(err)
 				}
-				if !a.(iptablesApplier).ipt.LastIncremental() {
-					t.Errorf("%s: took the full path", s.name)
+				for _, table := range []string{"nat", "filter"} {
+					if got, want := canonicalSave(t, ns, tool, table), canonicalSave(t, fresh, tool, table); got != want {
+						t.Errorf("after incremental updates the %s table differs from a full apply:\n%s\nwant:\n%s", table, got, want)
+					}
 				}
-			}
-			fresh := netns.New(t)
-			b := NewApplier(ExecRunner{Prefix: fresh.Prefix()}, mode, model.IPv4)
-			if err := b.Apply(ctx, trafficModel(t, steps[len(steps)-1].manifests)); err != nil {
-				t.Fatal(err)
-			}
-			for _, table := range []string{"nat", "filter"} {
-				if got, want := canonicalSave(t, ns, tool, table), canonicalSave(t, fresh, tool, table); got != want {
-					t.Errorf("after incremental updates the %s table differs from a full apply:\n%s\nwant:\n%s", table, got, want)
-				}
-			}
-		})
+			})
+		}
+	}
+}
+
+// applyIncrementally applies the first step in full and the others with
+// Update, each model keeping the previous one's unchanged ports if shared.
+func applyIncrementally(t *testing.T, a Applier, steps []struct{ name, manifests string }, shared bool) {
+	t.Helper()
+	ctx := context.Background()
+	prev := trafficModel(t, steps[0].manifests)
+	if err := a.Apply(ctx, prev); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps[1:] {
+		m := trafficModel(t, s.manifests)
+		if shared {
+			m = sharePorts(prev, m)
+		}
+		if err := a.(updater).Update(ctx, m); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if !a.(iptablesApplier).ipt.LastIncremental() {
+			t.Errorf("%s: took the full path", s.name)
+		}
+		prev = m
 	}
 }
 

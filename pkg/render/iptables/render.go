@@ -6,12 +6,20 @@ import (
 
 // Render returns the rules that implement m. It only reads m.
 func Render(m *model.Model) *Ruleset {
-	b := newBuilder(m)
+	b := newBuilder(m, m.Services)
 	for _, sp := range m.Services {
-		b.service(newServiceInfo(sp, b.endpointComments))
+		s := newServiceInfo(sp)
+		b.dispatch(s)
+		b.chains(s)
 	}
+	rs := b.ruleset()
+	return rs
+}
+
+// ruleset returns the tables built so far.
+func (b *builder) ruleset() *Ruleset {
 	return &Ruleset{
-		Family: m.Family,
+		Family: b.m.Family,
 		Tables: []Table{b.filterTable(), b.natTable()},
 	}
 }
@@ -48,14 +56,15 @@ type builder struct {
 	lastHealthCheck string
 }
 
-func newBuilder(m *model.Model) *builder {
+// newBuilder returns a builder for m with room for the chains of the
+// ports in chained, which are all of m's for a full render.
+func newBuilder(m *model.Model, chained []*model.ServicePort) *builder {
 	mark := m.Config.MasqueradeMarkHex()
 	n := len(m.Services)
 	// Capacity for the per-service chains: up to four per port plus one
 	// KUBE-SEP- per endpoint that may be its own client.
-	eps, seps := 0, 0
-	for _, sp := range m.Services {
-		eps += len(sp.ClusterEndpoints) + len(sp.LocalEndpoints)
+	seps := 0
+	for _, sp := range chained {
 		for _, ep := range sp.ClusterEndpoints {
 			if hairpinPossible(ep) {
 				seps++
@@ -68,25 +77,34 @@ func newBuilder(m *model.Model) *builder {
 		mark:             mark,
 		markMask:         mark + "/" + mark,
 		natServices:      make([]string, 0, n+1),
-		natChains:        make([]Chain, 0, 4*n+seps),
+		natChains:        make([]Chain, 0, 4*len(chained)+seps),
 		sepRules:         make([]string, 2*seps),
-		endpointComments: eps <= largeClusterEndpoints,
+		endpointComments: endpointComments(m),
 		probs:            map[int][]string{},
 	}
+}
+
+// endpointComments reports whether m is small enough for the
+// per-endpoint rules to carry comments (see largeClusterEndpoints).
+func endpointComments(m *model.Model) bool {
+	eps := 0
+	for _, sp := range m.Services {
+		eps += len(sp.ClusterEndpoints) + len(sp.LocalEndpoints)
+	}
+	return eps <= largeClusterEndpoints
 }
 
 // serviceInfo holds what every rule of one service port spells the same
 // way, computed once, and which of its chains exist.
 type serviceInfo struct {
 	sp *model.ServicePort
-	// name is "ns/svc:port", the start of every comment; comment is the
-	// comment match that names just the port.
-	name    string
-	comment string
+	// name is "ns/svc:port", the start of every comment.
+	name string
 	// pickComment starts the comment of a pick rule, up to the
-	// endpoint's address; sepComment, with a trailing space, starts the
-	// rules of KUBE-SEP- chains. Both are empty above
-	// largeClusterEndpoints.
+	// endpoint's address; sepComment, the comment match that names just
+	// the port and a space, starts the rules of KUBE-SEP- chains. Both
+	// are empty above largeClusterEndpoints. They and dnatHead are set
+	// by prepareChains.
 	pickComment, sepComment string
 	// dnatHead is a DNAT rule's end up to the endpoint's address.
 	dnatHead string
@@ -107,7 +125,7 @@ type serviceInfo struct {
 	hasSVC, hasSVL, hasEXT, hasFW bool
 }
 
-func newServiceInfo(sp *model.ServicePort, comments bool) *serviceInfo {
+func newServiceInfo(sp *model.ServicePort) *serviceInfo {
 	s := &serviceInfo{
 		sp:    sp,
 		name:  commentName(sp.Name),
@@ -118,12 +136,6 @@ func newServiceInfo(sp *model.ServicePort, comments bool) *serviceInfo {
 		ext:   prefixEXT + sp.Hash,
 		fw:    prefixFW + sp.Hash,
 	}
-	s.comment = comment(s.name)
-	if comments {
-		s.pickComment = `-m comment --comment "` + s.name + " -> "
-		s.sepComment = s.comment + " "
-	}
-	s.dnatHead = "-p " + string(sp.Name.Protocol) + " -j DNAT --to-destination "
 	s.hasEXT = sp.ExternallyAccessible() && sp.HasEndpoints
 	s.hasExtEndpoints = len(sp.ExternalEndpoints()) > 0
 	s.hasFW = s.hasEXT && sp.Firewall && len(sp.LoadBalancerIPs) > 0
@@ -135,6 +147,18 @@ func newServiceInfo(sp *model.ServicePort, comments bool) *serviceInfo {
 	s.hasSVL = len(sp.LocalEndpoints) > 0 && sp.UsesLocalEndpoints() &&
 		(sp.InternalPolicyLocal || (s.hasExtEndpoints && sp.ExternalPolicyLocal))
 	return s
+}
+
+// prepareChains computes the rule heads of the port's chains. A partial
+// render needs only the dispatch rules of most ports, so they are left
+// out of newServiceInfo: at 10,000 Services they were half its
+// allocations.
+func (s *serviceInfo) prepareChains(comments bool) {
+	if comments {
+		s.pickComment = `-m comment --comment "` + s.name + " -> "
+		s.sepComment = comment(s.name) + " "
+	}
+	s.dnatHead = "-p " + string(s.sp.Name.Protocol) + " -j DNAT --to-destination "
 }
 
 // endpoints returns the endpoints the rendered policy chains can pick.
@@ -169,14 +193,20 @@ func (s *serviceInfo) refusal() (why, target string) {
 	return " has no local endpoints", "DROP"
 }
 
-// service renders one service port. Its chains are declared in a fixed
-// order: SVC, SVL, EXT, FW, then one SEP per endpoint that may be its own
-// client.
-func (b *builder) service(s *serviceInfo) {
+// dispatch renders what one service port adds to the fixed chains: the
+// rules that recognise its destinations.
+func (b *builder) dispatch(s *serviceInfo) {
 	b.clusterIP(s)
 	b.externalDestinations(s)
 	b.nodePort(s)
 	b.healthCheck(s)
+}
+
+// chains renders the chains of one service port. They are declared in a
+// fixed order: SVC, SVL, EXT, FW, then one SEP per endpoint that may be
+// its own client.
+func (b *builder) chains(s *serviceInfo) {
+	s.prepareChains(b.endpointComments)
 	if s.hasSVC {
 		b.natChains = append(b.natChains, b.policyChain(s, s.svc, s.sp.ClusterEndpoints))
 	}

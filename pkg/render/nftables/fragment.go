@@ -1,7 +1,6 @@
 package nftables
 
 import (
-	"cmp"
 	"reflect"
 	"slices"
 
@@ -65,12 +64,7 @@ func comparePorts(a, b *model.ServicePort) int {
 	if a == b {
 		return 0
 	}
-	return cmp.Or(
-		cmp.Compare(a.Name.Namespace, b.Name.Namespace),
-		cmp.Compare(a.Name.Name, b.Name.Name),
-		cmp.Compare(a.Name.Port, b.Name.Port),
-		cmp.Compare(a.Name.Protocol, b.Name.Protocol),
-	)
+	return a.Name.Compare(b.Name)
 }
 
 func portsSorted(sps []*model.ServicePort) bool {
