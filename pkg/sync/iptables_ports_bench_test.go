@@ -70,7 +70,9 @@ func withEndpointChanged(m *model.Model, i int) *model.Model {
 func BenchmarkIPTablesEndpointChange(b *testing.B) {
 	prev := largeIPTablesModel(10000, 10)
 	next := withEndpointChanged(prev, 5000)
-	l := newLoadedChains(iptables.Render(prev))
+	rs := iptables.Render(prev)
+	l := newLoadedChains(rs)
+	l.setModel(rs, prev)
 	b.Run("full render", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
