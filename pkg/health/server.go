@@ -35,7 +35,7 @@ type Config struct {
 	// BindAddress is the host:port to serve on, such as "0.0.0.0:10256";
 	// empty disables the server.
 	BindAddress string
-	// SyncPeriod is the proxy's full sync period; the timeout defaults to
+	// SyncPeriod is the proxy's sync period; the timeout defaults to
 	// twice it, as in kube-proxy.
 	SyncPeriod time.Duration
 	// Timeout is how long a change may wait to be applied before the
