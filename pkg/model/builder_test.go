@@ -206,3 +206,26 @@ func largeInput(n, eps int) Input {
 	}
 	return in
 }
+
+func TestPortsInOrder(t *testing.T) {
+	port := func(ns, name, p string) *ServicePort {
+		return &ServicePort{Name: PortName{Namespace: ns, Name: name, Port: p, Protocol: TCP}}
+	}
+	tests := []struct {
+		name  string
+		ports []*ServicePort
+		want  bool
+	}{
+		{"empty", nil, true},
+		{"in order", []*ServicePort{port("a", "x", "http"), port("a", "x", "https"), port("a-b", "a", "")}, true},
+		{"namespace before name", []*ServicePort{port("a-b", "a", ""), port("a", "x", "")}, false},
+		{"a name twice", []*ServicePort{port("a", "x", "http"), port("a", "x", "http")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PortsInOrder(tt.ports); got != tt.want {
+				t.Errorf("PortsInOrder = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

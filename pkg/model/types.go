@@ -254,6 +254,17 @@ func (c Config) MasqueradeMarkHex() string {
 	return "0x" + strconv.FormatUint(uint64(c.MasqueradeMark()), 16)
 }
 
+// PortsInOrder reports whether ports are in a Model's order, each name
+// once: what code that walks two Models side by side relies on.
+func PortsInOrder(ports []*ServicePort) bool {
+	for i := 1; i < len(ports); i++ {
+		if ports[i-1].Name.Compare(ports[i].Name) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Model is the desired proxy state of one IP family. It is immutable once
 // built: renderers read it, nothing writes it.
 type Model struct {

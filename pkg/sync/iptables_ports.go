@@ -111,7 +111,7 @@ func (l *loadedChains) portsDelta(d *tableDelta, added, gone [][]iptables.Chain)
 // Lists out of model order, or with a name twice, make the pairing
 // meaningless, and changedPorts reports false.
 func changedPorts(prev, next []*model.ServicePort) (gone, added []int, ok bool) {
-	if !portsAscending(prev) || !portsAscending(next) {
+	if !model.PortsInOrder(prev) || !model.PortsInOrder(next) {
 		return nil, nil, false
 	}
 	i, j := 0, 0
@@ -146,14 +146,4 @@ func changedPorts(prev, next []*model.ServicePort) (gone, added []int, ok bool) 
 // comparePortNames orders ports as the model builder does.
 func comparePortNames(a, b *model.ServicePort) int {
 	return a.Name.Compare(b.Name)
-}
-
-// portsAscending reports whether ports are in model order, each name once.
-func portsAscending(ports []*model.ServicePort) bool {
-	for i := 1; i < len(ports); i++ {
-		if comparePortNames(ports[i-1], ports[i]) >= 0 {
-			return false
-		}
-	}
-	return true
 }

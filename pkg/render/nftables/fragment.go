@@ -34,7 +34,7 @@ type portChange struct {
 // too, only slower. Lists out of order, or with a name twice, are an
 // error: the pairing would be wrong.
 func changedPorts(prev, next []*model.ServicePort) ([]portChange, error) {
-	if !portsSorted(prev) || !portsSorted(next) {
+	if !model.PortsInOrder(prev) || !model.PortsInOrder(next) {
 		return nil, errUnsorted
 	}
 	var out []portChange
@@ -65,15 +65,6 @@ func comparePorts(a, b *model.ServicePort) int {
 		return 0
 	}
 	return a.Name.Compare(b.Name)
-}
-
-func portsSorted(sps []*model.ServicePort) bool {
-	for i := 1; i < len(sps); i++ {
-		if comparePorts(sps[i-1], sps[i]) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // samePort reports whether two ports are equal in every field, whether
