@@ -21,7 +21,9 @@ type Runner interface {
 	LookPath(name string) (string, error)
 }
 
-// ExecRunner runs commands on the host.
+// ExecRunner runs commands on the host. It lets their malloc use huge
+// pages (see hugePagesTunable), which makes restoring a large table up to
+// twice as fast.
 type ExecRunner struct {
 	// Env is added to the environment of every command (e.g.
 	// XTABLES_LOCKFILE).
@@ -60,9 +62,7 @@ func (r ExecRunner) Run(ctx context.Context, stdin []byte, name string, args ...
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	if len(r.Env) > 0 {
-		cmd.Env = append(cmd.Environ(), r.Env...)
-	}
+	cmd.Env = withHugePages(append(cmd.Environ(), r.Env...))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -79,4 +79,38 @@ func (r ExecRunner) Run(ctx context.Context, stdin []byte, name string, args ...
 // LookPath finds name on PATH.
 func (ExecRunner) LookPath(name string) (string, error) {
 	return exec.LookPath(name)
+}
+
+// hugePagesTunable asks glibc (2.35 and later) to let malloc's memory be
+// backed by transparent huge pages, on hosts whose THP mode is "madvise"
+// (the default of many distributions) as well as "always". An
+// iptables-legacy restore copies the whole table out of the kernel, into
+// libiptc's cache and back: at 10,000 Services that is some 40 MB each
+// way, through memory the process has only just mapped. In 4 KiB pages,
+// faulting it in was about half of a one-chain restore's time; in 2 MiB
+// pages it is a few hundred faults. nft and iptables-nft gain less, but
+// do not lose. Other C libraries and older glibc ignore the variable.
+const hugePagesTunable = "glibc.malloc.hugetlb=1"
+
+// withHugePages returns env with hugePagesTunable added to GLIBC_TUNABLES,
+// unless that already sets glibc.malloc.hugetlb: an operator who sets it
+// (to 0, say) decides. The last GLIBC_TUNABLES in env is the one a
+// command sees, as os/exec keeps the last of duplicate variables.
+func withHugePages(env []string) []string {
+	const key = "GLIBC_TUNABLES="
+	current := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key); ok {
+			current = v
+		}
+	}
+	for _, t := range strings.Split(current, ":") {
+		if strings.HasPrefix(t, "glibc.malloc.hugetlb=") {
+			return env
+		}
+	}
+	if current != "" {
+		return append(env, key+current+":"+hugePagesTunable)
+	}
+	return append(env, key+hugePagesTunable)
 }
