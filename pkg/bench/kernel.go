@@ -112,23 +112,22 @@ func applyOrCancel(ctx context.Context, apply func(context.Context, []*model.Mod
 // ToolLoad times the bare tool loading m's full ruleset into the
 // namespace ns: `nft -f` of the nftables text, or
 // `iptables-restore --noflush` of the payload (without the jumps from
-// the built-in chains, a handful of rules the applier adds apart).
+// the built-in chains, a handful of rules the applier adds apart). The
+// tool runs as svcproxy runs it, in the same environment, so the
+// difference from the first apply is svcproxy's own work.
 func ToolLoad(ctx context.Context, ns string, mode sync.Mode, m *model.Model) (time.Duration, error) {
-	var input string
+	var input []byte
 	var argv []string
 	if mode == sync.ModeNFTables {
-		input, argv = nftables.RenderRuleset(m).Text, []string{"nft", "-f", "-"}
+		input, argv = []byte(nftables.RenderRuleset(m).Text), []string{"nft", "-f", "-"}
 	} else {
-		input = string(iptables.Render(m).Payload())
+		input = iptables.Render(m).Payload()
 		argv = []string{sync.IPTablesCommand(m.Family, mode, "restore"), "-w", "--noflush"}
 	}
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
-	cmd.Stdin = strings.NewReader(input)
+	r := sync.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	d := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("loading the ruleset with %s alone: %w: %s", argv[0], err, strings.TrimSpace(string(out)))
+	if _, err := r.Run(ctx, input, argv[0], argv[1:]...); err != nil {
+		return 0, fmt.Errorf("loading the ruleset with %s alone: %w", argv[0], err)
 	}
-	return d, nil
+	return time.Since(start), nil
 }
