@@ -42,7 +42,7 @@ func (a *IPTables) Apply(ctx context.Context, rs *iptables.Ruleset) error {
 	if err != nil {
 		return err
 	}
-	payload := applyPayload(rs, saved)
+	payload := applyPayload(rs, saved, a.Mode)
 	if err := a.restore(ctx, payload); err != nil {
 		return err
 	}
@@ -140,11 +140,11 @@ func payloadLine(payload []byte, n int) string {
 	return ""
 }
 
-// applyPayload returns the restore input that turns saved into rs: rs's
-// own payload with, per table, stale owned chains flushed and deleted and
-// the built-in chain jumps re-inserted where they are missing or out of
-// order.
-func applyPayload(rs *iptables.Ruleset, saved map[string]*savedTable) []byte {
+// applyPayload returns the restore input that turns saved into rs through
+// the iptables variant mode: rs's own payload with, per table, stale owned
+// chains flushed and deleted and the built-in chain jumps re-inserted
+// where they are missing or out of order.
+func applyPayload(rs *iptables.Ruleset, saved map[string]*savedTable, mode Mode) []byte {
 	var b bytes.Buffer
 	for _, t := range rs.Tables {
 		st := saved[t.Name]
@@ -153,9 +153,7 @@ func applyPayload(rs *iptables.Ruleset, saved map[string]*savedTable) []byte {
 		}
 		stale := staleChains(t, st)
 		b.WriteString("*" + t.Name + "\n")
-		// In name order, which is what makes creating many chains
-		// fast with iptables-legacy (see Table.DeclarationOrder).
-		for _, c := range append(t.DeclarationOrder(), stale...) {
+		for _, c := range append(declarationOrder(t, mode), stale...) {
 			writeDeclaration(&b, c)
 		}
 		stale = slices.DeleteFunc(stale, func(c string) bool { return referencedElsewhere(st, c) })
@@ -167,6 +165,22 @@ func applyPayload(rs *iptables.Ruleset, saved map[string]*savedTable) []byte {
 		b.WriteString("COMMIT\n")
 	}
 	return b.Bytes()
+}
+
+// declarationOrder returns the names of t's chains in the order in which
+// the iptables variant mode creates them fastest. Both variants keep user
+// chains in a list sorted by name. libiptc (legacy) inserts quickly when
+// names arrive in order (see Table.DeclarationOrder). iptables-nft 1.8
+// looks for the place of a new chain by walking its list from the head,
+// so names in order cost it n²/2 string comparisons and names in reverse
+// order almost none: creating 20,000 chains took it 0.79 s in name order
+// and 0.22 s in reverse, and 40,000 took 4.75 s in name order.
+func declarationOrder(t iptables.Table, mode Mode) []string {
+	names := t.DeclarationOrder()
+	if mode == ModeIPTablesNFT {
+		slices.Reverse(names)
+	}
+	return names
 }
 
 // staleChains lists owned chains that exist but t no longer declares.

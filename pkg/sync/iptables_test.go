@@ -66,7 +66,7 @@ func TestApplyPayload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			saved := map[string]*savedTable{"nat": parseSaved(tt.save)["nat"]}
-			got := string(applyPayload(testRuleset(), saved))
+			got := string(applyPayload(testRuleset(), saved, ModeIPTablesLegacy))
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("payload lacks %q:\n%s", w, got)
@@ -76,6 +76,25 @@ func TestApplyPayload(t *testing.T) {
 				if strings.Contains(got, w) {
 					t.Errorf("payload has %q:\n%s", w, got)
 				}
+			}
+		})
+	}
+}
+
+func TestApplyPayloadDeclarationOrder(t *testing.T) {
+	tests := []struct {
+		mode Mode
+		want string
+	}{
+		{ModeIPTablesLegacy, ":KUBE-SEP-BBBB - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-AAAA - [0:0]\n"},
+		{ModeIPTablesNFT, ":KUBE-SVC-AAAA - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SEP-BBBB - [0:0]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			saved := map[string]*savedTable{"nat": parseSaved("*nat\nCOMMIT\n")["nat"]}
+			got := string(applyPayload(testRuleset(), saved, tt.mode))
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("payload does not declare the chains as\n%s\ngot:\n%s", tt.want, got)
 			}
 		})
 	}
