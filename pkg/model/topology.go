@@ -86,8 +86,25 @@ func availableForTopology(ep Endpoint, mode string, node Node) bool {
 	return true
 }
 
+// filter returns the endpoints of eps that keep accepts, nil if none.
 func filter(eps []Endpoint, keep func(Endpoint) bool) []Endpoint {
-	var out []Endpoint
+	n := 0
+	for _, ep := range eps {
+		if keep(ep) {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return nil
+	case len(eps):
+		// Most ports use every endpoint they have. Sharing eps, which
+		// is the port's own and read-only from here on, saves a copy of
+		// every endpoint list in the model (at 100,000 endpoints, 19 MB
+		// of copies with append's slack).
+		return eps
+	}
+	out := make([]Endpoint, 0, n)
 	for _, ep := range eps {
 		if keep(ep) {
 			out = append(out, ep)
