@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	stdsync "sync"
 	"syscall"
@@ -23,6 +24,25 @@ import (
 // kernel, so rules flushed by another program are restored within
 // seconds rather than at the next full sync.
 const canaryPeriod = 5 * time.Second
+
+// gcPercent is run's garbage collection target unless GOGC says
+// otherwise. Most of a proxy's heap is long-lived (the informer caches,
+// the model, what the appliers remember), and Go's default of 100 lets
+// garbage grow as large as all of that before a collection. A node
+// agent's memory is reserved on every node, so svcproxy collects at half
+// of it: at 10,000 Services × 10 endpoints its RSS after a series of
+// changes was 154 MB instead of 166 MB (nftables) and 163 MB instead of
+// 207 MB (iptables-legacy), for a few more collections per full sync.
+const gcPercent = 50
+
+// runGCPercent returns the collection target run should set, and false
+// when the environment sets GOGC, which then decides.
+func runGCPercent(lookupEnv func(string) (string, bool)) (int, bool) {
+	if _, set := lookupEnv("GOGC"); set {
+		return 0, false
+	}
+	return gcPercent, true
+}
 
 func newRunCommand() *cobra.Command {
 	o := &runOptions{}
@@ -55,6 +75,9 @@ SIGTERM without removing rules, so traffic keeps flowing across restarts.`,
 
 // run builds the pieces and runs them until ctx is done.
 func (o *runOptions) run(ctx context.Context, log *slog.Logger) error {
+	if percent, ok := runGCPercent(os.LookupEnv); ok {
+		debug.SetGCPercent(percent)
+	}
 	p, err := o.newProxy(log)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)

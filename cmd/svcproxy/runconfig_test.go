@@ -115,3 +115,25 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestRunGCPercent(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    int
+		wantSet bool
+	}{
+		{name: "GOGC unset", env: map[string]string{}, want: gcPercent, wantSet: true},
+		{name: "GOGC set", env: map[string]string{"GOGC": "200"}, wantSet: false},
+		{name: "GOGC set empty", env: map[string]string{"GOGC": ""}, wantSet: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			got, set := runGCPercent(lookup)
+			if got != tt.want || set != tt.wantSet {
+				t.Errorf("runGCPercent = %d, %v; want %d, %v", got, set, tt.want, tt.wantSet)
+			}
+		})
+	}
+}
