@@ -17,14 +17,13 @@ func (o *renderOptions) newDetector(r sync.Runner) *sync.Detector {
 // print writes the ruleset of every model. With --mode auto the rule
 // language of each family is the one its detected backend speaks.
 func (o *renderOptions) print(ctx context.Context, out io.Writer, models []*model.Model) error {
-	req := o.request()
 	for _, m := range models {
 		lang := modeIPTables
-		switch req {
-		case string(sync.ModeNFTables):
+		switch o.req {
+		case sync.RequestNFTables:
 			lang = modeNFTables
-		case "auto":
-			d, err := o.newDetector(sync.ExecRunner{}).Detect(ctx, req, m.Family)
+		case sync.RequestAuto:
+			d, err := o.newDetector(sync.ExecRunner{}).Detect(ctx, o.req, m.Family)
 			if err != nil {
 				return fmt.Errorf("render: detecting the %s backend: %w", m.Family, err)
 			}
@@ -45,11 +44,11 @@ func (o *renderOptions) apply(ctx context.Context, out io.Writer, models []*mode
 	r := sync.ExecRunner{}
 	det := o.newDetector(r)
 	for _, m := range models {
-		d, err := det.Detect(ctx, o.request(), m.Family)
+		d, err := det.Detect(ctx, o.req, m.Family)
 		if err != nil {
 			return fmt.Errorf("render: detecting the %s backend: %w", m.Family, err)
 		}
-		if err := sync.NewApplier(r, d.Mode, m.Family).Apply(ctx, m); err != nil {
+		if _, err := sync.NewApplier(r, d.Mode, m.Family).Apply(ctx, m, false); err != nil {
 			return fmt.Errorf("render: %w", err)
 		}
 		fmt.Fprintf(out, "%s: applied %d service ports with %s\n", m.Family, len(m.Services), d.Mode)

@@ -20,6 +20,8 @@ type detectOptions struct {
 	noSanityCheck bool
 	output        string
 	family        string
+	// req is mode, parsed.
+	req sync.Request
 
 	// runner runs iptables and nft; nil means the host's.
 	runner sync.Runner
@@ -65,7 +67,7 @@ func (o *detectOptions) run(ctx context.Context, out io.Writer) error {
 	}
 	dets := make([]sync.Detection, 0, len(families))
 	for _, family := range families {
-		det, err := d.Detect(ctx, o.mode, family)
+		det, err := d.Detect(ctx, o.req, family)
 		if err != nil {
 			return &exitError{1, oneLineError{fmt.Errorf("detect %s: %w", family, err)}}
 		}
@@ -79,7 +81,8 @@ func (o *detectOptions) run(ctx context.Context, out io.Writer) error {
 
 // validate checks the flags and returns the families to detect.
 func (o *detectOptions) validate() ([]model.Family, error) {
-	if _, err := sync.ParseRequest(o.mode); err != nil {
+	var err error
+	if o.req, err = sync.ParseRequest(o.mode); err != nil {
 		return nil, fmt.Errorf("detect: --mode: %w", err)
 	}
 	switch o.output {

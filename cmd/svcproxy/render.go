@@ -43,6 +43,8 @@ type renderOptions struct {
 	masqueradeAll     bool
 	masqueradeBit     int
 	strict            bool
+	// req is the mode asked for, parsed once by validate.
+	req sync.Request
 }
 
 func newRenderCommand() *cobra.Command {
@@ -123,13 +125,14 @@ func (o *renderOptions) request() string {
 	case o.mode != "":
 		return o.mode
 	case o.dryRun:
-		return modeIPTables
+		return string(sync.RequestIPTables)
 	}
-	return "auto"
+	return string(sync.RequestAuto)
 }
 
 func (o *renderOptions) validate() error {
-	if _, err := sync.ParseRequest(o.request()); err != nil {
+	var err error
+	if o.req, err = sync.ParseRequest(o.request()); err != nil {
 		return fmt.Errorf("render: --mode: %w", err)
 	}
 	switch o.family {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
-	"github.com/svcproxy/svcproxy/pkg/sync"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
 // The rule languages render can produce.
@@ -27,9 +27,10 @@ func renderModels(mode string, models []*model.Model) []byte {
 			fmt.Fprintf(&buf, "# svcproxy %s rules: %s --noflush\n", m.Family, restoreCommand(m.Family))
 			buf.Write(iptables.Render(m).Payload())
 		case modeNFTables:
-			// The exact text the nftables applier loads.
+			// The table the nftables applier loads, which replaces
+			// the one in place in the same transaction.
 			fmt.Fprintf(&buf, "# svcproxy %s rules: nft -f\n", m.Family)
-			buf.WriteString(sync.Transaction(m))
+			buf.WriteString(nftables.RenderRuleset(m).Text)
 		}
 	}
 	return buf.Bytes()

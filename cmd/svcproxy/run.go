@@ -8,22 +8,18 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
-	stdsync "sync"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/proxy"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
-
-// canaryPeriod is how often run checks that its rules are still in the
-// kernel, so rules flushed by another program are restored within
-// seconds rather than at the next full sync.
-const canaryPeriod = 5 * time.Second
 
 // gcPercent is run's garbage collection target unless GOGC says
 // otherwise. Most of a proxy's heap is long-lived (the informer caches,
@@ -82,20 +78,38 @@ func (o *runOptions) run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	log.Info("starting", "node", p.tracker.NodeName(), "mode", o.request())
-	var wg stdsync.WaitGroup
-	for _, f := range []func(context.Context){
-		p.watcher.Run, p.loop.Run, p.canary,
-		func(ctx context.Context) { p.serve(ctx, "health", p.health.Run) },
-		func(ctx context.Context) { p.serve(ctx, "metrics", p.metricsServer.Run) },
-	} {
-		wg.Go(func() { f(ctx) })
-	}
-	<-ctx.Done()
-	wg.Wait()
-	p.healthPorts.Close()
+	log.Info("starting", "node", p.NodeName(), "mode", o.request())
+	p.Run(ctx)
 	log.Info("stopped; rules left in place")
 	return nil
+}
+
+// newProxy turns the flags into a proxy; nothing runs until its Run.
+func (o *runOptions) newProxy(log *slog.Logger) (*proxy.Proxy, error) {
+	req, err := sync.ParseRequest(o.request())
+	if err != nil {
+		return nil, fmt.Errorf("--proxy-mode: %w", err)
+	}
+	cfg, err := o.modelConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	name, err := o.nodeName()
+	if err != nil {
+		return nil, err
+	}
+	r := sync.ExecRunner{}
+	return proxy.New(proxy.Config{
+		Log: log, Client: client, NodeName: name, Model: cfg,
+		Node: &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
+			Request: req, Conntrack: conntrack.NewCleaner("")},
+		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod,
+		HealthzBindAddress: o.healthzBindAddress, MetricsBindAddress: o.metricsBindAddress,
+	})
 }
 
 // request returns --proxy-mode as a detection request: kube-proxy's ""

@@ -90,8 +90,8 @@ func (d *dataPlane) load(ctx context.Context, mode sync.Mode, mix Mix) error {
 		return err
 	}
 	r := sync.ExecRunner{Prefix: d.topo.Node.Prefix()}
-	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: string(mode)}
-	if err := node.Apply(ctx, []*model.Model{m}); err != nil {
+	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode)}
+	if _, err := node.Apply(ctx, []*model.Model{m}, false); err != nil {
 		return fmt.Errorf("applying %d Services in %s: %w", mix.Services, mode, err)
 	}
 	if got := node.Mode(model.IPv4); got != mode {

@@ -75,17 +75,17 @@ func (s *Scenario) Steps() []Step {
 // times each step, and before each calls progress with the step's name.
 func ApplyScenario(ctx context.Context, ns string, mode sync.Mode, sc *Scenario, progress func(step string)) (KernelTimes, error) {
 	r := sync.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}
-	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: string(mode)}
+	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode)}
 	steps := sc.Steps()
 	times := make([]time.Duration, len(steps))
 	for i, step := range steps {
 		progress(step.Name)
-		apply := node.Update
-		if i == 0 {
-			apply = node.Apply
-		}
 		start := time.Now()
-		if err := applyOrCancel(ctx, apply, step.Model); err != nil {
+		apply := func(ctx context.Context) error {
+			_, err := node.Apply(ctx, []*model.Model{step.Model}, i > 0)
+			return err
+		}
+		if err := applyOrCancel(ctx, apply); err != nil {
 			return KernelTimes{}, fmt.Errorf("applying step %q in %s: %w", step.Name, mode, err)
 		}
 		times[i] = time.Since(start)
@@ -93,14 +93,14 @@ func ApplyScenario(ctx context.Context, ns string, mode sync.Mode, sc *Scenario,
 	return KernelTimes{FirstApply: times[0], EndpointChange: times[1], ServiceAdd: times[2], ServiceRemove: times[3]}, nil
 }
 
-// applyOrCancel applies m, returning as soon as ctx is done. An apply
+// applyOrCancel runs apply, returning as soon as ctx is done. An apply
 // spends part of a large sync rendering in Go, which does not watch ctx;
 // returning early lets the caller delete the namespace at once on Ctrl-C.
 // The abandoned apply then fails, as its namespace is gone, and its
 // result is dropped.
-func applyOrCancel(ctx context.Context, apply func(context.Context, []*model.Model) error, m *model.Model) error {
+func applyOrCancel(ctx context.Context, apply func(context.Context) error) error {
 	done := make(chan error, 1)
-	go func() { done <- apply(ctx, []*model.Model{m}) }()
+	go func() { done <- apply(ctx) }()
 	select {
 	case err := <-done:
 		return err

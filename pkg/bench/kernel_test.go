@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // applierFunc is an apply function for applyOrCancel.
-type applierFunc = func(ctx context.Context, models []*model.Model) error
+type applierFunc = func(ctx context.Context) error
 
 func TestApplyOrCancel(t *testing.T) {
 	errRejected := errors.New("rejected")
@@ -21,11 +19,11 @@ func TestApplyOrCancel(t *testing.T) {
 		cancel  bool
 		wantErr error
 	}{
-		{name: "applied", apply: func(context.Context, []*model.Model) error { return nil }},
-		{name: "rejected", apply: func(context.Context, []*model.Model) error { return errRejected }, wantErr: errRejected},
+		{name: "applied", apply: func(context.Context) error { return nil }},
+		{name: "rejected", apply: func(context.Context) error { return errRejected }, wantErr: errRejected},
 		{
 			name:    "cancelled while the apply ignores ctx",
-			apply:   func(context.Context, []*model.Model) error { <-block; return nil },
+			apply:   func(context.Context) error { <-block; return nil },
 			cancel:  true,
 			wantErr: context.Canceled,
 		},
@@ -37,7 +35,7 @@ func TestApplyOrCancel(t *testing.T) {
 			if tt.cancel {
 				cancel()
 			}
-			if err := applyOrCancel(ctx, tt.apply, &model.Model{}); !errors.Is(err, tt.wantErr) {
+			if err := applyOrCancel(ctx, tt.apply); !errors.Is(err, tt.wantErr) {
 				t.Errorf("got %v, want %v", err, tt.wantErr)
 			}
 		})

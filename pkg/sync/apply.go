@@ -4,48 +4,65 @@ import (
 	"context"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
-	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
-// Applier brings one IP family of the kernel to a model's state.
+// Applier brings one IP family of the kernel to a model's state through
+// one backend. Both backends have this one shape; what differs is only
+// the renderer behind them and the tool they feed.
 type Applier interface {
-	Apply(ctx context.Context, m *model.Model) error
+	// Apply brings the family to m in one atomic transaction. With
+	// incremental, it sends only what changed since its last successful
+	// apply when its renderer can work that out, and a full ruleset
+	// otherwise; the Outcome says which ran and why. A failed apply
+	// leaves the previous rules in place and makes the next one full.
+	Apply(ctx context.Context, m *model.Model, incremental bool) (Outcome, error)
+	// Intact reports whether the rules of the last successful apply are
+	// still in the kernel, by looking for their canary. It is cheap
+	// enough to run every few seconds.
+	Intact(ctx context.Context) (bool, error)
 }
 
 var (
 	_ Applier = (*NFTables)(nil)
-	_ Applier = iptablesApplier{}
+	_ Applier = (*IPTables)(nil)
 )
+
+// Outcome is what an Apply did.
+type Outcome struct {
+	Family model.Family
+	// Incremental is true when only what changed was sent.
+	Incremental bool
+	// Fallback says why an incremental apply that was asked for ran in
+	// full: an error wrapping render.ErrFullSync when the renderer could
+	// not work out a delta, or the error of a delta the kernel refused
+	// (the full apply that followed repairs whatever the kernel held).
+	// Nil when nothing fell back.
+	Fallback error
+	// Counts says what the family's tables hold after a successful
+	// apply, for metrics.
+	Counts []render.Counts
+}
 
 // NewApplier returns the applier of a detected mode for one family.
 func NewApplier(r Runner, mode Mode, family model.Family) Applier {
 	if mode == ModeNFTables {
 		return &NFTables{Family: family, Runner: r}
 	}
-	return iptablesApplier{&IPTables{Family: family, Mode: mode, Runner: r}}
+	return &IPTables{Family: family, Mode: mode, Runner: r}
 }
 
-// iptablesApplier renders a model before applying it through IPTables,
-// whose Apply takes the rendered ruleset so tests can apply any payload.
-type iptablesApplier struct{ ipt *IPTables }
-
-func (a iptablesApplier) Apply(ctx context.Context, m *model.Model) error {
-	return a.withModel(ctx, m, a.ipt.Apply)
-}
-
-// withModel renders m, loads it with load, and on success records m as
-// the model of what is loaded, so the next Update can render only the
-// service ports that changed since.
-func (a iptablesApplier) withModel(ctx context.Context, m *model.Model, load func(context.Context, *iptables.Ruleset) error) error {
-	rs := iptables.Render(m)
-	if err := load(ctx, rs); err != nil {
-		return err
+// applyEither is the choice both appliers make: with incremental, try
+// the delta and, if the renderer or the kernel refuses it, apply in full
+// and say why; otherwise apply in full.
+func applyEither(incremental bool, delta, full func() error) (Outcome, error) {
+	var out Outcome
+	if incremental {
+		err := delta()
+		if err == nil {
+			return Outcome{Incremental: true}, nil
+		}
+		out.Fallback = err
 	}
-	if a.ipt.loaded != nil {
-		a.ipt.loaded.setModel(rs, m)
-	}
-	return nil
+	return out, full()
 }
-
-// LastStats returns what the last successful apply loaded.
-func (a iptablesApplier) LastStats() []TableStats { return a.ipt.stats }

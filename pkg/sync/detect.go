@@ -114,14 +114,11 @@ type Detector struct {
 	NoSanityCheck bool
 }
 
-// Detect decides the backend of family for request, which is one of the
-// Requests ("" means auto). An explicitly requested iptables variant always
-// wins, as long as its tools work.
-func (d *Detector) Detect(ctx context.Context, request string, family model.Family) (Detection, error) {
-	req, err := ParseRequest(request)
-	if err != nil {
-		return Detection{}, err
-	}
+// Detect decides the backend of family for req, as ParseRequest returns
+// it (the zero Request means auto). An explicitly requested iptables
+// variant always wins, as long as its tools work.
+func (d *Detector) Detect(ctx context.Context, req Request, family model.Family) (Detection, error) {
+	var err error
 	det := Detection{Family: family}
 	switch req {
 	case RequestNFTables:
@@ -135,8 +132,12 @@ func (d *Detector) Detect(ctx context.Context, request string, family model.Fami
 	case RequestIPTables:
 		det.Evidence = append(det.Evidence, "requested iptables")
 		err = d.pickVariant(ctx, &det)
-	default:
+	case RequestAuto, "":
 		err = d.detectAuto(ctx, &det)
+	default:
+		// Only a Request made by hand gets here; ParseRequest says why
+		// it is wrong.
+		_, err = ParseRequest(string(req))
 	}
 	if err != nil {
 		return Detection{}, err

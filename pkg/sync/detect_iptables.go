@@ -39,17 +39,20 @@ type detectDump struct {
 	rules int
 }
 
-// parseDetectDump reads an iptables-save dump.
+// parseDetectDump reads an iptables-save dump: detection only needs to
+// count the rules and name the mangle table's chains.
 func parseDetectDump(out []byte) *detectDump {
 	d := &detectDump{mangleChains: map[string]bool{}}
-	for name, t := range parseSaved(string(out)) {
-		if name == "mangle" {
-			for _, c := range t.chains {
-				d.mangleChains[c] = true
-			}
-		}
-		for _, rules := range t.rules {
-			d.rules += len(rules)
+	table := ""
+	for line := range strings.Lines(string(out)) {
+		switch {
+		case strings.HasPrefix(line, "*"):
+			table = strings.TrimSpace(line[1:])
+		case strings.HasPrefix(line, ":") && table == "mangle":
+			name, _, _ := strings.Cut(strings.TrimSpace(line[1:]), " ")
+			d.mangleChains[name] = true
+		case strings.HasPrefix(line, "-A "):
+			d.rules++
 		}
 	}
 	return d

@@ -29,7 +29,7 @@ var detectKernelTools = []string{
 // must say about it.
 type kernelDetectCase struct {
 	name     string
-	request  string
+	request  Request
 	family   model.Family
 	setup    [][]string
 	wantMode Mode

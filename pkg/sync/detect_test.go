@@ -109,7 +109,7 @@ const (
 
 type detectCase struct {
 	name          string
-	request       string
+	request       Request
 	family        model.Family
 	kernel        string
 	noSanityCheck bool

@@ -7,13 +7,13 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/model"
-	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 )
 
 // TestRejectedPayloadKeepsRules applies a good state, then a payload the
@@ -41,25 +41,35 @@ func TestRejectedPayloadKeepsRules(t *testing.T) {
 	}
 }
 
-// applyBroken applies the traffic state plus one rule the kernel tools
-// refuse: a jump to a chain that does not exist.
+// applyBroken applies the traffic state through the real applier, with
+// one rule the kernel tools refuse added to what it sends: a jump to a
+// chain that does not exist.
 func applyBroken(t *testing.T, e *trafficEnv, mode Mode) error {
 	t.Helper()
 	m := trafficModel(t, trafficServices)
-	r := ExecRunner{Prefix: e.topo.Node.Prefix()}
-	if mode == ModeNFTables {
-		text := Transaction(m)
-		return (&NFTables{Family: model.IPv4, Runner: r}).ApplyText(context.Background(), text+"add rule ip svcproxy services jump no-such-chain\n")
-	}
-	rs := iptables.Render(m)
-	nat := &rs.Tables[1]
-	nat.Chains[0].Rules = append(nat.Chains[0].Rules, "-j NO-SUCH-CHAIN")
-	err := (&IPTables{Family: model.IPv4, Mode: mode, Runner: r}).Apply(context.Background(), rs)
+	r := breakingRunner{ExecRunner{Prefix: e.topo.Node.Prefix()}}
+	_, err := NewApplier(r, mode, model.IPv4).Apply(context.Background(), m, false)
 	var rej *RejectedError
-	if err != nil && !errors.As(err, &rej) {
+	if mode != ModeNFTables && err != nil && !errors.As(err, &rej) {
 		t.Errorf("error %v does not say which line was rejected", err)
 	}
 	return err
+}
+
+// breakingRunner adds a jump to a chain that does not exist to every
+// ruleset it loads, just before the last table's end.
+type breakingRunner struct{ Runner }
+
+func (r breakingRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	switch {
+	case name == "nft" && slices.Equal(args, []string{"-f", "-"}):
+		stdin = append(slices.Clip(stdin), "add rule ip svcproxy services jump no-such-chain\n"...)
+	case strings.HasSuffix(name, "-restore"):
+		text := string(stdin)
+		i := strings.LastIndex(text, "COMMIT\n")
+		stdin = []byte(text[:i] + "-A KUBE-SERVICES -j NO-SUCH-CHAIN\n" + text[i:])
+	}
+	return r.Runner.Run(ctx, stdin, name, args...)
 }
 
 // dumpRules returns the rules of mode in the namespace, without counters.
@@ -107,7 +117,7 @@ func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
 
 	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
 	a := NewApplier(r, ModeIPTablesLegacy, model.IPv4)
-	if err := a.Apply(context.Background(), trafficModel(t, trafficServices)); err != nil {
+	if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
 		t.Fatalf("apply while the lock was held: %v", err)
 	}
 	select {
@@ -130,7 +140,7 @@ func TestCleanup(t *testing.T) {
 			r := ExecRunner{Prefix: ns.Prefix()}
 			m := trafficModel(t, trafficServices)
 			for _, mode := range trafficModes {
-				if err := NewApplier(r, mode, model.IPv4).Apply(context.Background(), m); err != nil {
+				if _, err := NewApplier(r, mode, model.IPv4).Apply(context.Background(), m, false); err != nil {
 					t.Fatalf("applying %s: %v", mode, err)
 				}
 			}

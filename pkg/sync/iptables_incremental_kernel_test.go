@@ -84,7 +84,7 @@ func TestIPTablesUpdateReachesTheFullState(t *testing.T) {
 				applyIncrementally(t, NewApplier(ExecRunner{Prefix: ns.Prefix()}, mode, model.IPv4), steps, shared)
 				fresh := netns.New(t)
 				b := NewApplier(ExecRunner{Prefix: fresh.Prefix()}, mode, model.IPv4)
-				if err := b.Apply(context.Background(), trafficModel(t, steps[len(steps)-1].manifests)); err != nil {
+				if _, err := b.Apply(context.Background(), trafficModel(t, steps[len(steps)-1].manifests), false); err != nil {
 					t.Fatal(err)
 				}
 				for _, table := range []string{"nat", "filter"} {
@@ -97,13 +97,14 @@ func TestIPTablesUpdateReachesTheFullState(t *testing.T) {
 	}
 }
 
-// applyIncrementally applies the first step in full and the others with
-// Update, each model keeping the previous one's unchanged ports if shared.
+// applyIncrementally applies the first step in full and the others
+// incrementally, each model keeping the previous one's unchanged ports if
+// shared.
 func applyIncrementally(t *testing.T, a Applier, steps []struct{ name, manifests string }, shared bool) {
 	t.Helper()
 	ctx := context.Background()
 	prev := trafficModel(t, steps[0].manifests)
-	if err := a.Apply(ctx, prev); err != nil {
+	if _, err := a.Apply(ctx, prev, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range steps[1:] {
@@ -111,11 +112,12 @@ func applyIncrementally(t *testing.T, a Applier, steps []struct{ name, manifests
 		if shared {
 			m = sharePorts(prev, m)
 		}
-		if err := a.(updater).Update(ctx, m); err != nil {
+		out, err := a.Apply(ctx, m, true)
+		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if !a.(iptablesApplier).ipt.LastIncremental() {
-			t.Errorf("%s: took the full path", s.name)
+		if !out.Incremental {
+			t.Errorf("%s: took the full path: %v", s.name, out.Fallback)
 		}
 		prev = m
 	}
@@ -169,15 +171,35 @@ func TestIPTablesTrafficAfterUpdate(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			e := newTrafficEnv(t, mode)
 			e.apply(t, steps[len(steps)-1].manifests)
-			if err := e.applier.(updater).Update(context.Background(), trafficModel(t, trafficServices)); err != nil {
+			out, err := e.applier.Apply(context.Background(), trafficModel(t, trafficServices), true)
+			if err != nil {
 				t.Fatalf("updating %s rules: %v", mode, err)
 			}
-			if !e.applier.(iptablesApplier).ipt.LastIncremental() {
-				t.Fatal("the update took the full path")
+			if !out.Incremental {
+				t.Fatalf("the update took the full path: %v", out.Fallback)
 			}
 			for _, tc := range trafficCases {
 				t.Run(tc.name, func(t *testing.T) { tc.run(t, e) })
 			}
 		})
 	}
+}
+
+// sharePorts returns next with the pointer of prev's port wherever prev
+// has an equal port, as the model builder keeps the pointers of Services
+// that did not change.
+func sharePorts(prev, next *model.Model) *model.Model {
+	byName := map[model.PortName]*model.ServicePort{}
+	for _, sp := range prev.Services {
+		byName[sp.Name] = sp
+	}
+	out := *next
+	out.Services = make([]*model.ServicePort, len(next.Services))
+	for i, sp := range next.Services {
+		if old := byName[sp.Name]; old != nil && model.SamePort(old, sp) {
+			sp = old
+		}
+		out.Services[i] = sp
+	}
+	return &out
 }

@@ -3,102 +3,14 @@ package sync
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
-	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
-
-// testRuleset is a small ruleset with two jumps into one built-in chain.
-func testRuleset() *iptables.Ruleset {
-	return &iptables.Ruleset{Family: model.IPv4, Tables: []iptables.Table{{
-		Name: "nat",
-		Chains: []iptables.Chain{
-			{Name: "KUBE-SERVICES", Rules: []string{`-m comment --comment "x" -j KUBE-SVC-AAAA`}},
-			{Name: "KUBE-SVC-AAAA", Rules: []string{`-j KUBE-SEP-BBBB`}},
-			{Name: "KUBE-SEP-BBBB", Rules: []string{`-p tcp -j DNAT --to-destination 10.1.0.5:80`}},
-		},
-		Jumps: []iptables.Jump{
-			{Chain: "PREROUTING", Rule: `-m comment --comment "kubernetes service portals" -j KUBE-SERVICES`},
-			{Chain: "PREROUTING", Rule: `-m comment --comment "second" -j KUBE-NODEPORTS`},
-		},
-	}}}
-}
-
-func TestApplyPayload(t *testing.T) {
-	jumpA := `-m comment --comment "kubernetes service portals" -j KUBE-SERVICES`
-	jumpB := `-m comment --comment "second" -j KUBE-NODEPORTS`
-	tests := []struct {
-		name    string
-		save    string
-		want    []string
-		notWant []string
-	}{
-		{
-			name: "empty table gets the jumps, in order",
-			save: "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n",
-			want: []string{"-I PREROUTING 1 " + jumpB + "\n-I PREROUTING 1 " + jumpA, ":KUBE-SEP-BBBB - [0:0]", "-A KUBE-SVC-AAAA -j KUBE-SEP-BBBB"},
-		},
-		{
-			name:    "jumps in place are left alone, so a second apply changes nothing",
-			save:    "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING " + jumpA + "\n-A PREROUTING " + jumpB + "\n-A PREROUTING -j DOCKER\nCOMMIT\n",
-			notWant: []string{"-I PREROUTING", "-D PREROUTING", "DOCKER"},
-		},
-		{
-			name: "jumps out of order are replaced",
-			save: "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING " + jumpB + "\n-A PREROUTING " + jumpA + "\nCOMMIT\n",
-			want: []string{"-D PREROUTING " + jumpB, "-D PREROUTING " + jumpA, "-I PREROUTING 1 " + jumpA},
-		},
-		{
-			name:    "stale owned chains are flushed and deleted, other tools' chains are not",
-			save:    "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-OLD - [0:0]\n:DOCKER - [0:0]\n-A PREROUTING " + jumpA + "\n-A PREROUTING " + jumpB + "\nCOMMIT\n",
-			want:    []string{":KUBE-SEP-OLD - [0:0]", "-X KUBE-SEP-OLD"},
-			notWant: []string{":DOCKER", "-X DOCKER"},
-		},
-		{
-			name:    "a stale chain another tool jumps to is only flushed",
-			save:    "*nat\n:KUBE-SEP-OLD - [0:0]\n:OTHER - [0:0]\n-A OTHER -j KUBE-SEP-OLD\nCOMMIT\n",
-			want:    []string{":KUBE-SEP-OLD - [0:0]"},
-			notWant: []string{"-X KUBE-SEP-OLD"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			saved := map[string]*savedTable{"nat": parseSaved(tt.save)["nat"]}
-			got := string(applyPayload(testRuleset(), saved, ModeIPTablesLegacy))
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("payload lacks %q:\n%s", w, got)
-				}
-			}
-			for _, w := range tt.notWant {
-				if strings.Contains(got, w) {
-					t.Errorf("payload has %q:\n%s", w, got)
-				}
-			}
-		})
-	}
-}
-
-func TestApplyPayloadDeclarationOrder(t *testing.T) {
-	tests := []struct {
-		mode Mode
-		want string
-	}{
-		{ModeIPTablesLegacy, ":KUBE-SEP-BBBB - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-AAAA - [0:0]\n"},
-		{ModeIPTablesNFT, ":KUBE-SVC-AAAA - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SEP-BBBB - [0:0]\n"},
-	}
-	for _, tt := range tests {
-		t.Run(string(tt.mode), func(t *testing.T) {
-			saved := map[string]*savedTable{"nat": parseSaved("*nat\nCOMMIT\n")["nat"]}
-			got := string(applyPayload(testRuleset(), saved, tt.mode))
-			if !strings.Contains(got, tt.want) {
-				t.Errorf("payload does not declare the chains as\n%s\ngot:\n%s", tt.want, got)
-			}
-		})
-	}
-}
 
 // fakeRunner answers commands from a table and records what ran.
 type fakeRunner struct {
@@ -125,6 +37,22 @@ func (f *fakeRunner) LookPath(name string) (string, error) {
 	return "/usr/sbin/" + name, nil
 }
 
+// unitModel returns a one-Service model whose endpoint is at ep, built
+// without the model builder.
+func unitModel(ep string) *model.Model {
+	sp := &model.ServicePort{
+		Name:      model.PortName{Namespace: "ns", Name: "web", Port: "http", Protocol: model.TCP},
+		ClusterIP: netip.MustParseAddr("172.30.0.10"), Port: 80, HasEndpoints: true,
+	}
+	sp.Hash = model.ServicePortHash(sp.Name)
+	e := model.Endpoint{IP: netip.MustParseAddr(ep), Port: 8080, Ready: true, Serving: true, NodeName: "node-b"}
+	e.Hash = model.EndpointHash(sp.Name, e)
+	sp.ClusterEndpoints = []model.Endpoint{e}
+	return &model.Model{Family: model.IPv4, Services: []*model.ServicePort{sp},
+		Node:   model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+		Config: model.Config{MasqueradeBit: model.DefaultMasqueradeBit}}
+}
+
 func TestIPTablesApplyQuotesRejectedLine(t *testing.T) {
 	restore := "iptables-legacy-restore --noflush --wait"
 	tests := []struct{ name, stderr, reason string }{
@@ -137,8 +65,8 @@ func TestIPTablesApplyQuotesRejectedLine(t *testing.T) {
 			f := &fakeRunner{errs: map[string]error{
 				restore: &CommandError{Command: restore, ExitCode: 1, Stderr: tt.stderr},
 			}}
-			a := &IPTables{Family: 4, Mode: ModeIPTablesLegacy, Runner: f}
-			err := a.Apply(context.Background(), testRuleset())
+			a := &IPTables{Family: model.IPv4, Mode: ModeIPTablesLegacy, Runner: f}
+			_, err := a.Apply(context.Background(), unitModel("10.1.0.5"), false)
 			var rej *RejectedError
 			if !errors.As(err, &rej) {
 				t.Fatalf("error %v is not a RejectedError", err)
@@ -148,4 +76,109 @@ func TestIPTablesApplyQuotesRejectedLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestApplyOutcome takes each applier through a first apply, a delta, a
+// delta the kernel refuses and one after that, with a fake tool: what ran
+// and why must be what the Outcome says, and a refused delta must be
+// followed at once by a full apply.
+func TestApplyOutcome(t *testing.T) {
+	tests := []struct {
+		name string
+		mode Mode
+		// load is the command that loads a payload; save, when set,
+		// the command only a full apply runs.
+		load, save string
+	}{
+		{"iptables-legacy", ModeIPTablesLegacy, "iptables-legacy-restore --noflush --wait", "iptables-legacy-save -t nat"},
+		{"iptables-nft", ModeIPTablesNFT, "iptables-nft-restore --noflush --wait", "iptables-nft-save -t nat"},
+		{"nftables", ModeNFTables, "nft -f -", ""},
+	}
+	type step struct {
+		name        string
+		ep          string
+		incremental bool
+		refuse      bool
+		// wantIncremental and wantFallback are the Outcome expected;
+		// wantFull is whether a full payload was loaded.
+		wantIncremental, wantFallback, wantFull bool
+	}
+	steps := []step{
+		{name: "first sync asked incremental", ep: "10.1.0.5", incremental: true, wantFallback: true, wantFull: true},
+		{name: "one endpoint moved", ep: "10.1.0.6", incremental: true, wantIncremental: true},
+		{name: "nothing changed", ep: "10.1.0.6", incremental: true, wantIncremental: true},
+		{name: "a delta refused", ep: "10.1.0.7", incremental: true, refuse: true, wantFallback: true, wantFull: true},
+		{name: "after the refusal", ep: "10.1.0.8", incremental: true, wantIncremental: true},
+		{name: "full asked", ep: "10.1.0.8", wantFull: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeRunner{}
+			a := NewApplier(f, tt.mode, model.IPv4)
+			for _, s := range steps {
+				f.ran, f.stdin = nil, nil
+				out, err := applyRefusingOnce(a, f, s.ep, s.incremental, tt.load, s.refuse)
+				if err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				if out.Incremental != s.wantIncremental || (out.Fallback != nil) != s.wantFallback {
+					t.Errorf("%s: outcome %+v, want incremental %v, fallback %v", s.name, out, s.wantIncremental, s.wantFallback)
+				}
+				if s.wantFallback && !s.refuse && !errors.Is(out.Fallback, render.ErrFullSync) {
+					t.Errorf("%s: fallback %v does not wrap render.ErrFullSync", s.name, out.Fallback)
+				}
+				full := fullLoaded(f, tt.load, tt.save)
+				if full != s.wantFull {
+					t.Errorf("%s: full payload loaded %v, want %v (ran %q)", s.name, full, s.wantFull, f.ran)
+				}
+				if len(out.Counts) == 0 || out.Family != model.IPv4 {
+					t.Errorf("%s: outcome %+v has no counts or family", s.name, out)
+				}
+			}
+		})
+	}
+}
+
+// applyRefusingOnce applies through a, refusing the first load when
+// refuse is set.
+func applyRefusingOnce(a Applier, f *fakeRunner, ep string, incremental bool, load string, refuse bool) (Outcome, error) {
+	if !refuse {
+		return a.Apply(context.Background(), unitModel(ep), incremental)
+	}
+	once := &onceFailing{fakeRunner: f, cmd: load}
+	switch ap := a.(type) {
+	case *IPTables:
+		ap.Runner = once
+		defer func() { ap.Runner = f }()
+	case *NFTables:
+		ap.Runner = once
+		defer func() { ap.Runner = f }()
+	}
+	return a.Apply(context.Background(), unitModel(ep), incremental)
+}
+
+// onceFailing fails the first run of cmd, then runs as fakeRunner does.
+type onceFailing struct {
+	*fakeRunner
+	cmd    string
+	failed bool
+}
+
+func (o *onceFailing) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	out, err := o.fakeRunner.Run(ctx, stdin, name, args...)
+	if strings.Join(append([]string{name}, args...), " ") == o.cmd && !o.failed {
+		o.failed = true
+		return nil, &CommandError{Command: o.cmd, ExitCode: 1, Stderr: "refused"}
+	}
+	return out, err
+}
+
+// fullLoaded reports whether the last load was of a full payload: for
+// iptables one that read the tables first, for nftables one that
+// replaces the table.
+func fullLoaded(f *fakeRunner, load, save string) bool {
+	if save != "" {
+		return slices.Contains(f.ran, save)
+	}
+	return strings.Contains(f.stdin[load], "delete table ip svcproxy")
 }

@@ -37,22 +37,23 @@ func TestNFTablesUpdateReachesTheFullState(t *testing.T) {
 	}
 	ns := netns.New(t)
 	a := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: ns.Prefix()}}
-	if err := a.Apply(ctx, trafficModel(t, steps[0])); err != nil {
+	if _, err := a.Apply(ctx, trafficModel(t, steps[0]), false); err != nil {
 		t.Fatal(err)
 	}
 	var paths []bool
 	for _, s := range steps[1:] {
-		if err := a.Update(ctx, trafficModel(t, s)); err != nil {
+		out, err := a.Apply(ctx, trafficModel(t, s), true)
+		if err != nil {
 			t.Fatal(err)
 		}
-		paths = append(paths, a.LastIncremental())
+		paths = append(paths, out.Incremental)
 	}
 	if want := []bool{true, true, true}; !slices.Equal(paths, want) {
 		t.Errorf("incremental paths taken: %v, want %v", paths, want)
 	}
 	fresh := netns.New(t)
 	b := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: fresh.Prefix()}}
-	if err := b.Apply(ctx, trafficModel(t, steps[len(steps)-1])); err != nil {
+	if _, err := b.Apply(ctx, trafficModel(t, steps[len(steps)-1]), false); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := canonicalTable(t, ns), canonicalTable(t, fresh); got != want {

@@ -147,7 +147,7 @@ func TestNFTablesUpdateCases(t *testing.T) {
 }
 
 // updateSteps applies the first step in full and the others through
-// Update, checks the table against a full apply after each, and returns
+// incremental applies, checks the table against a full apply after each, and returns
 // which updates were incremental.
 func updateSteps(t *testing.T, steps []string) []bool {
 	t.Helper()
@@ -155,18 +155,19 @@ func updateSteps(t *testing.T, steps []string) []bool {
 	ns := netns.New(t)
 	r := &recordingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
 	a := &NFTables{Family: model.IPv4, Runner: r}
-	if err := a.Apply(ctx, trafficModel(t, steps[0])); err != nil {
+	if _, err := a.Apply(ctx, trafficModel(t, steps[0]), false); err != nil {
 		t.Fatal(err)
 	}
 	var paths []bool
 	for i, s := range steps[1:] {
 		m := trafficModel(t, s)
 		r.last = ""
-		if err := a.Update(ctx, m); err != nil {
+		out, err := a.Apply(ctx, m, true)
+		if err != nil {
 			t.Fatalf("step %d: %v", i+1, err)
 		}
-		paths = append(paths, a.LastIncremental())
-		if a.LastIncremental() {
+		paths = append(paths, out.Incremental)
+		if out.Incremental {
 			if strings.Contains(r.last, "flush table") {
 				t.Errorf("step %d: the delta reloads the table:\n%s", i+1, r.last)
 			}
@@ -174,13 +175,14 @@ func updateSteps(t *testing.T, steps []string) []bool {
 		}
 		fresh := netns.New(t)
 		b := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: fresh.Prefix()}}
-		if err := b.Apply(ctx, m); err != nil {
+		full, err := b.Apply(ctx, m, false)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got, want := canonicalTable(t, ns), canonicalTable(t, fresh); got != want {
 			t.Errorf("step %d: the table differs from a full apply:\n%s\nwant:\n%s", i+1, got, want)
 		}
-		if got, want := a.LastStats(), b.LastStats(); !slices.Equal(got, want) {
+		if got, want := out.Counts, full.Counts; !slices.Equal(got, want) {
 			t.Errorf("step %d: stats %+v, a full apply's %+v", i+1, got, want)
 		}
 	}

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	stdsync "sync"
 
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
-	"github.com/svcproxy/svcproxy/pkg/render/iptables"
-	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
 // ConntrackCleaner deletes stale UDP conntrack entries. UDP has no
@@ -32,7 +29,7 @@ type Node struct {
 	Runner   Runner
 	Detector *Detector
 	// Request is the --proxy-mode: auto, nftables, iptables, ….
-	Request string
+	Request Request
 	// Conntrack may be nil (no cleanup).
 	Conntrack ConntrackCleaner
 
@@ -41,40 +38,26 @@ type Node struct {
 	mu       stdsync.Mutex
 	modes    map[model.Family]Mode
 	applied  map[model.Family]*model.Model
-	stats    map[model.Family][]TableStats
 	appliers map[model.Family]Applier
 }
 
-// updater is an Applier that can apply only what changed since its last
-// apply, when that provably reaches the same state.
-type updater interface {
-	Update(ctx context.Context, m *model.Model) error
-}
-
-var _ updater = (*NFTables)(nil)
-
-// Apply applies every model in full, one atomic transaction per family. A
-// family that fails keeps its previous rules; the others are still
-// applied, and the error names every failure.
-func (n *Node) Apply(ctx context.Context, models []*model.Model) error {
-	return n.apply(ctx, models, true)
-}
-
-// Update is Apply for a sync that may be incremental: backends that can
-// send only what changed since their last apply do so (nftables), the
-// others apply in full.
-func (n *Node) Update(ctx context.Context, models []*model.Model) error {
-	return n.apply(ctx, models, false)
-}
-
-func (n *Node) apply(ctx context.Context, models []*model.Model, full bool) error {
+// Apply brings every family to its model, one atomic transaction each;
+// with incremental, each family sends only what changed since its last
+// apply where its renderer can work that out. A family that fails keeps
+// its previous rules; the others are still applied, and the error names
+// every failure. The outcomes are those of the families applied.
+func (n *Node) Apply(ctx context.Context, models []*model.Model, incremental bool) ([]Outcome, error) {
 	var errs []error
+	var outs []Outcome
 	for _, m := range models {
-		if err := n.applyFamily(ctx, m, full); err != nil {
+		out, err := n.applyFamily(ctx, m, incremental)
+		if err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		outs = append(outs, out)
 	}
-	return errors.Join(errs...)
+	return outs, errors.Join(errs...)
 }
 
 // Mode returns the backend detected for a family, "" before its first sync.
@@ -84,34 +67,27 @@ func (n *Node) Mode(family model.Family) Mode {
 	return n.modes[family]
 }
 
-func (n *Node) applyFamily(ctx context.Context, m *model.Model, full bool) error {
+func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool) (Outcome, error) {
 	mode, err := n.mode(ctx, m.Family)
 	if err != nil {
-		return err
+		return Outcome{}, err
 	}
 	a := n.applier(mode, m.Family)
-	if u, ok := a.(updater); ok && !full {
-		err = u.Update(ctx, m)
-	} else {
-		err = a.Apply(ctx, m)
-	}
+	out, err := a.Apply(ctx, m, incremental)
 	if err != nil {
-		return fmt.Errorf("applying %s rules: %w", m.Family, err)
+		return out, fmt.Errorf("applying %s rules: %w", m.Family, err)
 	}
 	n.mu.Lock()
 	prev := n.applied[m.Family]
 	if n.applied == nil {
-		n.applied, n.stats = map[model.Family]*model.Model{}, map[model.Family][]TableStats{}
+		n.applied = map[model.Family]*model.Model{}
 	}
 	n.applied[m.Family] = m
-	if r, ok := a.(statsReporter); ok {
-		n.stats[m.Family] = r.LastStats()
-	}
 	n.mu.Unlock()
 	if n.Conntrack == nil || prev == nil {
-		return nil
+		return out, nil
 	}
-	return n.cleanConntrack(prev, m)
+	return out, n.cleanConntrack(prev, m)
 }
 
 // cleanConntrack deletes the entries the new rules made stale: those
@@ -163,50 +139,28 @@ func (n *Node) mode(ctx context.Context, family model.Family) (Mode, error) {
 }
 
 // Intact reports whether the rules of every applied family are still in
-// the kernel, by checking for the one rule every ruleset starts from (the
-// jump into svcproxy's service dispatch). It is cheap enough to run every
-// few seconds, so rules another program flushed are noticed well before
-// the next periodic full sync.
+// the kernel, by asking each family's applier to look for its canary. It
+// is cheap enough to run every few seconds, so rules another program
+// flushed are noticed well before the next periodic full sync.
 func (n *Node) Intact(ctx context.Context) (bool, error) {
 	n.mu.Lock()
-	applied := map[model.Family]Mode{}
-	for family, mode := range n.modes {
-		if n.applied[family] != nil {
-			applied[family] = mode
+	var appliers []Applier
+	for _, fam := range model.Families {
+		if n.applied[fam] != nil && n.appliers[fam] != nil {
+			appliers = append(appliers, n.appliers[fam])
 		}
 	}
 	n.mu.Unlock()
-	for family, mode := range applied {
-		ok, err := canaryPresent(ctx, n.Runner, family, mode)
+	for _, a := range appliers {
+		ok, err := a.Intact(ctx)
 		// A check cut short by ctx proves nothing either way; above all
 		// not that the rules are gone.
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return false, fmt.Errorf("checking the %s rules: %w", family, ctxErr)
+			return false, fmt.Errorf("checking the rules: %w", ctxErr)
 		}
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	return true, nil
-}
-
-func canaryPresent(ctx context.Context, r Runner, family model.Family, mode Mode) (bool, error) {
-	if mode == ModeNFTables {
-		out, err := r.Run(ctx, nil, "nft", "list", "chain", string(nftables.Family(family)), nftables.TableName, "nat-prerouting")
-		if err != nil {
-			var ce *CommandError
-			if errors.As(err, &ce) && ce.ExitCode != 0 {
-				return false, nil
-			}
-			return false, err
-		}
-		return strings.Contains(string(out), "jump services"), nil
-	}
-	jump := iptables.DispatchJump()
-	_, err := r.Run(ctx, nil, IPTablesCommand(family, mode, ""), append([]string{"-w", "-t", "nat", "-C", jump.Chain}, iptables.Args(jump.Rule)...)...)
-	var ce *CommandError
-	if errors.As(err, &ce) && ce.ExitCode == 1 {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -22,10 +22,10 @@ func TestNodeNoticesFlushedRules(t *testing.T) {
 			netns.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
 			ns := netns.New(t)
 			r := ExecRunner{Prefix: ns.Prefix()}
-			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: string(mode)}
+			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode)}
 			models := []*model.Model{trafficModel(t, trafficServices)}
 			ctx := context.Background()
-			if err := n.Apply(ctx, models); err != nil {
+			if _, err := n.Apply(ctx, models, false); err != nil {
 				t.Fatal(err)
 			}
 			checkIntact(t, n, true)
@@ -33,7 +33,7 @@ func TestNodeNoticesFlushedRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkIntact(t, n, false)
-			if err := n.Apply(ctx, models); err != nil {
+			if _, err := n.Apply(ctx, models, false); err != nil {
 				t.Fatal(err)
 			}
 			checkIntact(t, n, true)

@@ -202,7 +202,7 @@ func newTrafficEnv(t *testing.T, mode Mode) *trafficEnv {
 
 func (e *trafficEnv) apply(t *testing.T, manifests string) {
 	t.Helper()
-	if err := e.applier.Apply(context.Background(), trafficModel(t, manifests)); err != nil {
+	if _, err := e.applier.Apply(context.Background(), trafficModel(t, manifests), false); err != nil {
 		t.Fatalf("applying %s rules: %v", e.mode, err)
 	}
 }

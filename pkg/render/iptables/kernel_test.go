@@ -39,7 +39,7 @@ func TestKernelLoadsPayload(t *testing.T) {
 			want := 0
 			for _, tbl := range rs.Tables {
 				for _, j := range tbl.Jumps {
-					args := append([]string{"-w", "-t", tbl.Name, "-A", j.Chain}, Args(j.Rule)...)
+					args := append([]string{"-w", "-t", tbl.Name, "-A", j.Chain}, args(j.Rule)...)
 					inNetns(t, ns, nil, tt.command, args...)
 				}
 				want += len(tbl.Jumps)

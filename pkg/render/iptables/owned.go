@@ -11,11 +11,11 @@ var fixedChains = []string{
 // servicePrefixes start the names of per-service and per-endpoint chains.
 var servicePrefixes = []string{prefixSVC, prefixSVL, prefixEXT, prefixFW, prefixSEP}
 
-// Owned reports whether a chain of this name belongs to svcproxy: an
-// applier may flush and delete it when no ruleset declares it any more,
+// owned reports whether a chain of this name belongs to svcproxy: a
+// restore may flush and delete it when no ruleset declares it any more,
 // and cleanup removes it. The names are kube-proxy's, so a node that ran
 // kube-proxy is taken over chain by chain.
-func Owned(chain string) bool {
+func owned(chain string) bool {
 	for _, c := range fixedChains {
 		if chain == c {
 			return true
@@ -29,15 +29,25 @@ func Owned(chain string) bool {
 	return false
 }
 
-// DispatchJump is the jump from nat PREROUTING into svcproxy's service
-// dispatch. It is present exactly when svcproxy's rules are in place, so
-// it is what a check for rules flushed by another program looks for.
-func DispatchJump() Jump { return natJumps()[0] }
+// Canary is the rule whose presence proves svcproxy's rules are in place:
+// the jump from nat PREROUTING into the service dispatch, which every
+// ruleset has and which anything that flushes svcproxy's rules removes.
+type Canary struct {
+	Table, Chain string
+	// Rule is the rule's arguments, as `iptables -C Chain` takes them.
+	Rule []string
+}
 
-// Args splits a rendered rule into the arguments iptables takes, keeping
+// NewCanary returns the canary of every ruleset.
+func NewCanary() Canary {
+	jump := natJumps()[0]
+	return Canary{Table: "nat", Chain: jump.Chain, Rule: args(jump.Rule)}
+}
+
+// args splits a rendered rule into the arguments iptables takes, keeping
 // a quoted comment as one argument without its quotes. Rendered comments
 // never contain quotes, so no escaping is needed.
-func Args(rule string) []string {
+func args(rule string) []string {
 	var out []string
 	for {
 		rule = strings.TrimLeft(rule, " ")

@@ -24,21 +24,21 @@ func TestOwned(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.chain, func(t *testing.T) {
-			if got := Owned(tt.chain); got != tt.want {
-				t.Errorf("Owned(%q) = %v, want %v", tt.chain, got, tt.want)
+			if got := owned(tt.chain); got != tt.want {
+				t.Errorf("owned(%q) = %v, want %v", tt.chain, got, tt.want)
 			}
 		})
 	}
 }
 
-// TestEveryRenderedChainIsOwned keeps Owned in step with the renderer: a
+// TestEveryRenderedChainIsOwned keeps owned in step with the renderer: a
 // chain it renders but does not own would never be cleaned up.
 func TestEveryRenderedChainIsOwned(t *testing.T) {
 	for _, fam := range []model.Family{model.IPv4, model.IPv6} {
 		for _, table := range Render(richModel(fam)).Tables {
 			for _, c := range table.Chains {
-				if !Owned(c.Name) {
-					t.Errorf("%s chain %s is rendered but not Owned", table.Name, c.Name)
+				if !owned(c.Name) {
+					t.Errorf("%s chain %s is rendered but not owned", table.Name, c.Name)
 				}
 			}
 		}
@@ -46,9 +46,26 @@ func TestEveryRenderedChainIsOwned(t *testing.T) {
 }
 
 func TestArgs(t *testing.T) {
-	got := Args(`-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`)
+	got := args(`-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`)
 	want := []string{"-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("Args = %q, want %q", got, want)
+		t.Errorf("args = %q, want %q", got, want)
+	}
+}
+
+// TestCanaryIsRendered keeps the canary in step with the renderer: a
+// canary that no ruleset has would make every check report rules gone.
+func TestCanaryIsRendered(t *testing.T) {
+	c := NewCanary()
+	for _, fam := range []model.Family{model.IPv4, model.IPv6} {
+		found := false
+		for _, table := range Render(richModel(fam)).Tables {
+			for _, j := range table.Jumps {
+				found = found || (table.Name == c.Table && j.Chain == c.Chain && strings.Join(args(j.Rule), "|") == strings.Join(c.Rule, "|"))
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s %s jump %q rendered", fam, c.Table, c.Chain, c.Rule)
+		}
 	}
 }

@@ -23,18 +23,14 @@ func TestRenderPartialMatchesRender(t *testing.T) {
 	}
 	for _, mc := range models {
 		n := len(mc.m.Services)
-		all := make([]int, n)
-		for i := range all {
-			all[i] = i
-		}
-		whole, err := RenderPartial(mc.m, all)
-		if err != nil {
-			t.Fatal(err)
+		whole, ok := renderPartial(mc.m, mc.m.Services)
+		if !ok {
+			t.Fatal("renderPartial refused all the ports")
 		}
 		t.Run(mc.name+"/all ports make Render", func(t *testing.T) {
 			want := Render(mc.m)
-			got := &Ruleset{Family: whole.Fixed.Family, Tables: slices.Clone(whole.Fixed.Tables)}
-			got.Tables[1].Chains = append(slices.Clone(got.Tables[1].Chains), slices.Concat(whole.Ports...)...)
+			got := &Ruleset{Family: whole.fixed.Family, Tables: slices.Clone(whole.fixed.Tables)}
+			got.Tables[1].Chains = append(slices.Clone(got.Tables[1].Chains), slices.Concat(whole.ports...)...)
 			if string(got.Payload()) != string(want.Payload()) {
 				t.Errorf("fixed chains and all ports' chains differ from Render:\n%s\nwant:\n%s", got.Payload(), want.Payload())
 			}
@@ -51,20 +47,21 @@ func TestRenderPartialMatchesRender(t *testing.T) {
 		}
 		for _, sc := range subsets {
 			t.Run(mc.name+"/"+sc.name, func(t *testing.T) {
-				part, err := RenderPartial(mc.m, sc.ports)
-				if err != nil {
-					t.Fatal(err)
+				ports := make([]*model.ServicePort, len(sc.ports))
+				for k, i := range sc.ports {
+					ports[k] = mc.m.Services[i]
 				}
-				if !reflect.DeepEqual(part.Fixed.Tables, whole.Fixed.Tables) {
+				part, ok := renderPartial(mc.m, ports)
+				if !ok {
+					t.Fatal("renderPartial refused ports in model order")
+				}
+				if !reflect.DeepEqual(part.fixed.Tables, whole.fixed.Tables) {
 					t.Error("the fixed chains depend on the ports rendered")
 				}
-				alone, err := RenderPorts(mc.m, sc.ports)
-				if err != nil {
-					t.Fatal(err)
-				}
+				alone := renderPorts(mc.m, ports)
 				for k, i := range sc.ports {
-					if !reflect.DeepEqual(part.Ports[k], whole.Ports[i]) || !reflect.DeepEqual(alone[k], whole.Ports[i]) {
-						t.Errorf("port %d: chains %v and %v, want %v", i, part.Ports[k], alone[k], whole.Ports[i])
+					if !reflect.DeepEqual(part.ports[k], whole.ports[i]) || !reflect.DeepEqual(alone[k], whole.ports[i]) {
+						t.Errorf("port %d: chains %v and %v, want %v", i, part.ports[k], alone[k], whole.ports[i])
 					}
 				}
 			})
@@ -72,15 +69,24 @@ func TestRenderPartialMatchesRender(t *testing.T) {
 	}
 }
 
-func TestRenderPartialRefusesUnorderedPorts(t *testing.T) {
+func TestRenderPartialRefusesPortsOutOfOrder(t *testing.T) {
 	m := largeModel(3, 1)
-	for _, ports := range [][]int{{1, 0}, {0, 0}, {3}, {-1}} {
-		if _, err := RenderPartial(m, ports); err == nil {
-			t.Errorf("RenderPartial(%v) succeeded", ports)
-		}
-		if _, err := RenderPorts(m, ports); err == nil {
-			t.Errorf("RenderPorts(%v) succeeded", ports)
-		}
+	stranger := largeModel(1, 1).Services[0]
+	s := m.Services
+	tests := []struct {
+		name  string
+		ports []*model.ServicePort
+	}{
+		{"reversed", []*model.ServicePort{s[1], s[0]}},
+		{"twice", []*model.ServicePort{s[0], s[0]}},
+		{"not in the model", []*model.ServicePort{stranger}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, ok := renderPartial(m, tt.ports); ok {
+				t.Error("renderPartial accepted them")
+			}
+		})
 	}
 }
 
@@ -102,8 +108,8 @@ func TestCompatible(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			next := base()
 			tt.change(next)
-			if got := Compatible(base(), next); got != tt.want {
-				t.Errorf("Compatible = %v, want %v", got, tt.want)
+			if got := compatible(base(), next); got != tt.want {
+				t.Errorf("compatible = %v, want %v", got, tt.want)
 			}
 		})
 	}

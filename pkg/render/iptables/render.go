@@ -21,6 +21,7 @@ func (b *builder) ruleset() *Ruleset {
 	return &Ruleset{
 		Family: b.m.Family,
 		Tables: []Table{b.filterTable(), b.natTable()},
+		model:  b.m,
 	}
 }
 

@@ -71,6 +71,10 @@ type Ruleset struct {
 	Family model.Family
 	// Tables are "filter" then "nat".
 	Tables []Table
+
+	// model is the model rendered, for State; nil for a Ruleset made
+	// by hand.
+	model *model.Model
 }
 
 // Table is one iptables table: the chains svcproxy owns in it and the
@@ -109,30 +113,14 @@ type Jump struct {
 func (r *Ruleset) Payload() []byte {
 	buf := make([]byte, 0, r.payloadSize())
 	for _, t := range r.Tables {
-		buf = append(buf, '*')
-		buf = append(buf, t.Name...)
-		buf = append(buf, '\n')
+		buf = appendTableStart(buf, t.Name)
 		for _, j := range t.Jumps {
-			buf = append(buf, "# jump: -A "...)
-			buf = append(buf, j.Chain...)
-			buf = append(buf, ' ')
-			buf = append(buf, j.Rule...)
-			buf = append(buf, '\n')
+			buf = appendRuleLine(buf, "# jump: -A ", j.Chain, j.Rule)
 		}
 		for _, name := range t.DeclarationOrder() {
-			buf = append(buf, ':')
-			buf = append(buf, name...)
-			buf = append(buf, " - [0:0]\n"...)
+			buf = appendDeclaration(buf, name)
 		}
-		for _, c := range t.Chains {
-			for _, rule := range c.Rules {
-				buf = append(buf, "-A "...)
-				buf = append(buf, c.Name...)
-				buf = append(buf, ' ')
-				buf = append(buf, rule...)
-				buf = append(buf, '\n')
-			}
-		}
+		buf = appendRules(buf, t.Chains)
 		buf = append(buf, "COMMIT\n"...)
 	}
 	return buf

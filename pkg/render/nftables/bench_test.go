@@ -76,11 +76,11 @@ func BenchmarkDiffOneEndpointSharedPointers(b *testing.B) { benchmarkDiff(b, tru
 func benchmarkDiff(b *testing.B, shared bool) {
 	prev := bigModel(10000, 10)
 	next := oneEndpointMoved(prev, shared)
-	idx := RenderRuleset(prev).Index
+	st := RenderRuleset(prev).State()
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := Diff(prev, next, idx)
-		if err != nil || d.Ports != 1 {
+		d, err := Diff(st, next)
+		if err != nil || d.ports != 1 {
 			b.Fatalf("Diff: %v, %+v", err, d)
 		}
 	}

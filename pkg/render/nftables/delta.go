@@ -1,32 +1,48 @@
 package nftables
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
-// ErrFullSync is what Diff's errors wrap when the change between two
-// models cannot be sent as a delta and the table must be loaded in full.
-var ErrFullSync = errors.New("a full sync is needed")
+// State is what a delta needs to know of the table loaded into one
+// family: the model it was rendered from and the Index of its render.
+type State struct {
+	model *model.Model
+	idx   *Index
+}
 
-var errUnsorted = fmt.Errorf("%w: Service ports not sorted by name", ErrFullSync)
+// State returns the state of the kernel once rs is loaded.
+func (rs *Ruleset) State() *State { return &State{model: rs.model, idx: rs.index} }
+
+// Counts returns what the loaded table holds.
+func (st *State) Counts() []render.Counts { return []render.Counts{st.idx.counts} }
 
 // Delta is an incremental transaction: what turns the table rendered
 // from one model into the table rendered from the next, touching only
 // the changed Service ports' elements and chains.
 type Delta struct {
-	// Text is the `nft -f` input; empty when the tables are equal.
-	Text string
-	// Ports is how many Service ports changed, were added or removed.
-	Ports int
+	// text is the `nft -f` input; empty when the tables are equal.
+	text string
+	// ports is how many Service ports changed, were added or removed.
+	ports int
+	next  *model.Model
 
 	claims  map[string]change
 	chains  map[string]change
 	hairpin map[addrKey]change
-	counts  Counts
+	counts  render.Counts
 }
+
+// Empty reports whether the delta changes nothing, so that nothing needs
+// to be sent.
+func (d *Delta) Empty() bool { return d.text == "" }
+
+// Payload returns the `nft -f` input of the delta: one transaction, which
+// nft checks whole before committing any of it.
+func (d *Delta) Payload() []byte { return []byte(d.text) }
 
 // change counts how many changed ports stopped and started claiming a
 // destination, using a chain or contributing a hairpin address.
@@ -43,35 +59,40 @@ func (c change) after(prev int32) (int32, bool) {
 // repairs whatever the kernel may have drifted to.
 func maxDeltaPorts(ports int) int { return max(64, ports/4) }
 
-// Diff returns the Delta from the table of prev, described by idx, to the
-// table of next. Only ports whose pointer changed are compared, and only
-// changed ones are rendered; Diff neither reads nor changes idx beyond
-// looking up counts, so a failed apply leaves it as it was. Call
-// idx.Commit with the Delta once its text is applied.
+// Diff returns the Delta from the table st describes to the table of
+// next. Only the ports model.ChangedPorts reports are rendered; Diff
+// neither reads nor changes st beyond looking up counts, so a failed
+// apply leaves it as it was. Call st.Commit with the Delta once its text
+// is applied.
 //
-// Diff returns an error wrapping ErrFullSync when a delta could end
-// elsewhere than a full load or is not worth it: the family, node or
-// configuration changed (they shape shared chains); a changed port claims
-// a destination another port claims too (the first in model order wins,
-// which only the whole model tells); too many ports changed.
+// Diff returns an error wrapping render.ErrFullSync when a delta could
+// end elsewhere than a full load or is not worth it: nothing is loaded
+// yet; the family, node or configuration changed (they shape shared
+// chains); a changed port claims a destination another port claims too
+// (the first in model order wins, which only the whole model tells); too
+// many ports changed.
 //
 // New chains (a new endpoint count, a Service with affinity or source
 // ranges) are added in the delta with their rules and maps, and chains no
 // port needs any more are flushed and deleted in it: a full load for
 // those would cost seconds at 10,000 Services, and they are ordinary
 // commands in the same atomic transaction.
-func Diff(prev, next *model.Model, idx *Index) (*Delta, error) {
-	if !sameContext(prev, next) {
-		return nil, fmt.Errorf("%w: family, node or configuration changed", ErrFullSync)
+func Diff(st *State, next *model.Model) (*Delta, error) {
+	if st == nil {
+		return nil, fmt.Errorf("%w: nothing loaded yet", render.ErrFullSync)
 	}
-	changes, err := changedPorts(prev.Services, next.Services)
-	if err != nil {
-		return nil, err
+	prev := st.model
+	if !model.SameContext(prev, next) {
+		return nil, fmt.Errorf("%w: family, node or configuration changed", render.ErrFullSync)
+	}
+	changes, ok := model.ChangedPorts(prev.Services, next.Services)
+	if !ok {
+		return nil, fmt.Errorf("%w: Service ports not sorted by name", render.ErrFullSync)
 	}
 	if n := len(changes); n > maxDeltaPorts(len(next.Services)) {
-		return nil, fmt.Errorf("%w: %d Service ports changed", ErrFullSync, n)
+		return nil, fmt.Errorf("%w: %d Service ports changed", render.ErrFullSync, n)
 	}
-	d := newDiffer(prev, next, idx)
+	d := newDiffer(prev, next, st.idx)
 	for _, c := range changes {
 		d.addChange(c)
 	}
@@ -79,16 +100,18 @@ func Diff(prev, next *model.Model, idx *Index) (*Delta, error) {
 	if err != nil {
 		return nil, err
 	}
-	delta.Ports = len(changes)
+	delta.ports, delta.next = len(changes), next
 	return delta, nil
 }
 
-// Commit updates idx to describe the table after d is applied.
-func (idx *Index) Commit(d *Delta) {
+// Commit records that d was loaded.
+func (st *State) Commit(d *Delta) {
+	idx := st.idx
 	commitCounts(idx.claims, d.claims)
 	commitCounts(idx.chains, d.chains)
 	commitCounts(idx.hairpin, d.hairpin)
 	idx.counts = d.counts
+	st.model = d.next
 }
 
 func commitCounts[K comparable](counts map[K]int32, changes map[K]change) {

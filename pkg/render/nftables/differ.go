@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
 // differ accumulates the fragments of changed ports: their claims, chain
@@ -41,14 +42,14 @@ func newDiffer(prev, next *model.Model, idx *Index) *differ {
 }
 
 // addChange renders the old and the new fragment of a changed port.
-func (d *differ) addChange(c portChange) {
+func (d *differ) addChange(c model.PortChange) {
 	var old, cur *renderer
-	if c.old != nil {
-		old = fragmentOf(d.prev, c.old)
+	if c.Old != nil {
+		old = fragmentOf(d.prev, c.Old)
 		d.count(old, true)
 	}
-	if c.cur != nil {
-		cur = fragmentOf(d.next, c.cur)
+	if c.New != nil {
+		cur = fragmentOf(d.next, c.New)
 		d.count(cur, false)
 	}
 	for _, name := range elementNames(old, cur) {
@@ -140,10 +141,10 @@ func (d *differ) checkClaims() error {
 		prev := d.idx.claims[key]
 		after, ok := c.after(prev)
 		if !ok {
-			return fmt.Errorf("%w: the index lost a claim on %s", ErrFullSync, key)
+			return fmt.Errorf("%w: the index lost a claim on %s", render.ErrFullSync, key)
 		}
 		if prev > 1 || after > 1 {
-			return fmt.Errorf("%w: more than one Service port claims %s", ErrFullSync, key)
+			return fmt.Errorf("%w: more than one Service port claims %s", render.ErrFullSync, key)
 		}
 	}
 	return nil
@@ -158,7 +159,7 @@ func (d *differ) queueHairpin() error {
 		after, ok := c.after(prev)
 		switch {
 		case !ok:
-			return fmt.Errorf("%w: the index lost a hairpin address", ErrFullSync)
+			return fmt.Errorf("%w: the index lost a hairpin address", render.ErrFullSync)
 		case prev == 0 && after > 0:
 			added = append(added, k)
 		case prev > 0 && after == 0:

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
 // chainChanges are the chains a delta adds, deletes, or refills because
@@ -27,7 +29,7 @@ func (d *differ) chainChanges() (*chainChanges, error) {
 		old, cur := d.oldChains[name], d.newChains[name]
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("%w: the index lost a use of chain %s", ErrFullSync, name)
+			return nil, fmt.Errorf("%w: the index lost a use of chain %s", render.ErrFullSync, name)
 		case prev == 0 && after > 0:
 			cc.added = append(cc.added, cur)
 		case prev > 0 && after == 0:
@@ -36,7 +38,7 @@ func (d *differ) chainChanges() (*chainChanges, error) {
 		case prev == 1 && after == 1:
 			cc.changed, cc.changedOld = append(cc.changed, cur), append(cc.changedOld, old)
 		default:
-			return nil, fmt.Errorf("%w: shared chain %s renders differently", ErrFullSync, name)
+			return nil, fmt.Errorf("%w: shared chain %s renders differently", render.ErrFullSync, name)
 		}
 	}
 	return cc, nil
@@ -67,7 +69,7 @@ func (d *differ) delta() (*Delta, error) {
 		b.WriteString(skeleton.String())
 	}
 	d.writeElements(&b, "add element "+string(family)+" "+TableName+" ", d.adds, false)
-	return &Delta{Text: b.String(), claims: d.claims, chains: d.chains, hairpin: d.hairpin, counts: d.counts(cc)}, nil
+	return &Delta{text: b.String(), claims: d.claims, chains: d.chains, hairpin: d.hairpin, counts: d.counts(cc)}, nil
 }
 
 func (d *differ) writeElements(b *strings.Builder, prefix string, lists map[string]*elementList, keysOnly bool) {
@@ -112,7 +114,7 @@ func (cc *chainChanges) transaction(family knftables.Family) *knftables.Transact
 }
 
 // counts returns the table's counts after the delta.
-func (d *differ) counts(cc *chainChanges) Counts {
+func (d *differ) counts(cc *chainChanges) render.Counts {
 	c := d.idx.counts
 	for _, l := range d.adds {
 		c.Elements += l.len()

@@ -3,6 +3,8 @@ package nftables
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
 // usage records, while a whole model renders, how many Service ports use
@@ -41,23 +43,15 @@ func (u *usage) endPort() {
 // and 100,000 addresses, a few MB; the 221,000 elements themselves are
 // not kept, they are rendered again from the model when needed.
 type Index struct {
-	counts  Counts
+	counts  render.Counts
 	claims  map[string]int32
 	chains  map[string]int32
 	hairpin map[addrKey]int32
 }
 
-// Counts counts the objects of a table, for metrics.
-type Counts struct {
-	Chains, Rules, Elements int
-}
-
 // addrKey is an address as map key: 16 bytes without the pointer a
 // netip.Addr holds, which the garbage collector would have to follow.
 type addrKey [16]byte
-
-// Counts returns what the table holds.
-func (idx *Index) Counts() Counts { return idx.counts }
 
 // newIndex takes the counts of a whole render.
 func newIndex(r *renderer) *Index {
@@ -79,8 +73,8 @@ func newIndex(r *renderer) *Index {
 }
 
 // counts counts what the renderer holds.
-func (r *renderer) counts() Counts {
-	c := Counts{Chains: len(r.chains)}
+func (r *renderer) counts() render.Counts {
+	c := render.Counts{Table: TableName, Chains: len(r.chains)}
 	for _, ch := range r.chains {
 		c.Rules += len(ch.rules)
 	}

@@ -8,23 +8,17 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Ruleset is a model rendered for loading: the `nft -f` text, the chains,
-// sets and maps it adds, and the Index an incremental sync starts from.
+// Ruleset is a model rendered for loading: the table's `nft -f` text, and
+// what an incremental sync starts from once it is loaded (State).
 type Ruleset struct {
-	// Text is the transaction as Text would write it for Render's tx,
-	// byte for byte.
+	// Text adds the table and everything in it, as Text would write it
+	// for Render's tx, byte for byte. This is what render --dry-run
+	// prints.
 	Text string
-	// Objects lists the chains, sets and maps the text adds, so the
-	// applier can delete the ones the table holds beyond them.
-	Objects []Object
-	// Index describes the rendered table for Diff.
-	Index *Index
-}
 
-// Object is a chain, set or map of the table.
-type Object struct {
-	// Kind is "chain", "set" or "map".
-	Kind, Name string
+	family knftables.Family
+	model  *model.Model
+	index  *Index
 }
 
 // RenderRuleset renders m as Render does and writes the text directly:
@@ -50,20 +44,38 @@ func RenderRuleset(m *model.Model) *Ruleset {
 	for _, name := range names {
 		r.elements[name].writeCommands(&b, prefix(name), false)
 	}
-	return &Ruleset{Text: b.String(), Objects: r.objects(), Index: newIndex(r)}
+	return &Ruleset{Text: b.String(), family: Family(m.Family), model: m, index: newIndex(r)}
 }
 
-// objects lists the chains, sets and maps the renderer made.
-func (r *renderer) objects() []Object {
-	objs := make([]Object, 0, len(r.chains)+len(r.sets)+len(r.maps))
-	for _, name := range sortedKeys(r.chains) {
-		objs = append(objs, Object{"chain", name})
-	}
-	for _, name := range sortedKeys(r.sets) {
-		objs = append(objs, Object{"set", name})
-	}
-	for _, name := range sortedKeys(r.maps) {
-		objs = append(objs, Object{"map", name})
-	}
-	return objs
+// Transaction returns the `nft -f` input that replaces whatever table the
+// family holds with this one, in one transaction.
+//
+// It deletes the table before adding it anew, rather than flushing it and
+// each set and map: the kernel flushes a set element by element, and at
+// 10,000 Services a resync over the loaded table took 4.0 s that way
+// against 1.6 s for an empty namespace. Deleted, the old table goes in
+// one step, and with it every chain, set and map the new one lacks, so
+// nothing needs listing first. The leading "add table" makes the delete
+// succeed when there is no table yet. Packets see the old table or the
+// new one, and a refused transaction leaves the old one in place.
+func (rs *Ruleset) Transaction() []byte {
+	table := string(rs.family) + " " + TableName
+	prefix := "add table " + table + "\ndelete table " + table + "\n"
+	text := make([]byte, 0, len(prefix)+len(rs.Text))
+	return append(append(text, prefix...), rs.Text...)
+}
+
+// Canary is the rule whose presence proves svcproxy's table is in place:
+// the jump from the nat prerouting chain into the service dispatch.
+type Canary struct {
+	Family knftables.Family
+	Table  string
+	Chain  string
+	// Rule is how `nft list chain` prints the rule.
+	Rule string
+}
+
+// NewCanary returns the canary of a family's table.
+func NewCanary(f model.Family) Canary {
+	return Canary{Family: Family(f), Table: TableName, Chain: chainNATPrerouting, Rule: "jump " + chainServices}
 }

@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/svcproxy/svcproxy/pkg/metrics"
+	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
+	"github.com/svcproxy/svcproxy/pkg/sync"
+	"github.com/svcproxy/svcproxy/pkg/watch"
+)
+
+// sync brings the kernel to the full desired state of the current
+// objects, one atomic transaction per family. A partial sync rebuilds
+// only the Services that changed and lets each family send only what
+// changed; a full one (periodic, after a failure or a canary alarm, or
+// for a changed Node) rebuilds and reloads everything.
+func (p *Proxy) sync(ctx context.Context, full bool) error {
+	input, changes := p.tracker.Snapshot()
+	full = p.forceFull.Swap(false) || full || changes.Full
+	p.ranFull = full
+	models := p.build(input, changes, full)
+	outs, err := p.node.Apply(ctx, models, !full)
+	p.record(outs)
+	if err != nil {
+		return err
+	}
+	p.metrics.ObserveProgramming(changes.TriggerTimes, time.Now())
+	for _, m := range models {
+		p.metrics.SetServicePorts(m.Family, len(m.Services))
+	}
+	p.health.SyncNode(p.tracker.Node())
+	if err := p.healthPorts.Sync(models); err != nil {
+		p.log.Warn("health check node ports", "err", err)
+	}
+	return nil
+}
+
+// build builds the models, all Services anew on a full sync, else only
+// those the changes name, and logs what it skipped.
+func (p *Proxy) build(input model.Input, changes watch.Changes, full bool) []*model.Model {
+	if changes.NodeChanged {
+		p.nodeWarnings = changes.NodeWarnings
+	}
+	var models []*model.Model
+	var warnings []model.Warning
+	if full {
+		models, warnings = p.builder.Build(input)
+	} else {
+		keys := make([]model.ServiceKey, 0, len(changes.Services))
+		for name := range changes.Services {
+			ns, n, _ := strings.Cut(name, "/")
+			keys = append(keys, model.ServiceKey{Namespace: ns, Name: n})
+		}
+		models, warnings = p.builder.Update(input, keys)
+	}
+	p.warnings.log(p.log, slices.Concat(p.nodeWarnings, warnings))
+	return models
+}
+
+// record logs what each family did beyond what was asked, counts what
+// its tables hold, and notes whether any loaded in full.
+func (p *Proxy) record(outs []sync.Outcome) {
+	for _, out := range outs {
+		if out.Fallback != nil {
+			level := p.log.Warn
+			if errors.Is(out.Fallback, render.ErrFullSync) {
+				level = p.log.Info
+			}
+			level("loaded in full instead of incrementally", "family", out.Family, "reason", out.Fallback)
+		}
+		if !out.Incremental {
+			p.ranFull = true
+		}
+		for _, c := range out.Counts {
+			p.metrics.SetRuleCounts(out.Family, c.Table, metrics.RuleCounts{Rules: c.Rules, Elements: c.Elements, Chains: c.Chains})
+		}
+	}
+}
+
+// observe records one sync in the metrics and the log, under the kind
+// of sync that ran: full when any family loaded in full.
+func (p *Proxy) observe(r sync.SyncResult) {
+	kind := metrics.KindPartial
+	if p.ranFull {
+		kind = metrics.KindFull
+	}
+	p.metrics.ObserveSync(kind, r.Duration, r.Err)
+	if r.Err != nil {
+		p.log.Error("sync failed; rules left as they were, retrying", "full", p.ranFull, "err", r.Err)
+		return
+	}
+	p.log.Info("synced", "full", p.ranFull, "duration", r.Duration.Round(time.Millisecond))
+	if p.ranFull {
+		// A full sync allocates several times the state it leaves behind
+		// (every rule is rendered afresh), and the runtime would hand
+		// that memory back to the OS only over minutes. Returning it now,
+		// once the rules are in, keeps the node's RSS near the live state
+		// between full syncs, at the cost of one collection per full sync.
+		debug.FreeOSMemory()
+	}
+}
+
+// warningLog logs the objects a build skipped when the list changes, not
+// on every sync.
+type warningLog struct{ last string }
+
+func (w *warningLog) log(log interface{ Warn(string, ...any) }, ws []model.Warning) {
+	lines := make([]string, len(ws))
+	for i, warning := range ws {
+		lines[i] = warning.String()
+	}
+	slices.Sort(lines)
+	joined := strings.Join(lines, "\n")
+	if joined == w.last {
+		return
+	}
+	w.last = joined
+	for _, l := range lines {
+		log.Warn("skipped", "reason", l)
+	}
+}
