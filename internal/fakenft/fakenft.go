@@ -1,0 +1,89 @@
+// Package fakenft stands in for nft behind sync.Runner, for unit tests of
+// code that drives the node's rules without root: it answers what backend
+// detection asks, accepts every transaction and records it, and answers
+// the canary check as told.
+package fakenft
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	stdsync "sync"
+
+	"github.com/svcproxy/svcproxy/pkg/sync"
+)
+
+// Version is the nft version the fake reports.
+const Version = "nftables v1.0.6 (Lester Gooch #5)"
+
+// KernelRelease is a kernel release that supports nftables mode, for
+// sync.Detector.KernelRelease.
+func KernelRelease() (string, error) { return "6.18.0", nil }
+
+// Runner is a fake nft. Its zero value is ready to use.
+type Runner struct {
+	mu stdsync.Mutex
+	// loads holds the input of every `nft -f -`, in order.
+	loads []string
+	// rulesGone makes the canary check find no rules.
+	rulesGone bool
+	// refuse makes every `nft -f -` fail.
+	refuse bool
+}
+
+var _ sync.Runner = (*Runner)(nil)
+
+// Run answers the commands sync runs against nft.
+func (r *Runner) Run(_ context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cmd := strings.Join(append([]string{name}, args...), " ")
+	switch {
+	case cmd == "nft --version":
+		return []byte(Version + "\n"), nil
+	case cmd == "nft list tables":
+		return nil, nil
+	case cmd == "nft -f -":
+		if r.refuse {
+			return nil, &sync.CommandError{Command: cmd, ExitCode: 1, Stderr: "Error: refused by the fake"}
+		}
+		r.loads = append(r.loads, string(stdin))
+		return nil, nil
+	case strings.HasPrefix(cmd, "nft list chain "):
+		if r.rulesGone {
+			return nil, &sync.CommandError{Command: cmd, ExitCode: 1, Stderr: "Error: No such file or directory"}
+		}
+		return []byte("table ip svcproxy {\n\tchain nat-prerouting {\n\t\tjump services\n\t}\n}\n"), nil
+	}
+	return nil, &sync.CommandError{Command: cmd, ExitCode: 127, Err: errors.New("not faked")}
+}
+
+// LookPath finds only nft.
+func (r *Runner) LookPath(name string) (string, error) {
+	if name == "nft" {
+		return "/usr/sbin/nft", nil
+	}
+	return "", errors.New(name + " not found")
+}
+
+// Loads returns the inputs of every `nft -f -` so far.
+func (r *Runner) Loads() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.loads)
+}
+
+// SetRulesGone makes the canary check find the rules gone, or back.
+func (r *Runner) SetRulesGone(gone bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rulesGone = gone
+}
+
+// SetRefuse makes every transaction fail, or succeed again.
+func (r *Runner) SetRefuse(refuse bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refuse = refuse
+}
