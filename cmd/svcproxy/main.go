@@ -42,6 +42,5 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newCleanupCommand())
 	root.AddCommand(newRunCommand())
 	root.AddCommand(newDetectCommand())
-	root.AddCommand(newBenchCommand())
 	return root
 }

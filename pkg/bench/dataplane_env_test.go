@@ -85,7 +85,7 @@ func (d *dataPlane) load(ctx context.Context, mode sync.Mode, mix Mix) error {
 	if in, err = withProbeBackends(in, d.probes); err != nil {
 		return err
 	}
-	m, err := buildIPv4(in)
+	m, err := ipv4Of(model.Build(in, Config()))
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ const (
 // last-p50-µs, the median for the first and last Service in rule
 // order; and connects, the number of connections measured. ns/op (the
 // time of a whole iteration) means nothing here and is not reported.
-// Applying the rules is not measured: see svcproxy bench for that.
+// Applying the rules is not measured: see svcproxy-bench for that.
 //
 // At 30,000 Services the iptables-legacy nat table must stay under the
 // 512 MB x_tables allows a table in the kernel: with kube-proxy's layout

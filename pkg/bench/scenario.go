@@ -102,8 +102,3 @@ func withFirstServiceRemoved(in model.Input) model.Input {
 	out.EndpointSlices = slices.Clone(in.EndpointSlices[1:])
 	return out
 }
-
-// buildIPv4 builds the IPv4 model of in from scratch.
-func buildIPv4(in model.Input) (*model.Model, error) {
-	return ipv4Of(model.Build(in, Config()))
-}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,8 +12,8 @@ import (
 )
 
 // TestBenchCommandAPIServer runs the end-to-end benchmark at a tiny size
-// with kube-proxy beside svcproxy, through the real binary (the benchmark
-// runs its own executable as the proxy). It checks that every proxy in
+// with kube-proxy beside svcproxy, the svcproxy binary built from the
+// checkout as it is without --svcproxy. It checks that every proxy in
 // every mode synced, was timed on each change and was measured, that the
 // ratios are printed, and that nothing is left behind; never a duration.
 func TestBenchCommandAPIServer(t *testing.T) {
@@ -23,14 +21,12 @@ func TestBenchCommandAPIServer(t *testing.T) {
 	kubeapi.Require(t)
 	before := benchNamespaces(t)
 	csvPath := filepath.Join(t.TempDir(), "live.csv")
-	cmd := exec.Command(svcproxyBinary(t), "bench", "--apiserver", "--compare-kube-proxy",
+	stdout, stderr, err := runBench(t, "--apiserver", "--compare-kube-proxy",
 		"--services", "30", "--endpoints", "2", "--modes", "nftables,iptables-legacy", "--changes", "2", "--csv", csvPath)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("bench --apiserver: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	if err != nil {
+		t.Fatalf("bench --apiserver: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
-	rows := liveRows(stdout.String())
+	rows := liveRows(stdout)
 	for _, proxy := range []string{"svcproxy", "kube-proxy"} {
 		for _, mode := range []string{"nftables", "iptables-legacy"} {
 			checkLiveRow(t, rows[proxy+" "+mode], proxy, mode)

@@ -13,9 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/svcproxy/svcproxy/pkg/bench"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
-// benchOptions are the flags of `svcproxy bench`.
+// benchOptions are the flags of svcproxy-bench.
 type benchOptions struct {
 	sizes      []int
 	mix        bench.Mix
@@ -33,38 +34,45 @@ type liveOptions struct {
 	changes   int
 	timeout   time.Duration
 	workDir   string
+	svcproxy  string
 }
 
-func newBenchCommand() *cobra.Command {
+// newRootCommand returns the whole command: the benchmark has no
+// subcommands, so its flags sit on the root.
+func newRootCommand() *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
-		Use:   "bench",
+		Use:   "svcproxy-bench",
 		Short: "Measure rendering and kernel load times on a synthetic cluster",
-		Long: `Bench generates a synthetic cluster of each size, renders it in each mode
-(time and bytes allocated, best of 3), and, as root, loads it into a fresh
-network namespace: the first full apply, then one endpoint changed, one
-Service added and one removed, each applied through the same applier; and,
-for comparison, the tool alone (nft -f, iptables-restore) loading the same
-first ruleset into another namespace.
+		Long: `svcproxy-bench generates a synthetic cluster of each size, renders it in
+each mode (time and bytes allocated, best of 3), and, as root, loads it into
+a fresh network namespace: the first full apply, then one endpoint changed,
+one Service added and one removed, each applied through the same applier;
+and, for comparison, the tool alone (nft -f, iptables-restore) loading the
+same first ruleset into another namespace.
 Every namespace it creates is deleted, also on error and on Ctrl-C.
 
 Rendering allocates in this process; the peak RSS column is the process's
 peak so far (VmHWM), not the row's own. Numbers are single runs.
 
-With --apiserver, bench instead measures end to end: it starts etcd and
+With --apiserver, it instead measures end to end: it starts etcd and
 kube-apiserver (built from test/tools on first use, so run it from the
 svcproxy checkout), writes the cluster to the API, and runs "svcproxy run"
-in each mode in a network namespace of its own. From the proxy's metrics it
-reads the first full sync and, for --changes single-endpoint changes, the
-time from the API write to the rules being in the kernel; and the proxy's
-RSS. --compare-kube-proxy runs kube-proxy (built from the same Kubernetes
-release as the apiserver) the same way beside it and prints the ratios.`,
+in each mode in a network namespace of its own. The svcproxy binary is the
+one --svcproxy names, else one built from ./cmd/svcproxy into the work
+directory. From the proxy's metrics it reads the first full sync and, for
+--changes single-endpoint changes, the time from the API write to the rules
+being in the kernel; and the proxy's RSS. --compare-kube-proxy runs
+kube-proxy (built from the same Kubernetes release as the apiserver) the
+same way beside it and prints the ratios.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return o.run(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
 	f := cmd.Flags()
 	f.IntSliceVar(&o.sizes, "services", []int{1000, 5000, 10000}, "numbers of Services to measure")
@@ -82,6 +90,7 @@ release as the apiserver) the same way beside it and prints the ratios.`,
 	f.IntVar(&o.live.changes, "changes", 10, "with --apiserver: single-endpoint changes to time per proxy and mode")
 	f.DurationVar(&o.live.timeout, "first-sync-timeout", 10*time.Minute, "with --apiserver: give up on a first sync after this long")
 	f.StringVar(&o.live.workDir, "work-dir", "", "with --apiserver: keep server data and proxy logs here (default: a temporary directory, removed)")
+	f.StringVar(&o.live.svcproxy, "svcproxy", "", "with --apiserver: the svcproxy binary to run (default: go build ./cmd/svcproxy into the work directory)")
 	return cmd
 }
 
@@ -98,7 +107,7 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 		return errors.Join(runErr, err)
 	}
 	if runErr != nil {
-		return fmt.Errorf("bench: %w", runErr)
+		return runErr
 	}
 	if o.csvPath != "" {
 		if err := writeFile(o.csvPath, func(w io.Writer) error { return bench.WriteCSV(w, results) }); err != nil {
@@ -108,7 +117,7 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	if o.svgPath != "" {
 		err := writeFile(o.svgPath, func(w io.Writer) error { return bench.WriteSVG(w, results) })
 		if errors.Is(err, bench.ErrNothingToPlot) {
-			fmt.Fprintf(stderr, "bench: not writing %s: %v\n", o.svgPath, bench.ErrNothingToPlot)
+			fmt.Fprintf(stderr, "svcproxy-bench: not writing %s: %v\n", o.svgPath, bench.ErrNothingToPlot)
 			return nil
 		}
 		return err
@@ -118,26 +127,36 @@ func (o *benchOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 
 // options checks the flags and turns them into bench.Options.
 func (o *benchOptions) options(stderr io.Writer) (bench.Options, error) {
-	modes, err := bench.ParseModes(o.modes)
+	modes, err := o.cluster()
 	if err != nil {
 		return bench.Options{}, err
 	}
+	skip := o.skipKernel
+	if !skip && os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "svcproxy-bench: not root, skipping the kernel steps (rendering only); run as root to load rules into network namespaces")
+		skip = true
+	}
+	return bench.Options{Sizes: o.sizes, Mix: o.mix, Modes: modes, SkipKernel: skip, Progress: stderr}, nil
+}
+
+// cluster checks the flags both kinds of run share, the modes and the
+// cluster of every size, and returns the modes.
+func (o *benchOptions) cluster() ([]sync.Mode, error) {
+	modes, err := bench.ParseModes(o.modes)
+	if err != nil {
+		return nil, err
+	}
 	if len(o.sizes) == 0 {
-		return bench.Options{}, errors.New("bench: --services names no size")
+		return nil, errors.New("--services names no size")
 	}
 	for _, size := range o.sizes {
 		mix := o.mix
 		mix.Services = size
 		if err := mix.Validate(); err != nil {
-			return bench.Options{}, fmt.Errorf("bench: %w", err)
+			return nil, fmt.Errorf("checking the cluster of %d Services: %w", size, err)
 		}
 	}
-	skip := o.skipKernel
-	if !skip && os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "bench: not root, skipping the kernel steps (rendering only); run as root to load rules into network namespaces")
-		skip = true
-	}
-	return bench.Options{Sizes: o.sizes, Mix: o.mix, Modes: modes, SkipKernel: skip, Progress: stderr}, nil
+	return modes, nil
 }
 
 // writeFile creates path and fills it with write, removing it on failure.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"os"
 	"os/exec"
@@ -11,6 +12,19 @@ import (
 
 	"github.com/svcproxy/svcproxy/internal/netns"
 )
+
+// runBench runs svcproxy-bench in-process with args and returns what it
+// wrote and the error main would print.
+func runBench(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCommand()
+	var out, errOut bytes.Buffer
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err = root.Execute()
+	return out.String(), errOut.String(), err
+}
 
 // benchRows returns the table's data rows keyed by mode (third column).
 func benchRows(t *testing.T, table string) map[string][]string {
@@ -40,12 +54,17 @@ func TestBenchCommandFlags(t *testing.T) {
 		{name: "no Services", args: []string{"--services", "0"}, wantErr: "services 0 is out of range"},
 		{name: "no endpoints", args: []string{"--endpoints", "0"}, wantErr: "endpoints 0 is out of range"},
 		{name: "negative every", args: []string{"--lb-every", "-2"}, wantErr: "negative"},
+		{name: "no changes", args: []string{"--apiserver", "--changes", "0"}, wantErr: "--changes must be at least 1"},
+		{name: "missing svcproxy", args: []string{"--apiserver", "--svcproxy", "no-such-file"}, wantErr: "no such file"},
+		// bench.go, in the directory go test runs in, is not executable.
+		{name: "svcproxy not executable", args: []string{"--apiserver", "--svcproxy", "bench.go"}, wantErr: "not an executable file"},
+		{name: "an argument", args: []string{"bench"}, wantErr: "unknown command"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, "", append([]string{"bench", "--skip-kernel"}, tt.args...)...)
-			if code == 0 || !strings.Contains(stderr, tt.wantErr) {
-				t.Errorf("got exit code %d and stderr %q, want a failure mentioning %q", code, stderr, tt.wantErr)
+			_, _, err := runBench(t, append([]string{"--skip-kernel"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("got error %v, want one mentioning %q", err, tt.wantErr)
 			}
 		})
 	}
@@ -54,10 +73,10 @@ func TestBenchCommandFlags(t *testing.T) {
 func TestBenchCommandSkipKernel(t *testing.T) {
 	dir := t.TempDir()
 	csvPath, svgPath := filepath.Join(dir, "b.csv"), filepath.Join(dir, "b.svg")
-	stdout, stderr, code := runCLI(t, "", "bench", "--skip-kernel", "--services", "20,40", "--endpoints", "2",
+	stdout, stderr, err := runBench(t, "--skip-kernel", "--services", "20,40", "--endpoints", "2",
 		"--lb-every", "3", "--affinity-every", "4", "--local-every", "5", "--csv", csvPath, "--svg", svgPath)
-	if code != 0 {
-		t.Fatalf("bench failed (%d): %s", code, stderr)
+	if err != nil {
+		t.Fatalf("bench failed: %v\n%s", err, stderr)
 	}
 	rows := benchRows(t, stdout)
 	for _, mode := range []string{"nftables", "iptables-legacy", "iptables-nft"} {
@@ -91,7 +110,7 @@ func readCSV(t *testing.T, path string) [][]string {
 	return records
 }
 
-// benchNamespaces lists the network namespaces svcproxy bench names.
+// benchNamespaces lists the network namespaces svcproxy-bench names.
 func benchNamespaces(t *testing.T) []string {
 	t.Helper()
 	out, err := exec.Command("ip", "netns", "list").Output()
@@ -114,10 +133,10 @@ func TestBenchCommandKernel(t *testing.T) {
 	before := benchNamespaces(t)
 	dir := t.TempDir()
 	csvPath, svgPath := filepath.Join(dir, "f.csv"), filepath.Join(dir, "g.svg")
-	stdout, stderr, code := runCLI(t, "", "bench", "--services", "50", "--endpoints", "3",
+	stdout, stderr, err := runBench(t, "--services", "50", "--endpoints", "3",
 		"--modes", "nftables,iptables-legacy", "--csv", csvPath, "--svg", svgPath)
-	if code != 0 {
-		t.Fatalf("bench failed (%d): %s", code, stderr)
+	if err != nil {
+		t.Fatalf("bench failed: %v\n%s", err, stderr)
 	}
 	rows := benchRows(t, stdout)
 	for _, mode := range []string{"nftables", "iptables-legacy"} {
