@@ -187,8 +187,8 @@ func TestBuildIgnoresServices(t *testing.T) {
 	services := []*v1.Service{
 		svc("headless", func(s *v1.Service) { s.Spec.ClusterIP = v1.ClusterIPNone }),
 		svc("external-name", func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeExternalName }),
-		svc("other-proxy", labelled(labelServiceProxyName)),
-		svc("headless-label", labelled(labelHeadless)),
+		svc("other-proxy", labelled(LabelServiceProxyName)),
+		svc("headless-label", labelled(v1.IsHeadlessService)),
 	}
 	m, warns := build(t, IPv4, Input{Services: services})
 	if len(m.Services) != 0 || len(warns) != 0 {

@@ -118,7 +118,9 @@ func (t *Tracker) setService(svc *v1.Service) {
 		return
 	}
 	key := svc.Namespace + "/" + svc.Name
-	if optedOut(svc.Labels) {
+	// The informers already filter on LabelSelector; this guards against
+	// objects fed to the tracker by other means.
+	if model.OptedOut(svc.Labels) {
 		svc = nil
 	}
 	t.record(func(now time.Time) bool { return t.services.record(key, svc, now, time.Time{}) })
@@ -133,7 +135,7 @@ func (t *Tracker) setSlice(slice *discovery.EndpointSlice) {
 		return
 	}
 	key := slice.Namespace + "/" + slice.Name
-	if optedOut(slice.Labels) {
+	if model.OptedOut(slice.Labels) {
 		slice = nil
 	}
 	trigger := triggerTime(slice)

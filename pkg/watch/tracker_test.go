@@ -229,18 +229,18 @@ func sliceCases() []trackerCase {
 		name: "opted-out objects are ignored",
 		events: []func(*Tracker){
 			func(tr *Tracker) {
-				tr.OnServiceAdd(service("b", "10.96.0.2", onService(labelled(LabelServiceProxyName))))
+				tr.OnServiceAdd(service("b", "10.96.0.2", onService(labelled(model.LabelServiceProxyName))))
 			},
-			func(tr *Tracker) { tr.OnServiceAdd(service("c", "None", onService(labelled(LabelHeadless)))) },
+			func(tr *Tracker) { tr.OnServiceAdd(service("c", "None", onService(labelled(v1.IsHeadlessService)))) },
 			func(tr *Tracker) {
-				tr.OnEndpointSliceAdd(endpointSlice("c-1", "c", []string{"198.51.100.3"}, onSlice(labelled(LabelHeadless))))
+				tr.OnEndpointSliceAdd(endpointSlice("c-1", "c", []string{"198.51.100.3"}, onSlice(labelled(v1.IsHeadlessService))))
 			},
 		},
 	}, {
 		name:   "opting out is a deletion",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnServiceUpdate(svcA, service("a", "10.96.0.1", onService(labelled(LabelServiceProxyName))))
+			tr.OnServiceUpdate(svcA, service("a", "10.96.0.1", onService(labelled(model.LabelServiceProxyName))))
 		}},
 		want: wantChanges{Services: []string{"ns/a"}},
 	}, {

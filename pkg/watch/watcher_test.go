@@ -60,7 +60,7 @@ func eventually(t *testing.T, tr *Tracker, what string, check func(model.Input, 
 func TestWatcherFeedsTracker(t *testing.T) {
 	client := fake.NewClientset(
 		service("a", "10.96.0.1"),
-		service("hidden", "10.96.0.9", onService(labelled(LabelServiceProxyName))),
+		service("hidden", "10.96.0.9", onService(labelled(model.LabelServiceProxyName))),
 		endpointSlice("a-1", "a", []string{"198.51.100.1"}),
 		node(testNode, []string{"192.0.2.10"}),
 		node(otherNode, []string{"192.0.2.11"}),
