@@ -9,18 +9,15 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// ZoneLabel is the Node label NodeFromObject reads the zone from.
-const ZoneLabel = "topology.kubernetes.io/zone"
-
 // NodeFromObject returns the model.Node of a Node object: its name, the
 // InternalIP and ExternalIP entries of status.addresses in their order
-// (duplicates dropped) and the ZoneLabel label. An address that does not
+// (duplicates dropped) and the v1.LabelTopologyZone label. An address that does not
 // parse is left out, with a Warning.
 func NodeFromObject(n *v1.Node) (model.Node, []model.Warning) {
 	if n == nil {
 		return model.Node{}, nil
 	}
-	node := model.Node{Name: n.Name, Zone: n.Labels[ZoneLabel]}
+	node := model.Node{Name: n.Name, Zone: n.Labels[v1.LabelTopologyZone]}
 	var warns []model.Warning
 	for _, a := range n.Status.Addresses {
 		if a.Type != v1.NodeInternalIP && a.Type != v1.NodeExternalIP {

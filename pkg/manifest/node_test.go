@@ -60,7 +60,7 @@ func TestNodeFromObject(t *testing.T) {
 		},
 		{
 			name: "zone label",
-			node: nodeObject(map[string]string{ZoneLabel: "zone-a", "topology.kubernetes.io/region": "r"}, addr(v1.NodeInternalIP, "192.0.2.10")),
+			node: nodeObject(map[string]string{v1.LabelTopologyZone: "zone-a", v1.LabelTopologyRegion: "r"}, addr(v1.NodeInternalIP, "192.0.2.10")),
 			want: model.Node{Name: "node-a", Zone: "zone-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
 		},
 		{

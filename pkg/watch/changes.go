@@ -23,9 +23,9 @@ type Changes struct {
 	// OldestChange is when the oldest change still in effect was recorded;
 	// zero when there is none.
 	OldestChange time.Time
-	// TriggerTimes are the endpoints.kubernetes.io/last-change-trigger-time
-	// annotations of the changed EndpointSlices, sorted, for measuring
-	// network programming latency.
+	// TriggerTimes are the v1.EndpointsLastChangeTriggerTime annotations
+	// of the changed EndpointSlices, sorted, for measuring network
+	// programming latency.
 	TriggerTimes []time.Time
 	// NodeWarnings are the problems found reading the Node when
 	// NodeChanged is true.

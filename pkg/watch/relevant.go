@@ -18,8 +18,10 @@ import (
 const LabelSelector = "!" + model.LabelServiceProxyName + ",!" + v1.IsHeadlessService
 
 // AnnotationTriggerTime is the EndpointSlice annotation holding when the
-// change that caused the slice's last update happened.
-const AnnotationTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time"
+// change that caused the slice's last update happened. It is another name
+// for k8s.io/api's v1.EndpointsLastChangeTriggerTime, which this package
+// reads by; new code should use that.
+const AnnotationTriggerTime = v1.EndpointsLastChangeTriggerTime
 
 // sameService reports whether two versions of a Service look alike to the
 // model. It compares the whole spec except fields known to be irrelevant
@@ -85,7 +87,7 @@ func triggerTime(slice *discovery.EndpointSlice) time.Time {
 	if slice == nil {
 		return time.Time{}
 	}
-	s, ok := slice.Annotations[AnnotationTriggerTime]
+	s, ok := slice.Annotations[v1.EndpointsLastChangeTriggerTime]
 	if !ok {
 		return time.Time{}
 	}

@@ -68,7 +68,7 @@ func endpointSlice(name, svcName string, ips []string, mutate ...func(*discovery
 
 func node(name string, ips []string, mutate ...func(*v1.Node)) *v1.Node {
 	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: "1",
-		Labels: map[string]string{"topology.kubernetes.io/zone": "zone-1"}}}
+		Labels: map[string]string{v1.LabelTopologyZone: "zone-1"}}}
 	for _, ip := range ips {
 		n.Status.Addresses = append(n.Status.Addresses, v1.NodeAddress{Type: v1.NodeInternalIP, Address: ip})
 	}
@@ -95,7 +95,7 @@ func resourceVersion(rv string) func(metav1.Object) {
 
 func triggeredAt(at time.Time) func(*discovery.EndpointSlice) {
 	return func(s *discovery.EndpointSlice) {
-		s.Annotations = map[string]string{AnnotationTriggerTime: at.Format(time.RFC3339Nano)}
+		s.Annotations = map[string]string{v1.EndpointsLastChangeTriggerTime: at.Format(time.RFC3339Nano)}
 	}
 }
 
