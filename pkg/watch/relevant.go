@@ -8,7 +8,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
-	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -76,8 +75,8 @@ func sameNode(a, b *v1.Node) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	na, _ := manifest.NodeFromObject(a)
-	nb, _ := manifest.NodeFromObject(b)
+	na, _ := model.NodeFromObject(a)
+	nb, _ := model.NodeFromObject(b)
 	return na.Zone == nb.Zone && slices.Equal(na.IPs, nb.IPs)
 }
 

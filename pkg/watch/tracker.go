@@ -9,7 +9,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
-	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -183,7 +182,7 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 		EndpointSlices: t.slices.objects(),
 		Node:           model.Node{Name: t.nodeName},
 	}
-	node, warnings := manifest.NodeFromObject(t.node.current[t.nodeName])
+	node, warnings := model.NodeFromObject(t.node.current[t.nodeName])
 	if node.Name != "" {
 		in.Node = node
 	}
