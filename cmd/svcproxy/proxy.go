@@ -109,12 +109,7 @@ func (p *proxy) build(input model.Input, changes watch.Changes, full bool) ([]*m
 	if full {
 		return p.builder.Build(input)
 	}
-	keys := make([]model.ServiceKey, 0, len(changes.Services))
-	for name := range changes.Services {
-		ns, n, _ := strings.Cut(name, "/")
-		keys = append(keys, model.ServiceKey{Namespace: ns, Name: n})
-	}
-	return p.builder.Update(input, keys)
+	return p.builder.Update(input, changes.Services.UnsortedList())
 }
 
 func (p *proxy) recordModels(models []*model.Model) {

@@ -10,9 +10,10 @@ import (
 
 // Changes describes what changed between two Snapshots.
 type Changes struct {
-	// Services holds the "namespace/name" of every Service touched by a
-	// change of the Service itself or of one of its EndpointSlices.
-	Services sets.Set[string]
+	// Services holds the key of every Service touched by a change of the
+	// Service itself or of one of its EndpointSlices, as
+	// model.Builder.Update takes them.
+	Services sets.Set[model.ServiceKey]
 	// NodeChanged is true when the Node's addresses or zone changed, or the
 	// Node appeared or went away.
 	NodeChanged bool

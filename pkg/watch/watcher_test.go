@@ -90,8 +90,8 @@ func TestWatcherFeedsTracker(t *testing.T) {
 	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	want := sets.New("ns/a", "ns/b")
-	touched := sets.New[string]()
+	want := sets.New(model.ServiceKey{Namespace: "ns", Name: "a"}, model.ServiceKey{Namespace: "ns", Name: "b"})
+	touched := sets.New[model.ServiceKey]()
 	eventually(t, tr, "the new service and the slice update", func(_ model.Input, ch Changes) bool {
 		touched = touched.Union(ch.Services)
 		return touched.Equal(want)
