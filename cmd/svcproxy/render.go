@@ -182,7 +182,7 @@ func (o *renderOptions) node(objs *manifest.Objects) (model.Node, []model.Warnin
 	var warnings []model.Warning
 	for _, n := range objs.Nodes {
 		if (o.nodeName == "" && len(objs.Nodes) == 1) || n.Name == o.nodeName {
-			node, warnings = manifest.NodeFromObject(n)
+			node, warnings = model.NodeFromObject(n)
 		}
 	}
 	if o.nodeName != "" {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 // runOptions are the flags of `svcproxy run`. Where a flag means what one
@@ -46,10 +47,10 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.healthzBindAddress, "healthz-bind-address", "0.0.0.0:10256", `address of /healthz and /livez ("" disables)`)
 	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", "127.0.0.1:10249", `address of /metrics ("" disables)`)
 	for _, name := range []string{"sync-period", "iptables-sync-period"} {
-		f.DurationVar(&o.syncPeriod, name, 30*time.Second, "the longest time between two syncs; every hour, and after a failure, a sync rewrites the full ruleset")
+		f.DurationVar(&o.syncPeriod, name, sync.DefaultSyncPeriod, "the longest time between two syncs; every hour, and after a failure, a sync rewrites the full ruleset")
 	}
 	for _, name := range []string{"min-sync-period", "iptables-min-sync-period"} {
-		f.DurationVar(&o.minSyncPeriod, name, time.Second, "the least time between two syncs; changes meanwhile are batched")
+		f.DurationVar(&o.minSyncPeriod, name, sync.DefaultMinSyncPeriod, "the least time between two syncs; changes meanwhile are batched")
 	}
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/internal/httpserve"
+	proxysync "github.com/svcproxy/svcproxy/pkg/sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
@@ -26,17 +27,14 @@ type State interface {
 	OldestPendingChange() time.Time
 }
 
-// DefaultSyncPeriod is the sync period assumed when Config leaves both
-// SyncPeriod and Timeout zero: kube-proxy's default.
-const DefaultSyncPeriod = 30 * time.Second
-
 // Config configures a Server.
 type Config struct {
 	// BindAddress is the host:port to serve on, such as "0.0.0.0:10256";
 	// empty disables the server.
 	BindAddress string
 	// SyncPeriod is the proxy's sync period; the timeout defaults to
-	// twice it, as in kube-proxy.
+	// twice it, as in kube-proxy. Zero means sync.DefaultSyncPeriod, the
+	// period a sync loop given zero runs at.
 	SyncPeriod time.Duration
 	// Timeout is how long a change may wait to be applied before the
 	// proxy is unhealthy; zero means 2 × SyncPeriod.
@@ -66,7 +64,7 @@ func NewServer(cfg Config, state State) *Server {
 	if s.timeout <= 0 {
 		period := cfg.SyncPeriod
 		if period <= 0 {
-			period = DefaultSyncPeriod
+			period = proxysync.DefaultSyncPeriod
 		}
 		s.timeout = 2 * period
 	}

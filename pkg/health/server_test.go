@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	proxysync "github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 // fakeState is a sync loop's progress, set by the test.
@@ -96,7 +98,7 @@ func TestServerTimeout(t *testing.T) {
 		cfg  Config
 		want time.Duration
 	}{
-		{name: "default", cfg: Config{}, want: 60 * time.Second},
+		{name: "default", cfg: Config{}, want: 2 * proxysync.DefaultSyncPeriod},
 		{name: "twice the sync period", cfg: Config{SyncPeriod: 10 * time.Second}, want: 20 * time.Second},
 		{name: "explicit", cfg: Config{SyncPeriod: 10 * time.Second, Timeout: 7 * time.Second}, want: 7 * time.Second},
 	}

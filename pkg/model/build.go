@@ -10,7 +10,8 @@ import (
 )
 
 // Input is the cluster state a Model is built from. The objects are only
-// read; their order does not matter.
+// read; their order does not change the Models, only the order in which
+// Build reports warnings.
 type Input struct {
 	Services       []*v1.Service
 	EndpointSlices []*discovery.EndpointSlice
@@ -22,47 +23,81 @@ type Input struct {
 // present when the node has an address in it or a Service has a cluster IP
 // in it (IPv4 alone when neither says). Objects that fail validation are
 // skipped, each with a Warning; everything else is built.
+//
+// Build is a fresh Builder's Build, so that a one-off build and a proxy's
+// repeated ones cannot drift apart. Only the warnings come in another
+// order, the one a person reading the input expects: the Services' as
+// in.Services lists them, then the EndpointSlices' by namespace and name.
 func Build(in Input, cfg Config) ([]*Model, []Warning) {
-	var warn warnings
-	services := convertServices(in.Services, &warn)
-	endpoints := collectEndpoints(in.EndpointSlices, in.Node.Name, &warn)
-
-	var models []*Model
-	for _, fam := range presentFamilies(in.Node, services) {
-		m := &Model{
-			Family: fam,
-			Node:   nodeOfFamily(in.Node, fam),
-			Config: configOfFamily(cfg, fam),
-		}
-		for _, svc := range services {
-			m.Services = append(m.Services, svc.portsFor(fam, endpoints, m.Node)...)
-		}
-		slices.SortFunc(m.Services, compareServicePorts)
-		models = append(models, m)
-	}
-	return models, warn
+	models, warns := NewBuilder(cfg).Build(in)
+	return models, reportOrder(warns, in)
 }
 
-func presentFamilies(node Node, services []*service) []Family {
-	present := map[Family]bool{}
-	for _, ip := range node.IPs {
-		present[FamilyOf(ip)] = true
+// reportOrder sorts the warnings of a build of in as the input has its
+// objects: the Services' in the order of in.Services, then the
+// EndpointSlices' by namespace and name. A Builder reports them by
+// Service key instead, an order that stays the same from one sync to the
+// next however the objects are listed. Several warnings of one object
+// keep their order.
+func reportOrder(warns []Warning, in Input) []Warning {
+	if len(warns) < 2 {
+		return warns
 	}
-	for _, svc := range services {
-		for _, ip := range svc.clusterIPs {
-			present[FamilyOf(ip)] = true
-		}
-	}
-	if len(present) == 0 {
-		present[IPv4] = true
-	}
-	var out []Family
-	for _, f := range Families {
-		if present[f] {
-			out = append(out, f)
-		}
-	}
+	places := reportPlaces(warns, in)
+	out := slices.Clone(warns)
+	slices.SortStableFunc(out, func(a, b Warning) int {
+		return places[objectRef{a.Kind, a.Object}].compare(places[objectRef{b.Kind, b.Object}])
+	})
 	return out
+}
+
+// objectRef is the object a Warning is about.
+type objectRef struct{ kind, object string }
+
+// reportPlace is where the warnings of one object stand in the report.
+type reportPlace struct {
+	// group is 0 for a Service, 1 for an EndpointSlice: slices come
+	// after Services.
+	group int
+	// index is a Service's place in Input.Services.
+	index int
+	// namespace and name order EndpointSlices.
+	namespace, name string
+}
+
+func (p reportPlace) compare(o reportPlace) int {
+	return cmp.Or(cmp.Compare(p.group, o.group), cmp.Compare(p.index, o.index),
+		cmp.Compare(p.namespace, o.namespace), cmp.Compare(p.name, o.name))
+}
+
+// reportPlaces finds the place of every object with a warning. Only those
+// objects are looked up, so a large input with a few bad objects costs a
+// scan, not a map of all of it.
+func reportPlaces(warns []Warning, in Input) map[objectRef]reportPlace {
+	places := map[objectRef]reportPlace{}
+	for _, w := range warns {
+		places[objectRef{w.Kind, w.Object}] = reportPlace{index: -1}
+	}
+	for i, s := range in.Services {
+		if s == nil {
+			continue
+		}
+		// Of two Services with one name, the first places both.
+		ref := objectRef{"Service", s.Namespace + "/" + s.Name}
+		if p, ok := places[ref]; ok && p.index < 0 {
+			places[ref] = reportPlace{index: i}
+		}
+	}
+	for _, s := range in.EndpointSlices {
+		if s == nil {
+			continue
+		}
+		ref := objectRef{"EndpointSlice", s.Namespace + "/" + s.Name}
+		if _, ok := places[ref]; ok {
+			places[ref] = reportPlace{group: 1, namespace: s.Namespace, name: s.Name}
+		}
+	}
+	return places
 }
 
 func nodeOfFamily(node Node, fam Family) Node {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
@@ -187,8 +188,8 @@ func TestBuildIgnoresServices(t *testing.T) {
 	services := []*v1.Service{
 		svc("headless", func(s *v1.Service) { s.Spec.ClusterIP = v1.ClusterIPNone }),
 		svc("external-name", func(s *v1.Service) { s.Spec.Type = v1.ServiceTypeExternalName }),
-		svc("other-proxy", labelled(labelServiceProxyName)),
-		svc("headless-label", labelled(labelHeadless)),
+		svc("other-proxy", labelled(LabelServiceProxyName)),
+		svc("headless-label", labelled(v1.IsHeadlessService)),
 	}
 	m, warns := build(t, IPv4, Input{Services: services})
 	if len(m.Services) != 0 || len(warns) != 0 {
@@ -350,4 +351,84 @@ func TestBuildDeterministic(t *testing.T) {
 
 func TestBuildNilObjectsDoNotPanic(t *testing.T) {
 	_, _ = Build(Input{Services: []*v1.Service{nil}, EndpointSlices: []*discovery.EndpointSlice{nil, {}}}, Config{})
+}
+
+// TestBuildWarningOrder pins the order in which Build reports warnings,
+// the order `svcproxy render` prints them in: Services' as the input lists
+// them, then EndpointSlices' by namespace and name, wherever the slices
+// point.
+func TestBuildWarningOrder(t *testing.T) {
+	v4 := discovery.AddressTypeIPv4
+	badIP := func(s *v1.Service) { s.Spec.ClusterIP = "nonsense" }
+	inNamespace := func(ns string, s *discovery.EndpointSlice) *discovery.EndpointSlice {
+		s.Namespace = ns
+		return s
+	}
+	orphan := slice("a-orphan", "", v4, 8080, ep("10.1.0.5"))
+	orphan.Labels = nil
+	const (
+		aaIP   = `Service ns/aa: cluster IP skipped: "nonsense" is not an IP address`
+		aaNone = `Service ns/aa: skipped: no valid cluster IP`
+		zzIP   = `Service ns/zz: cluster IP skipped: "nonsense" is not an IP address`
+		zzNone = `Service ns/zz: skipped: no valid cluster IP`
+		bogus  = `endpoints[0] skipped: "bogus" is not an IP address`
+	)
+	tests := []struct {
+		name string
+		in   Input
+		want []string
+	}{
+		{
+			name: "services in input order",
+			in:   Input{Services: []*v1.Service{svc("zz", badIP), svc("aa", badIP)}},
+			want: []string{zzIP, zzNone, aaIP, aaNone},
+		},
+		{
+			name: "services before slices",
+			in: Input{
+				Services:       []*v1.Service{svc("zz", badIP)},
+				EndpointSlices: []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("bogus"))},
+			},
+			want: []string{zzIP, zzNone, "EndpointSlice ns/a-1: " + bogus},
+		},
+		{
+			name: "slices by their own name, not their service's",
+			in: Input{EndpointSlices: []*discovery.EndpointSlice{
+				slice("z-1", "a", v4, 8080, ep("bogus")),
+				slice("a-1", "z", v4, 8080, ep("bogus")),
+			}},
+			want: []string{"EndpointSlice ns/a-1: " + bogus, "EndpointSlice ns/z-1: " + bogus},
+		},
+		{
+			name: "slices by namespace before name",
+			in: Input{EndpointSlices: []*discovery.EndpointSlice{
+				inNamespace("ns-2", slice("a-1", "a", v4, 8080, ep("bogus"))),
+				slice("b-1", "b", v4, 8080, ep("bogus")),
+			}},
+			want: []string{"EndpointSlice ns/b-1: " + bogus, "EndpointSlice ns-2/a-1: " + bogus},
+		},
+		{
+			name: "orphan slices among the others",
+			in: Input{EndpointSlices: []*discovery.EndpointSlice{
+				slice("b-1", "b", v4, 8080, ep("bogus")),
+				orphan,
+			}},
+			want: []string{
+				"EndpointSlice ns/a-orphan: skipped: label kubernetes.io/service-name is missing",
+				"EndpointSlice ns/b-1: " + bogus,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warns := Build(tt.in, Config{})
+			var got []string
+			for _, w := range warns {
+				got = append(got, w.String())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -57,8 +57,10 @@ func NewBuilder(cfg Config) *Builder {
 	return &Builder{cfg: cfg}
 }
 
-// Build builds every Service anew, like the package's Build, and
-// remembers the result for Update.
+// Build builds every Service anew and remembers the result for Update.
+// The warnings come in Service key order, those of EndpointSlices that
+// name no Service last; the package's Build is this with the warnings in
+// input order.
 func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 	b.node, b.nodes = in.Node, map[Family]Node{}
 	for _, fam := range Families {
@@ -223,7 +225,10 @@ func (b *Builder) assemble() ([]*Model, []Warning) {
 	var models []*Model
 	for _, fam := range presentOf(b.node, b.families) {
 		m := &Model{Family: fam, Node: b.nodes[fam], Config: configOfFamily(b.cfg, fam)}
-		if len(b.keys) > 0 {
+		// A family without ports keeps nil Services, not an empty list,
+		// so that Models that say the same compare equal however they
+		// were reached.
+		if b.families[fam] > 0 {
 			m.Services = make([]*ServicePort, 0, len(b.keys))
 		}
 		for _, k := range b.keys {

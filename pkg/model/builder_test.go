@@ -43,8 +43,8 @@ func dualStack(s *v1.Service) { s.Spec.ClusterIPs = []string{"172.30.0.11", "fd0
 
 // TestBuilderUpdateMatchesBuild applies a sequence of changes, each
 // through Update with the keys a watcher would report, and checks that
-// every result equals a full Build of the same input, and that Services
-// not named as changed keep their ports.
+// every result equals a full Build of the same input, made by a fresh
+// Builder, and that Services not named as changed keep their ports.
 func TestBuilderUpdateMatchesBuild(t *testing.T) {
 	st := builderState{
 		services: map[string]*v1.Service{"a": svc("a"), "b": svc("b", dualStack), "bad": svc("bad", func(s *v1.Service) { s.Spec.ClusterIP = "nonsense" })},

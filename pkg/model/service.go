@@ -11,11 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
+// LabelServiceProxyName, with any value, hands a Service to the proxy it
+// names instead of the default one. k8s.io/api has no constant for it.
+const LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
+
 const (
-	// labelServiceProxyName marks a Service as handled by another proxy.
-	labelServiceProxyName = "service.kubernetes.io/service-proxy-name"
-	// labelHeadless marks a Service whose endpoints must not be proxied.
-	labelHeadless = "service.kubernetes.io/headless"
 	// defaultAffinitySeconds is the API's default ClientIP timeout (3h).
 	defaultAffinitySeconds = 10800
 	// maxAffinitySeconds is the API's upper bound for the timeout (1 day).
@@ -65,14 +65,21 @@ func convertServices(in []*v1.Service, warn *warnings) []*service {
 	})
 }
 
+// OptedOut reports whether an object's labels take it away from the
+// default proxy, as kube-proxy honours them: LabelServiceProxyName, or
+// v1.IsHeadlessService, which the EndpointSlice controller also sets on a
+// headless Service's slices. Only the keys count, not their values.
+func OptedOut(labels map[string]string) bool {
+	_, named := labels[LabelServiceProxyName]
+	_, headless := labels[v1.IsHeadlessService]
+	return named || headless
+}
+
 // ignored reports whether the Service is not ours to proxy: ExternalName
-// and headless Services have no virtual IP, and the two labels are how
-// users opt a Service out of the default proxy.
+// and headless Services have no virtual IP, and the opt-out labels are how
+// users hand a Service to another proxy.
 func ignored(obj *v1.Service) bool {
-	if _, ok := obj.Labels[labelServiceProxyName]; ok {
-		return true
-	}
-	if _, ok := obj.Labels[labelHeadless]; ok {
+	if OptedOut(obj.Labels) {
 		return true
 	}
 	return obj.Spec.Type == v1.ServiceTypeExternalName || obj.Spec.ClusterIP == v1.ClusterIPNone

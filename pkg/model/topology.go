@@ -1,13 +1,17 @@
 package model
 
-import "slices"
+import (
+	"slices"
 
-// Topology modes, named after the trafficDistribution values whose hints
-// select them.
+	v1 "k8s.io/api/core/v1"
+)
+
+// Topology modes: the trafficDistribution value whose hints select each
+// mode, or none.
 const (
 	topologyNone     = ""
-	topologySameZone = "PreferSameZone"
-	topologySameNode = "PreferSameNode"
+	topologySameZone = v1.ServiceTrafficDistributionPreferSameZone
+	topologySameNode = v1.ServiceTrafficDistributionPreferSameNode
 )
 
 // categorize chooses sp's endpoints the way kube-proxy does.

@@ -222,7 +222,7 @@ type Node struct {
 	Name string
 	// IPs are the node's addresses, of this family in a Model.
 	IPs []netip.Addr
-	// Zone is the node's topology.kubernetes.io/zone label.
+	// Zone is the node's v1.LabelTopologyZone label.
 	Zone string
 }
 

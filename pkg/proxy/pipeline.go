@@ -52,12 +52,7 @@ func (p *Proxy) build(input model.Input, changes watch.Changes, full bool) []*mo
 	if full {
 		models, warnings = p.builder.Build(input)
 	} else {
-		keys := make([]model.ServiceKey, 0, len(changes.Services))
-		for name := range changes.Services {
-			ns, n, _ := strings.Cut(name, "/")
-			keys = append(keys, model.ServiceKey{Namespace: ns, Name: n})
-		}
-		models, warnings = p.builder.Update(input, keys)
+		models, warnings = p.builder.Update(input, changes.Services.UnsortedList())
 	}
 	p.warnings.log(p.log, slices.Concat(p.nodeWarnings, warnings))
 	return models

@@ -13,9 +13,11 @@ import (
 
 // Defaults of SyncConfig.
 const (
-	// DefaultMinSyncPeriod is the default SyncConfig.MinSyncPeriod.
+	// DefaultMinSyncPeriod is the default SyncConfig.MinSyncPeriod,
+	// kube-proxy's, and so the default of the proxy's flag.
 	DefaultMinSyncPeriod = time.Second
-	// DefaultSyncPeriod is the default SyncConfig.SyncPeriod.
+	// DefaultSyncPeriod is the default SyncConfig.SyncPeriod,
+	// kube-proxy's, and so the default of the proxy's flag.
 	DefaultSyncPeriod = 30 * time.Second
 	// DefaultFullSyncPeriod is the default SyncConfig.FullSyncPeriod,
 	// kube-proxy's.

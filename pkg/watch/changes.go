@@ -10,9 +10,10 @@ import (
 
 // Changes describes what changed between two Snapshots.
 type Changes struct {
-	// Services holds the "namespace/name" of every Service touched by a
-	// change of the Service itself or of one of its EndpointSlices.
-	Services sets.Set[string]
+	// Services holds the key of every Service touched by a change of the
+	// Service itself or of one of its EndpointSlices, as
+	// model.Builder.Update takes them.
+	Services sets.Set[model.ServiceKey]
 	// NodeChanged is true when the Node's addresses or zone changed, or the
 	// Node appeared or went away.
 	NodeChanged bool
@@ -23,9 +24,9 @@ type Changes struct {
 	// OldestChange is when the oldest change still in effect was recorded;
 	// zero when there is none.
 	OldestChange time.Time
-	// TriggerTimes are the endpoints.kubernetes.io/last-change-trigger-time
-	// annotations of the changed EndpointSlices, sorted, for measuring
-	// network programming latency.
+	// TriggerTimes are the v1.EndpointsLastChangeTriggerTime annotations
+	// of the changed EndpointSlices, sorted, for measuring network
+	// programming latency.
 	TriggerTimes []time.Time
 	// NodeWarnings are the problems found reading the Node when
 	// NodeChanged is true.

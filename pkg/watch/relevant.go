@@ -8,33 +8,19 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
-	"github.com/svcproxy/svcproxy/pkg/manifest"
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// The labels by which a Service and its EndpointSlices opt out of the
-// default proxy, as kube-proxy honours them.
-const (
-	// LabelServiceProxyName names the proxy that handles a Service instead.
-	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
-	// LabelHeadless marks a headless Service and its EndpointSlices.
-	LabelHeadless = "service.kubernetes.io/headless"
-	// LabelSelector selects the Services and EndpointSlices a default
-	// proxy handles: those carrying neither label.
-	LabelSelector = "!" + LabelServiceProxyName + ",!" + LabelHeadless
-)
+// LabelSelector selects the Services and EndpointSlices a default proxy
+// handles: those model.OptedOut keeps, said in the API server's terms so
+// that the others are never sent to the informers.
+const LabelSelector = "!" + model.LabelServiceProxyName + ",!" + v1.IsHeadlessService
 
 // AnnotationTriggerTime is the EndpointSlice annotation holding when the
-// change that caused the slice's last update happened.
-const AnnotationTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time"
-
-// optedOut reports whether labels take an object away from this proxy.
-// The informers already filter on LabelSelector; this guards the tracker
-// against objects fed to it by other means.
-func optedOut(labels map[string]string) bool {
-	_, named := labels[LabelServiceProxyName]
-	_, headless := labels[LabelHeadless]
-	return named || headless
-}
+// change that caused the slice's last update happened. It is another name
+// for k8s.io/api's v1.EndpointsLastChangeTriggerTime, which this package
+// reads by; new code should use that.
+const AnnotationTriggerTime = v1.EndpointsLastChangeTriggerTime
 
 // sameService reports whether two versions of a Service look alike to the
 // model. It compares the whole spec except fields known to be irrelevant
@@ -89,8 +75,8 @@ func sameNode(a, b *v1.Node) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	na, _ := manifest.NodeFromObject(a)
-	nb, _ := manifest.NodeFromObject(b)
+	na, _ := model.NodeFromObject(a)
+	nb, _ := model.NodeFromObject(b)
 	return na.Zone == nb.Zone && slices.Equal(na.IPs, nb.IPs)
 }
 
@@ -100,7 +86,7 @@ func triggerTime(slice *discovery.EndpointSlice) time.Time {
 	if slice == nil {
 		return time.Time{}
 	}
-	s, ok := slice.Annotations[AnnotationTriggerTime]
+	s, ok := slice.Annotations[v1.EndpointsLastChangeTriggerTime]
 	if !ok {
 		return time.Time{}
 	}

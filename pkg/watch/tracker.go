@@ -9,7 +9,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
-	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -118,7 +117,9 @@ func (t *Tracker) setService(svc *v1.Service) {
 		return
 	}
 	key := svc.Namespace + "/" + svc.Name
-	if optedOut(svc.Labels) {
+	// The informers already filter on LabelSelector; this guards against
+	// objects fed to the tracker by other means.
+	if model.OptedOut(svc.Labels) {
 		svc = nil
 	}
 	t.record(func(now time.Time) bool { return t.services.record(key, svc, now, time.Time{}) })
@@ -133,7 +134,7 @@ func (t *Tracker) setSlice(slice *discovery.EndpointSlice) {
 		return
 	}
 	key := slice.Namespace + "/" + slice.Name
-	if optedOut(slice.Labels) {
+	if model.OptedOut(slice.Labels) {
 		slice = nil
 	}
 	trigger := triggerTime(slice)
@@ -181,21 +182,28 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 		EndpointSlices: t.slices.objects(),
 		Node:           model.Node{Name: t.nodeName},
 	}
-	node, warnings := manifest.NodeFromObject(t.node.current[t.nodeName])
+	node, warnings := model.NodeFromObject(t.node.current[t.nodeName])
 	if node.Name != "" {
 		in.Node = node
 	}
-	ch := Changes{Services: sets.New[string](), Full: !t.snapshotted}
+	ch := Changes{Services: sets.New[model.ServiceKey](), Full: !t.snapshotted}
 	t.snapshotted = true
 
-	for key, p := range t.services.take() {
-		ch.Services.Insert(key)
+	// The keys come from the objects, not from the tracker's string keys,
+	// so that nothing has to split "namespace/name" again. A pending pair
+	// has at least one object, and both have the same name.
+	for _, p := range t.services.take() {
+		for _, s := range []*v1.Service{p.previous, p.current} {
+			if s != nil {
+				ch.Services.Insert(model.ServiceKey{Namespace: s.Namespace, Name: s.Name})
+			}
+		}
 		ch.noteSince(p.since)
 	}
 	for _, p := range t.slices.take() {
 		for _, s := range []*discovery.EndpointSlice{p.previous, p.current} {
-			if name := serviceOf(s); name != "" {
-				ch.Services.Insert(name)
+			if key, ok := serviceOf(s); ok {
+				ch.Services.Insert(key)
 			}
 		}
 		ch.TriggerTimes = append(ch.TriggerTimes, p.triggers...)
@@ -216,17 +224,17 @@ func (c *Changes) noteSince(since time.Time) {
 	}
 }
 
-// serviceOf returns the "namespace/name" of the Service owning slice, or
-// "" when slice is nil or does not say.
-func serviceOf(slice *discovery.EndpointSlice) string {
+// serviceOf returns the key of the Service owning slice; false when slice
+// is nil or does not say.
+func serviceOf(slice *discovery.EndpointSlice) (model.ServiceKey, bool) {
 	if slice == nil {
-		return ""
+		return model.ServiceKey{}, false
 	}
 	name := slice.Labels[discovery.LabelServiceName]
 	if name == "" {
-		return ""
+		return model.ServiceKey{}, false
 	}
-	return slice.Namespace + "/" + name
+	return model.ServiceKey{Namespace: slice.Namespace, Name: name}, true
 }
 
 // Node returns this node's current Node object, nil until it is seen. It

@@ -68,7 +68,7 @@ func endpointSlice(name, svcName string, ips []string, mutate ...func(*discovery
 
 func node(name string, ips []string, mutate ...func(*v1.Node)) *v1.Node {
 	n := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: "1",
-		Labels: map[string]string{"topology.kubernetes.io/zone": "zone-1"}}}
+		Labels: map[string]string{v1.LabelTopologyZone: "zone-1"}}}
 	for _, ip := range ips {
 		n.Status.Addresses = append(n.Status.Addresses, v1.NodeAddress{Type: v1.NodeInternalIP, Address: ip})
 	}
@@ -95,7 +95,7 @@ func resourceVersion(rv string) func(metav1.Object) {
 
 func triggeredAt(at time.Time) func(*discovery.EndpointSlice) {
 	return func(s *discovery.EndpointSlice) {
-		s.Annotations = map[string]string{AnnotationTriggerTime: at.Format(time.RFC3339Nano)}
+		s.Annotations = map[string]string{v1.EndpointsLastChangeTriggerTime: at.Format(time.RFC3339Nano)}
 	}
 }
 
@@ -229,18 +229,18 @@ func sliceCases() []trackerCase {
 		name: "opted-out objects are ignored",
 		events: []func(*Tracker){
 			func(tr *Tracker) {
-				tr.OnServiceAdd(service("b", "10.96.0.2", onService(labelled(LabelServiceProxyName))))
+				tr.OnServiceAdd(service("b", "10.96.0.2", onService(labelled(model.LabelServiceProxyName))))
 			},
-			func(tr *Tracker) { tr.OnServiceAdd(service("c", "None", onService(labelled(LabelHeadless)))) },
+			func(tr *Tracker) { tr.OnServiceAdd(service("c", "None", onService(labelled(v1.IsHeadlessService)))) },
 			func(tr *Tracker) {
-				tr.OnEndpointSliceAdd(endpointSlice("c-1", "c", []string{"198.51.100.3"}, onSlice(labelled(LabelHeadless))))
+				tr.OnEndpointSliceAdd(endpointSlice("c-1", "c", []string{"198.51.100.3"}, onSlice(labelled(v1.IsHeadlessService))))
 			},
 		},
 	}, {
 		name:   "opting out is a deletion",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnServiceUpdate(svcA, service("a", "10.96.0.1", onService(labelled(LabelServiceProxyName))))
+			tr.OnServiceUpdate(svcA, service("a", "10.96.0.1", onService(labelled(model.LabelServiceProxyName))))
 		}},
 		want: wantChanges{Services: []string{"ns/a"}},
 	}, {
@@ -317,13 +317,10 @@ func TestTrackerChanges(t *testing.T) {
 func checkChanges(t *testing.T, ch Changes, want wantChanges) {
 	t.Helper()
 	got := wantChanges{
-		Services:    sets.List(ch.Services),
+		Services:    serviceNames(ch.Services),
 		NodeChanged: ch.NodeChanged,
 		Full:        ch.Full,
 		Triggers:    ch.TriggerTimes,
-	}
-	if len(got.Services) == 0 {
-		got.Services = nil
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
@@ -331,6 +328,17 @@ func checkChanges(t *testing.T, ch Changes, want wantChanges) {
 	if ch.Empty() != ch.OldestChange.IsZero() {
 		t.Errorf("OldestChange = %v with Empty() = %v", ch.OldestChange, ch.Empty())
 	}
+}
+
+// serviceNames returns keys as the cases write them: "namespace/name",
+// sorted, nil when there are none.
+func serviceNames(keys sets.Set[model.ServiceKey]) []string {
+	var out []string
+	for k := range keys {
+		out = append(out, k.Namespace+"/"+k.Name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func keysOf[T metav1.Object](objs []T) []string {
@@ -348,7 +356,7 @@ func TestTrackerSnapshotCopiesAndClears(t *testing.T) {
 	tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"198.51.100.1"}))
 
 	in, ch := tr.Snapshot()
-	if !ch.Full || !ch.Services.Has("ns/a") {
+	if !ch.Full || !ch.Services.Has(model.ServiceKey{Namespace: "ns", Name: "a"}) {
 		t.Errorf("first Snapshot changes = %+v, want full and ns/a touched", ch)
 	}
 	if want := epoch.Add(time.Second); !ch.OldestChange.Equal(want) {

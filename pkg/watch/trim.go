@@ -19,8 +19,8 @@ func trim(obj any) (any, error) {
 		o.Spec.Selector = nil
 	case *discovery.EndpointSlice:
 		o.ManagedFields = nil
-		if t, ok := o.Annotations[AnnotationTriggerTime]; ok {
-			o.Annotations = map[string]string{AnnotationTriggerTime: t}
+		if t, ok := o.Annotations[v1.EndpointsLastChangeTriggerTime]; ok {
+			o.Annotations = map[string]string{v1.EndpointsLastChangeTriggerTime: t}
 		} else {
 			o.Annotations = nil
 		}

@@ -18,7 +18,7 @@ func TestTrim(t *testing.T) {
 	}
 	slice := &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1", ManagedFields: managed, Annotations: map[string]string{
-			AnnotationTriggerTime: "2026-01-01T00:00:00Z", "other": "x"}},
+			v1.EndpointsLastChangeTriggerTime: "2026-01-01T00:00:00Z", "other": "x"}},
 		Endpoints: []discovery.Endpoint{{Addresses: []string{"10.1.0.5"}, NodeName: ptr.To("node-a"),
 			TargetRef: &v1.ObjectReference{Kind: "Pod", Name: "web-abc"}, DeprecatedTopology: map[string]string{"a": "b"}}},
 	}
@@ -40,7 +40,7 @@ func TestTrim(t *testing.T) {
 		{"Service labels kept", svc.Labels["app"] == "web"},
 		{"Service cluster IP kept", svc.Spec.ClusterIP == "10.0.0.10"},
 		{"slice managed fields dropped", slice.ManagedFields == nil},
-		{"slice trigger time kept alone", len(slice.Annotations) == 1 && slice.Annotations[AnnotationTriggerTime] != ""},
+		{"slice trigger time kept alone", len(slice.Annotations) == 1 && slice.Annotations[v1.EndpointsLastChangeTriggerTime] != ""},
 		{"endpoint target dropped", slice.Endpoints[0].TargetRef == nil && slice.Endpoints[0].DeprecatedTopology == nil},
 		{"endpoint address and node kept", slice.Endpoints[0].Addresses[0] == "10.1.0.5" && *slice.Endpoints[0].NodeName == "node-a"},
 		{"node images dropped", node.Status.Images == nil && node.ManagedFields == nil},

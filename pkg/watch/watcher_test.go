@@ -60,7 +60,7 @@ func eventually(t *testing.T, tr *Tracker, what string, check func(model.Input, 
 func TestWatcherFeedsTracker(t *testing.T) {
 	client := fake.NewClientset(
 		service("a", "10.96.0.1"),
-		service("hidden", "10.96.0.9", onService(labelled(LabelServiceProxyName))),
+		service("hidden", "10.96.0.9", onService(labelled(model.LabelServiceProxyName))),
 		endpointSlice("a-1", "a", []string{"198.51.100.1"}),
 		node(testNode, []string{"192.0.2.10"}),
 		node(otherNode, []string{"192.0.2.11"}),
@@ -90,8 +90,8 @@ func TestWatcherFeedsTracker(t *testing.T) {
 	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	want := sets.New("ns/a", "ns/b")
-	touched := sets.New[string]()
+	want := sets.New(model.ServiceKey{Namespace: "ns", Name: "a"}, model.ServiceKey{Namespace: "ns", Name: "b"})
+	touched := sets.New[model.ServiceKey]()
 	eventually(t, tr, "the new service and the slice update", func(_ model.Input, ch Changes) bool {
 		touched = touched.Union(ch.Services)
 		return touched.Equal(want)

@@ -1,4 +1,4 @@
-package manifest
+package model
 
 import (
 	"net/netip"
@@ -7,8 +7,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 func nodeObject(labels map[string]string, addrs ...v1.NodeAddress) *v1.Node {
@@ -26,7 +24,7 @@ func TestNodeFromObject(t *testing.T) {
 	tests := []struct {
 		name      string
 		node      *v1.Node
-		want      model.Node
+		want      Node
 		wantWarns []string
 	}{
 		{
@@ -38,7 +36,7 @@ func TestNodeFromObject(t *testing.T) {
 				addr(v1.NodeInternalDNS, "node-a.internal"),
 				addr(v1.NodeExternalDNS, "node-a.example.com"),
 			),
-			want: model.Node{Name: "node-a", IPs: []netip.Addr{
+			want: Node{Name: "node-a", IPs: []netip.Addr{
 				netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("203.0.113.7"),
 			}},
 		},
@@ -49,19 +47,19 @@ func TestNodeFromObject(t *testing.T) {
 				addr(v1.NodeInternalIP, "192.0.2.10"),
 				addr(v1.NodeExternalIP, "2001:DB8::7"),
 			),
-			want: model.Node{Name: "node-a", IPs: []netip.Addr{
+			want: Node{Name: "node-a", IPs: []netip.Addr{
 				netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::7"),
 			}},
 		},
 		{
 			name: "duplicates dropped",
 			node: nodeObject(nil, addr(v1.NodeInternalIP, "192.0.2.10"), addr(v1.NodeExternalIP, "192.0.2.10")),
-			want: model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+			want: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
 		},
 		{
 			name: "zone label",
-			node: nodeObject(map[string]string{ZoneLabel: "zone-a", "topology.kubernetes.io/region": "r"}, addr(v1.NodeInternalIP, "192.0.2.10")),
-			want: model.Node{Name: "node-a", Zone: "zone-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+			node: nodeObject(map[string]string{v1.LabelTopologyZone: "zone-a", v1.LabelTopologyRegion: "r"}, addr(v1.NodeInternalIP, "192.0.2.10")),
+			want: Node{Name: "node-a", Zone: "zone-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
 		},
 		{
 			name: "bad addresses reported and left out",
@@ -71,7 +69,7 @@ func TestNodeFromObject(t *testing.T) {
 				addr(v1.NodeExternalIP, ""),
 				addr(v1.NodeExternalIP, "::ffff:192.0.2.11"),
 			),
-			want: model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+			want: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
 			wantWarns: []string{
 				`Node node-a: ignoring InternalIP address: "192.0.2.300" is not an IP address`,
 				`Node node-a: ignoring ExternalIP address: empty IP address`,
@@ -81,11 +79,11 @@ func TestNodeFromObject(t *testing.T) {
 		{
 			name: "no addresses",
 			node: nodeObject(nil),
-			want: model.Node{Name: "node-a"},
+			want: Node{Name: "node-a"},
 		},
 		{
 			name: "nil node",
-			want: model.Node{},
+			want: Node{},
 		},
 	}
 	for _, tt := range tests {
