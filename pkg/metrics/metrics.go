@@ -80,12 +80,6 @@ func New() *Metrics {
 	return m
 }
 
-// Registry returns the registry holding the metrics, for callers that add
-// collectors of their own.
-func (m *Metrics) Registry() *prometheus.Registry {
-	return m.registry
-}
-
 // Handler returns the handler serving the registry in the Prometheus
 // exposition formats.
 func (m *Metrics) Handler() http.Handler {

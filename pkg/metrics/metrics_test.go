@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
 // t0 is the fake clock's time.
@@ -134,33 +135,18 @@ func TestRuleCounts(t *testing.T) {
 		{
 			name: "two tables",
 			set: func(m *Metrics) {
-				m.SetRuleCounts(model.IPv4, "ip/nat", RuleCounts{Rules: 12, Chains: 4})
-				m.SetRuleCounts(model.IPv6, "svcproxy", RuleCounts{Rules: 7, Elements: 3, Chains: 2})
+				m.SetRuleCounts(model.IPv4, render.Counts{Table: "nat", Rules: 12, Chains: 4})
+				m.SetRuleCounts(model.IPv6, render.Counts{Table: "svcproxy", Rules: 7, Elements: 3, Chains: 2})
 			},
 			want: `
 # HELP svcproxy_rules Rules, set elements and chains the last successful sync left in each table.
 # TYPE svcproxy_rules gauge
-svcproxy_rules{family="ipv4",table="ip/nat",type="chains"} 4
-svcproxy_rules{family="ipv4",table="ip/nat",type="elements"} 0
-svcproxy_rules{family="ipv4",table="ip/nat",type="rules"} 12
+svcproxy_rules{family="ipv4",table="nat",type="chains"} 4
+svcproxy_rules{family="ipv4",table="nat",type="elements"} 0
+svcproxy_rules{family="ipv4",table="nat",type="rules"} 12
 svcproxy_rules{family="ipv6",table="svcproxy",type="chains"} 2
 svcproxy_rules{family="ipv6",table="svcproxy",type="elements"} 3
 svcproxy_rules{family="ipv6",table="svcproxy",type="rules"} 7
-`,
-		},
-		{
-			name: "deleted table",
-			set: func(m *Metrics) {
-				m.SetRuleCounts(model.IPv4, "ip/nat", RuleCounts{Rules: 12, Chains: 4})
-				m.SetRuleCounts(model.IPv4, "ip/filter", RuleCounts{Rules: 1, Chains: 1})
-				m.DeleteRuleCounts(model.IPv4, "ip/nat")
-			},
-			want: `
-# HELP svcproxy_rules Rules, set elements and chains the last successful sync left in each table.
-# TYPE svcproxy_rules gauge
-svcproxy_rules{family="ipv4",table="ip/filter",type="chains"} 1
-svcproxy_rules{family="ipv4",table="ip/filter",type="elements"} 0
-svcproxy_rules{family="ipv4",table="ip/filter",type="rules"} 1
 `,
 		},
 	}
@@ -196,7 +182,7 @@ func populated() *Metrics {
 	m := newTestMetrics()
 	m.ObserveSync(KindFull, time.Second, nil)
 	m.ObserveProgramming([]time.Time{t0.Add(-time.Second)}, t0)
-	m.SetRuleCounts(model.IPv4, "ip/nat", RuleCounts{Rules: 1, Chains: 1})
+	m.SetRuleCounts(model.IPv4, render.Counts{Table: "nat", Rules: 1, Chains: 1})
 	m.SetServicePorts(model.IPv4, 1)
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 )
 
 // ObserveSync records one sync of the given kind (KindFull or
@@ -31,29 +32,13 @@ func (m *Metrics) ObserveProgramming(triggers []time.Time, applied time.Time) {
 	}
 }
 
-// RuleCounts is what one table holds after a sync.
-type RuleCounts struct {
-	// Rules counts rules, in every chain of the table.
-	Rules int
-	// Elements counts set and map elements (nftables only).
-	Elements int
-	// Chains counts chains.
-	Chains int
-}
-
-// SetRuleCounts records what table (such as "ip/nat" for iptables or
+// SetRuleCounts records what one table (such as "nat" for iptables or
 // "svcproxy" for nftables) holds in family.
-func (m *Metrics) SetRuleCounts(family model.Family, table string, c RuleCounts) {
+func (m *Metrics) SetRuleCounts(family model.Family, c render.Counts) {
 	f := family.String()
-	m.rules.WithLabelValues(f, table, "rules").Set(float64(c.Rules))
-	m.rules.WithLabelValues(f, table, "elements").Set(float64(c.Elements))
-	m.rules.WithLabelValues(f, table, "chains").Set(float64(c.Chains))
-}
-
-// DeleteRuleCounts forgets table in family, for a table the proxy no
-// longer uses (after switching backends, say).
-func (m *Metrics) DeleteRuleCounts(family model.Family, table string) {
-	m.rules.DeletePartialMatch(map[string]string{"family": family.String(), "table": table})
+	m.rules.WithLabelValues(f, c.Table, "rules").Set(float64(c.Rules))
+	m.rules.WithLabelValues(f, c.Table, "elements").Set(float64(c.Elements))
+	m.rules.WithLabelValues(f, c.Table, "chains").Set(float64(c.Chains))
 }
 
 // SetServicePorts records how many service ports family has.

@@ -73,7 +73,7 @@ func (p *Proxy) record(outs []sync.Outcome) {
 			p.ranFull = true
 		}
 		for _, c := range out.Counts {
-			p.metrics.SetRuleCounts(out.Family, c.Table, metrics.RuleCounts{Rules: c.Rules, Elements: c.Elements, Chains: c.Chains})
+			p.metrics.SetRuleCounts(out.Family, c)
 		}
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -99,24 +102,22 @@ func (p *testProxy) lastLoadFull(t *testing.T) bool {
 	return strings.Contains(loads[len(loads)-1], "delete table ip svcproxy")
 }
 
-// histogramCount returns how many syncs of kind the metrics recorded.
-func histogramCount(p *Proxy, kind string) int {
-	families, err := p.metrics.Registry().Gather()
-	if err != nil {
-		return -1
-	}
-	for _, f := range families {
-		if f.GetName() != "svcproxy_sync_duration_seconds" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == kind {
-					return int(m.GetHistogram().GetSampleCount())
-				}
+// histogramCount returns how many syncs of kind /metrics reports.
+func histogramCount(t *testing.T, p *Proxy, kind string) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	p.metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	prefix := `svcproxy_sync_duration_seconds_count{kind="` + kind + `"} `
+	for line := range strings.Lines(rec.Body.String()) {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil {
+				t.Fatalf("reading %q: %v", line, err)
 			}
+			return n
 		}
 	}
+	// A kind never observed has no series yet.
 	return 0
 }
 
@@ -168,7 +169,7 @@ func TestSyncLoadsInFullThenOnlyChanges(t *testing.T) {
 		} else {
 			partial++
 		}
-		if got := [2]int{histogramCount(p.Proxy, metrics.KindFull), histogramCount(p.Proxy, metrics.KindPartial)}; got != [2]int{full, partial} {
+		if got := [2]int{histogramCount(t, p.Proxy, metrics.KindFull), histogramCount(t, p.Proxy, metrics.KindPartial)}; got != [2]int{full, partial} {
 			t.Errorf("%s: syncs recorded full, partial = %v, want %v", s.name, got, [2]int{full, partial})
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -255,12 +254,6 @@ func (e *MissingToolError) Error() string {
 
 // Unwrap returns the lookup error.
 func (e *MissingToolError) Unwrap() error { return e.Err }
-
-// IsMissingTool reports whether err says a command is not installed.
-func IsMissingTool(err error) bool {
-	var m *MissingToolError
-	return errors.As(err, &m)
-}
 
 // IPTablesCommand names a binary of an iptables variant for family: tool ""
 // is the main command, "save" and "restore" the dump and load commands. So

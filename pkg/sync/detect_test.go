@@ -370,7 +370,8 @@ func TestDetectorMissingToolIsTyped(t *testing.T) {
 	h.missing["nft"] = true
 	d := &Detector{Runner: h, KernelRelease: func() (string, error) { return kernelNew, nil }}
 	_, err := d.Detect(context.Background(), "nftables", model.IPv4)
-	if !IsMissingTool(err) || !errors.Is(err, exec.ErrNotFound) {
+	var missing *MissingToolError
+	if !errors.As(err, &missing) || !errors.Is(err, exec.ErrNotFound) {
 		t.Errorf("error %v: want a MissingToolError wrapping exec.ErrNotFound", err)
 	}
 }

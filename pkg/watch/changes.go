@@ -33,12 +33,6 @@ type Changes struct {
 	NodeWarnings []model.Warning
 }
 
-// Empty reports whether there is nothing to sync: no Service touched, the
-// Node unchanged and no full sync asked for.
-func (c Changes) Empty() bool {
-	return len(c.Services) == 0 && !c.NodeChanged && !c.Full
-}
-
 // pair is the change of one object since the last Snapshot: previous is
 // the object as the last Snapshot saw it, current as it is now. A nil
 // value means the object did not exist.

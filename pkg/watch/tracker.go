@@ -59,28 +59,12 @@ func (t *Tracker) Notify(f func()) {
 	t.notify = f
 }
 
-// Pending reports whether a change is waiting for the next Snapshot.
-// Before the first Snapshot, which is full, one always is.
-func (t *Tracker) Pending() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return !t.snapshotted || len(t.services.pending) > 0 ||
-		len(t.slices.pending) > 0 || len(t.node.pending) > 0
-}
-
 // OnServiceAdd records a new Service.
 func (t *Tracker) OnServiceAdd(svc *v1.Service) { t.setService(svc) }
 
 // OnServiceUpdate records a changed Service. The Tracker compares newSvc
 // with the version it holds, not with oldSvc.
 func (t *Tracker) OnServiceUpdate(_, newSvc *v1.Service) { t.setService(newSvc) }
-
-// OnServiceDelete records a deleted Service.
-func (t *Tracker) OnServiceDelete(svc *v1.Service) {
-	if svc != nil {
-		t.deleteService(svc.Namespace + "/" + svc.Name)
-	}
-}
 
 // OnEndpointSliceAdd records a new EndpointSlice.
 func (t *Tracker) OnEndpointSliceAdd(slice *discovery.EndpointSlice) { t.setSlice(slice) }
@@ -91,26 +75,11 @@ func (t *Tracker) OnEndpointSliceUpdate(_, newSlice *discovery.EndpointSlice) {
 	t.setSlice(newSlice)
 }
 
-// OnEndpointSliceDelete records a deleted EndpointSlice.
-func (t *Tracker) OnEndpointSliceDelete(slice *discovery.EndpointSlice) {
-	if slice != nil {
-		t.deleteSlice(slice.Namespace + "/" + slice.Name)
-	}
-}
-
 // OnNodeAdd records this node's Node appearing.
 func (t *Tracker) OnNodeAdd(node *v1.Node) { t.setNode(node) }
 
 // OnNodeUpdate records a change of this node's Node.
 func (t *Tracker) OnNodeUpdate(_, newNode *v1.Node) { t.setNode(newNode) }
-
-// OnNodeDelete records this node's Node going away: the node keeps its
-// name but loses its addresses and zone.
-func (t *Tracker) OnNodeDelete(node *v1.Node) {
-	if node != nil {
-		t.deleteNode(node.Name)
-	}
-}
 
 func (t *Tracker) setService(svc *v1.Service) {
 	if svc == nil {

@@ -152,7 +152,7 @@ func serviceCases() []trackerCase {
 		name: "add then delete of a new service is no change",
 		events: []func(*Tracker){
 			func(tr *Tracker) { tr.OnServiceAdd(svcA) },
-			func(tr *Tracker) { tr.OnServiceDelete(svcA) },
+			func(tr *Tracker) { deleteService(tr, svcA) },
 		},
 	}, {
 		name:   "update then update is one change",
@@ -184,7 +184,7 @@ func serviceCases() []trackerCase {
 	}, {
 		name:   "deleted service",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
-		events: []func(*Tracker){func(tr *Tracker) { tr.OnServiceDelete(svcA) }},
+		events: []func(*Tracker){func(tr *Tracker) { deleteService(tr, svcA) }},
 		want:   wantChanges{Services: []string{"ns/a"}},
 	}}
 }
@@ -299,7 +299,7 @@ func TestTrackerChanges(t *testing.T) {
 				ev(tr)
 			}
 			empty := tt.want.Services == nil && !tt.want.NodeChanged
-			if got := tr.Pending(); got == empty {
+			if got := pending(tr); got == empty {
 				t.Errorf("Pending() = %v, want %v", got, !empty)
 			}
 			in, ch := tr.Snapshot()
@@ -325,8 +325,8 @@ func checkChanges(t *testing.T, ch Changes, want wantChanges) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
-	if ch.Empty() != ch.OldestChange.IsZero() {
-		t.Errorf("OldestChange = %v with Empty() = %v", ch.OldestChange, ch.Empty())
+	if empty(ch) != ch.OldestChange.IsZero() {
+		t.Errorf("OldestChange = %v with Empty() = %v", ch.OldestChange, empty(ch))
 	}
 }
 
@@ -365,7 +365,7 @@ func TestTrackerSnapshotCopiesAndClears(t *testing.T) {
 	in.Services[0] = nil
 	in.EndpointSlices = in.EndpointSlices[:0]
 
-	if tr.Pending() {
+	if pending(tr) {
 		t.Error("Pending() = true after Snapshot")
 	}
 	in2, ch2 := tr.Snapshot()
@@ -393,7 +393,7 @@ func TestTrackerNode(t *testing.T) {
 		name: "deleted node keeps its name only",
 		events: []func(*Tracker){
 			func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.0.2.10"})) },
-			func(tr *Tracker) { tr.OnNodeDelete(node(testNode, nil)) },
+			func(tr *Tracker) { tr.deleteNode(testNode) },
 		},
 		want: model.Node{Name: testNode},
 	}}
@@ -422,7 +422,7 @@ func TestTrackerNodeObject(t *testing.T) {
 	if tr.Node() != n {
 		t.Errorf("Node() = %v, want this node's object", tr.Node())
 	}
-	tr.OnNodeDelete(n)
+	tr.deleteNode(n.Name)
 	if tr.Node() != nil {
 		t.Errorf("Node() after deletion = %v, want nil", tr.Node())
 	}
@@ -435,9 +435,26 @@ func TestTrackerNotify(t *testing.T) {
 	svc := service("a", "10.96.0.1")
 	tr.OnServiceAdd(svc)                               // a change: notifies
 	tr.OnServiceUpdate(svc, service("a", "10.96.0.1")) // the same change again: notifies
-	tr.OnServiceDelete(svc)                            // cancels the change: nothing to sync
+	deleteService(tr, svc)                             // cancels the change: nothing to sync
 	tr.OnNodeAdd(node(otherNode, nil))                 // not ours
 	if calls != 2 {
 		t.Errorf("notify called %d times, want 2", calls)
 	}
+}
+
+// deleteService deletes svc as the informer handler does, by key.
+func deleteService(tr *Tracker, svc *v1.Service) { tr.deleteService(svc.Namespace + "/" + svc.Name) }
+
+// pending reports whether a change is waiting for the next Snapshot.
+// Before the first Snapshot, which is full, one always is.
+func pending(tr *Tracker) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return !tr.snapshotted || len(tr.services.pending) > 0 ||
+		len(tr.slices.pending) > 0 || len(tr.node.pending) > 0
+}
+
+// empty reports whether the changes leave nothing to sync.
+func empty(c Changes) bool {
+	return len(c.Services) == 0 && !c.NodeChanged && !c.Full
 }

@@ -70,9 +70,6 @@ func NewWatcher(client kubernetes.Interface, tracker *Tracker, resync time.Durat
 	return w, nil
 }
 
-// Tracker returns the Tracker the Watcher feeds.
-func (w *Watcher) Tracker() *Tracker { return w.tracker }
-
 // Run starts the informers and blocks until ctx is done, then stops them
 // and waits for their goroutines to end. A Watcher runs once; later calls
 // return at once.
@@ -97,11 +94,6 @@ func (w *Watcher) HasSynced() bool {
 		}
 	}
 	return true
-}
-
-// WaitForSync blocks until HasSynced or ctx is done, and reports which.
-func (w *Watcher) WaitForSync(ctx context.Context) bool {
-	return cache.WaitForCacheSync(ctx.Done(), w.HasSynced)
 }
 
 // handlerFor adapts typed Tracker methods to an informer handler. Deletions

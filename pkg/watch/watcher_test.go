@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -36,7 +37,7 @@ func startWatcher(t *testing.T, client *fake.Clientset) *Watcher {
 
 	syncCtx, syncCancel := context.WithTimeout(ctx, waitTimeout)
 	defer syncCancel()
-	if !w.WaitForSync(syncCtx) {
+	if !cache.WaitForCacheSync(syncCtx.Done(), w.HasSynced) {
 		t.Fatal("informers did not sync")
 	}
 	return w
@@ -66,7 +67,7 @@ func TestWatcherFeedsTracker(t *testing.T) {
 		node(otherNode, []string{"192.0.2.11"}),
 	)
 	w := startWatcher(t, client)
-	tr := w.Tracker()
+	tr := w.tracker
 
 	in, ch := tr.Snapshot()
 	if got := keysOf(in.Services); len(got) != 1 || got[0] != "ns/a" {
