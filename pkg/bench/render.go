@@ -3,10 +3,10 @@ package bench
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 	"github.com/svcproxy/svcproxy/pkg/sync"
@@ -20,28 +20,24 @@ type RenderCost struct {
 	// Duration and Bytes (allocated) are the best of renderRuns renders.
 	Duration time.Duration
 	Bytes    uint64
-	Counts   Counts
-}
-
-// Counts is the size of a rendered ruleset.
-type Counts struct {
-	Chains, Rules, Elements int
+	// Counts is the size of the ruleset, all tables together, as the
+	// renderer counts it for metrics.
+	Counts render.Counts
 }
 
 // Render renders m the way a full sync in mode does (iptables: the
 // iptables-restore payload; nftables: the `nft -f` text) and measures it.
 func Render(m *model.Model, mode sync.Mode) (RenderCost, error) {
-	render, err := renderer(mode)
+	renderText, err := renderer(mode)
 	if err != nil {
 		return RenderCost{}, err
 	}
 	var best RenderCost
-	var out string
 	for i := range renderRuns {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		out = render(m)
+		renderText(m)
 		d := time.Since(start)
 		runtime.ReadMemStats(&after)
 		bytes := after.TotalAlloc - before.TotalAlloc
@@ -52,8 +48,23 @@ func Render(m *model.Model, mode sync.Mode) (RenderCost, error) {
 			best.Bytes = bytes
 		}
 	}
-	best.Counts = Count(out, mode)
+	best.Counts = countOf(m, mode)
 	return best, nil
+}
+
+// countOf returns what m's ruleset holds in mode, all tables together.
+func countOf(m *model.Model, mode sync.Mode) render.Counts {
+	tables := nftables.RenderRuleset(m).State().Counts()
+	if mode != sync.ModeNFTables {
+		tables = iptables.Render(m).State().Counts()
+	}
+	var sum render.Counts
+	for _, c := range tables {
+		sum.Chains += c.Chains
+		sum.Rules += c.Rules
+		sum.Elements += c.Elements
+	}
+	return sum
 }
 
 func renderer(mode sync.Mode) (func(*model.Model) string, error) {
@@ -66,32 +77,4 @@ func renderer(mode sync.Mode) (func(*model.Model) string, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("rendering: unknown mode %q", mode)
-}
-
-// Count counts the chains, rules and set/map elements of a rendered
-// ruleset. iptables: ":" chain lines and "-A" rule lines. nftables: "add
-// chain" and "add rule" lines; element commands are merged, so a line
-// holds one more element than it has ", " separators.
-func Count(rendered string, mode sync.Mode) Counts {
-	var c Counts
-	for line := range strings.Lines(rendered) {
-		if mode != sync.ModeNFTables {
-			switch {
-			case strings.HasPrefix(line, ":"):
-				c.Chains++
-			case strings.HasPrefix(line, "-A "):
-				c.Rules++
-			}
-			continue
-		}
-		switch {
-		case strings.HasPrefix(line, "add chain "):
-			c.Chains++
-		case strings.HasPrefix(line, "add rule "):
-			c.Rules++
-		case strings.HasPrefix(line, "add element "):
-			c.Elements += strings.Count(line, ", ") + 1
-		}
-	}
-	return c
 }

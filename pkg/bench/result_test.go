@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/svcproxy/svcproxy/pkg/render"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
@@ -15,12 +16,12 @@ import (
 func sampleResults() []Result {
 	return []Result{{
 		Services: 1000, Endpoints: 10, Mode: sync.ModeNFTables,
-		Render:  RenderCost{Duration: 12345 * time.Microsecond, Bytes: 9_876_543, Counts: Counts{Chains: 16, Rules: 22, Elements: 22101}},
+		Render:  RenderCost{Duration: 12345 * time.Microsecond, Bytes: 9_876_543, Counts: render.Counts{Chains: 16, Rules: 22, Elements: 22101}},
 		Kernel:  &KernelTimes{FirstApply: 210 * time.Millisecond, ToolLoad: 150 * time.Millisecond, EndpointChange: 18 * time.Millisecond, ServiceAdd: 19500 * time.Microsecond, ServiceRemove: 20 * time.Millisecond},
 		PeakRSS: 52_400_000,
 	}, {
 		Services: 5000, Endpoints: 10, Mode: sync.ModeIPTablesLegacy,
-		Render:  RenderCost{Duration: 2 * time.Second, Bytes: 150_000_000, Counts: Counts{Chains: 55509, Rules: 161507}},
+		Render:  RenderCost{Duration: 2 * time.Second, Bytes: 150_000_000, Counts: render.Counts{Chains: 55509, Rules: 161507}},
 		PeakRSS: 300_000_000,
 	}}
 }
