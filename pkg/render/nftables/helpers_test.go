@@ -1,12 +1,10 @@
 package nftables
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 
-	"sigs.k8s.io/knftables"
-
+	nfttrace "github.com/svcproxy/svcproxy/internal/tracer/nftables"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -61,16 +59,16 @@ func newModel(fam model.Family, cfg model.Config, node []netip.Addr, sps ...*mod
 	return &model.Model{Family: fam, Node: model.Node{Name: "node-a", IPs: node}, Config: cfg, Services: sps}
 }
 
-// load renders m into a Fake, failing the test if the Fake refuses it.
-func load(t *testing.T, m *model.Model) *knftables.Fake {
+// load renders m and loads the text the way nft reads it, failing the
+// test if the loader refuses it.
+func load(t *testing.T, m *model.Model) *nfttrace.Table {
 	t.Helper()
-	fake := knftables.NewFake(Family(m.Family), TableName)
-	tx := fake.NewTransaction()
-	Render(m, tx)
-	if err := fake.Run(context.Background(), tx); err != nil {
-		t.Fatalf("Fake refused the transaction: %v\n%s", err, tx.String())
+	text := RenderRuleset(m).Text
+	table, err := nfttrace.Load(text)
+	if err != nil {
+		t.Fatalf("loading the rendered text: %v\n%s", err, text)
 	}
-	return fake
+	return table
 }
 
 // richModel uses every feature: both policies, NodePorts, external and

@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
-
-	"sigs.k8s.io/knftables"
-
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -40,7 +37,7 @@ func TestKernelLoadsRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := newNS(t)
-			text := renderString(richModel(tt.fam))
+			text := RenderRuleset(richModel(tt.fam)).Text
 			if out, err := nft(ns, text, "--check", "-f", "-"); err != nil {
 				t.Fatalf("nft --check: %v\n%s\n%s", err, out, text)
 			}
@@ -106,11 +103,8 @@ func TestLoadTime(t *testing.T) {
 	}
 	ns := newNS(t)
 	m := bigModel(10000, 10)
-	fake := knftables.NewFake(Family(m.Family), TableName)
-	tx := fake.NewTransaction()
-	Render(m, tx)
-	text := Text(tx)
-	t.Logf("transaction: %d bytes, %d commands; %s", len(text), strings.Count(text, "\n"), countObjects(tx.String()))
+	text := RenderRuleset(m).Text
+	t.Logf("transaction: %d bytes, %d commands; %s", len(text), strings.Count(text, "\n"), countObjects(text))
 	for _, what := range []string{"initial load", "resync (flush and reload)"} {
 		start := time.Now()
 		if out, err := nft(ns, text, "-f", "-"); err != nil {
