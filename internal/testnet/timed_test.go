@@ -25,8 +25,11 @@ func TestAskTimed(t *testing.T) {
 	ports := map[uint16]bool{}
 	for _, a := range got {
 		ports[a.Client.Port()] = true
-		if a.Endpoint != echo || a.Client.Addr() != ExternalIPv4 || a.Connect <= 0 || a.Connect >= answerTimeout {
-			t.Errorf("answer %+v, want endpoint %s, client %s and a connect time within (0, %v)", a, echo, ExternalIPv4, answerTimeout)
+		// Connect is only checked to be measured: AskTimed fails if the
+		// handshake outlasts the timeout, and how fast it was is no
+		// property of the client.
+		if a.Endpoint != echo || a.Client.Addr() != ExternalIPv4 || a.Connect <= 0 {
+			t.Errorf("answer %+v, want endpoint %s, client %s and a measured connect time", a, echo, ExternalIPv4)
 		}
 	}
 	if len(ports) != 3 {
