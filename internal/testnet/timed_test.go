@@ -7,7 +7,7 @@ import (
 
 // TestAskTimed checks the timed client against a kernel with no proxy
 // rules: answers from the pod it asked, one per destination, then each
-// kind of failure told apart. 198.51.100.1 belongs to no namespace, so
+// kind of failure told apart. 198.51.100.99 belongs to no namespace, so
 // its SYN loops between the node and the external namespace and is
 // never answered.
 func TestAskTimed(t *testing.T) {
@@ -42,7 +42,7 @@ func TestAskTimed(t *testing.T) {
 		check func(error) bool
 	}{
 		{"refused", closed, Refused},
-		{"timed out", ap(netip.MustParseAddr("198.51.100.1"), tcpPort), TimedOut},
+		{"timed out", ap(netip.MustParseAddr("198.51.100.99"), tcpPort), TimedOut},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ func oneEndpointMoved(m *model.Model, shared bool) *model.Model {
 			out.Services[i] = &c
 		}
 	}
-	out.Services[5000].ClusterEndpoints[0].IP = netip.MustParseAddr("10.255.0.1")
+	out.Services[5000].ClusterEndpoints[0].IP = netip.MustParseAddr("10.2.255.1")
 	return &out
 }
 

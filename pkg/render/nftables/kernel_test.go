@@ -67,7 +67,7 @@ func bigModel(services, eps int) *model.Model {
 	m := &model.Model{
 		Family: model.IPv4,
 		Node:   model.Node{Name: "node-a", IPs: []netip.Addr{nodeIP}},
-		Config: model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR}, MasqueradeBit: model.DefaultMasqueradeBit},
+		Config: model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR, clusterCIDR2}, MasqueradeBit: model.DefaultMasqueradeBit},
 	}
 	for i := range services {
 		pn := model.PortName{Namespace: "ns", Name: fmt.Sprintf("svc-%05d", i), Port: "http", Protocol: model.TCP}
@@ -80,7 +80,9 @@ func bigModel(services, eps int) *model.Model {
 		}
 		for j := range eps {
 			n := i*eps + j
-			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true,
+			// From 10.1.0.0 up into 10.2.0.0/16: 100,000 pods fill
+			// more than one /16.
+			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + n>>16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true,
 				NodeName: "node-b"}
 			if j == 0 {
 				e.NodeName, e.Local = "node-a", true
@@ -135,7 +137,7 @@ func BenchmarkKernelLoad(b *testing.B) {
 		// Deleting the element first makes every iteration the same
 		// change, whatever the one before left.
 		change := "delete element " + table + " select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 }\n" +
-			"add element " + table + " select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 : 10.200.0.1 . 8080 }\n"
+			"add element " + table + " select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 : 10.2.200.1 . 8080 }\n"
 		for b.Loop() {
 			load(b, change)
 		}
