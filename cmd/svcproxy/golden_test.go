@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/svcproxy/svcproxy/pkg/render/nftables"
-	"sigs.k8s.io/knftables"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
@@ -22,6 +18,7 @@ import (
 	nfttrace "github.com/svcproxy/svcproxy/internal/tracer/nftables"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated sections of testdata/golden/*.txtar")
@@ -258,24 +255,23 @@ func newTraceBackends(t *testing.T, models []*model.Model) []traceBackend {
 			if err != nil {
 				return nil, err
 			}
-			fake, err := loadedFake(m)
+			table, err := loadedTable(m)
 			if err != nil {
 				return nil, err
 			}
-			return nfttrace.Trace(fake, m.Node.IPs, p)
+			return nfttrace.Trace(table, m.Node.IPs, p)
 		}},
 	}
 }
 
-// loadedFake renders m into knftables' in-memory nft and runs it there,
-// which also checks that every chain, set and map it names exists. The
-// fake's element lookups are linear, so this is for small test inputs.
-func loadedFake(m *model.Model) (*knftables.Fake, error) {
-	fake := knftables.NewFake(nftables.Family(m.Family), nftables.TableName)
-	tx := fake.NewTransaction()
-	nftables.Render(m, tx)
-	if err := fake.Run(context.Background(), tx); err != nil {
-		return nil, fmt.Errorf("loading the %s transaction into knftables' fake: %w", m.Family, err)
+// loadedTable loads the transaction the nftables applier sends for a
+// full sync of m (Ruleset.Transaction), the way nft reads it, which also
+// checks that every chain, set and map it names is declared before it is
+// used.
+func loadedTable(m *model.Model) (*nfttrace.Table, error) {
+	t, err := nfttrace.Load(string(nftables.RenderRuleset(m).Transaction()))
+	if err != nil {
+		return nil, fmt.Errorf("loading the %s ruleset: %w", m.Family, err)
 	}
-	return fake, nil
+	return t, nil
 }

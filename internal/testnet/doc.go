@@ -8,7 +8,10 @@
 //
 // Every namespace is created by [netns.New], so it is deleted when the
 // test ends. The plan uses private and documentation ranges only and
-// never touches the host's own namespace.
+// never touches the host's own namespace. It is the part of the
+// repository's test address plan, docs/test-addresses.md, that a
+// topology needs: tests that build one take pods, clients and virtual
+// addresses from the roles that plan gives them.
 //
 //	namespace  interface            IPv4               IPv6
 //	---------  -------------------  -----------------  ------------------
@@ -38,7 +41,8 @@
 // with a route on the node for each through [ExternalIPv4], so a test can
 // connect "from" several outside sources. Virtual addresses such as a
 // LoadBalancer VIP (192.0.2.10/32) can be put on the node's lo with
-// [Topology.AddNodeAddr].
+// [Topology.AddNodeAddr]. An address on no link, such as 198.51.100.99,
+// is never answered.
 //
 // # Kernel settings
 //

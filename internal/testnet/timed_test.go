@@ -7,7 +7,7 @@ import (
 
 // TestAskTimed checks the timed client against a kernel with no proxy
 // rules: answers from the pod it asked, one per destination, then each
-// kind of failure told apart. 198.51.100.1 belongs to no namespace, so
+// kind of failure told apart. 198.51.100.99 belongs to no namespace, so
 // its SYN loops between the node and the external namespace and is
 // never answered.
 func TestAskTimed(t *testing.T) {
@@ -25,8 +25,11 @@ func TestAskTimed(t *testing.T) {
 	ports := map[uint16]bool{}
 	for _, a := range got {
 		ports[a.Client.Port()] = true
-		if a.Endpoint != echo || a.Client.Addr() != ExternalIPv4 || a.Connect <= 0 || a.Connect >= answerTimeout {
-			t.Errorf("answer %+v, want endpoint %s, client %s and a connect time within (0, %v)", a, echo, ExternalIPv4, answerTimeout)
+		// Connect is only checked to be measured: AskTimed fails if the
+		// handshake outlasts the timeout, and how fast it was is no
+		// property of the client.
+		if a.Endpoint != echo || a.Client.Addr() != ExternalIPv4 || a.Connect <= 0 {
+			t.Errorf("answer %+v, want endpoint %s, client %s and a measured connect time", a, echo, ExternalIPv4)
 		}
 	}
 	if len(ports) != 3 {
@@ -39,7 +42,7 @@ func TestAskTimed(t *testing.T) {
 		check func(error) bool
 	}{
 		{"refused", closed, Refused},
-		{"timed out", ap(netip.MustParseAddr("198.51.100.1"), tcpPort), TimedOut},
+		{"timed out", ap(netip.MustParseAddr("198.51.100.99"), tcpPort), TimedOut},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,9 +21,9 @@ func TestParseExpectations(t *testing.T) {
 		},
 		{
 			name: "node packet over IPv6",
-			text: "node fd00::1 udp [fd00:30::10]:53 => reject",
+			text: "node fd00:192::10 udp [fd00:30::10]:53 => reject",
 			want: []Expectation{{Line: 1, Want: "reject", Packet: Packet{FromNode: true,
-				Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00:30::10"), Protocol: "udp", Port: 53}}},
+				Src: netip.MustParseAddr("fd00:192::10"), Dst: netip.MustParseAddr("fd00:30::10"), Protocol: "udp", Port: 53}}},
 		},
 		{name: "missing arrow", text: "10.1.1.9 tcp 172.30.0.10:80 drop", wantErr: "line 1: missing =>"},
 		{name: "no outcome", text: "10.1.1.9 tcp 172.30.0.10:80 =>", wantErr: "no outcome"},

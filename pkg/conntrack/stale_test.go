@@ -100,7 +100,7 @@ func TestStaleUDPEndpointsLocalPolicy(t *testing.T) {
 
 func TestRevivedUDPServiceAddrs(t *testing.T) {
 	withVIPs := svcPort("lb", model.UDP, 60, "10.1.1.5:8080")
-	withVIPs.ExternalIPs = []netip.Addr{addr("203.0.113.7")}
+	withVIPs.ExternalIPs = []netip.Addr{addr("198.51.100.20")}
 	withVIPs.LoadBalancerIPs = []netip.Addr{addr("192.0.2.10")}
 	tests := []struct {
 		name      string
@@ -119,7 +119,7 @@ func TestRevivedUDPServiceAddrs(t *testing.T) {
 			name: "new service with every kind of address",
 			prev: nil,
 			cur:  mdl(withVIPs),
-			want: []netip.AddrPort{ap("172.30.0.60:53"), ap("192.0.2.10:53"), ap("203.0.113.7:53")},
+			want: []netip.AddrPort{ap("172.30.0.60:53"), ap("192.0.2.10:53"), ap("198.51.100.20:53")},
 		},
 		{name: "TCP ignored", prev: mdl(svcPort("web", model.TCP, 80)), cur: mdl(svcPort("web", model.TCP, 80, "10.1.1.5:8080"))},
 	}

@@ -12,9 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// Test address plan: cluster IPs from 10.96.0.0/16, pod IPs from
-// 10.1.0.0/16, node IPs from 192.0.2.0/24 (TEST-NET-1), 203.0.113.0/24
-// (TEST-NET-3) and 2001:db8::/32.
+// Test address plan (the part of docs/test-addresses.md these tests
+// use): cluster IPs from 172.30.0.0/16, pod IPs from 10.1.0.0/16, node
+// IPs 192.168.0.10 and up and fd00:192::10 and up, and 198.51.100.10 as
+// a node's external address.
 
 const serviceYAML = `apiVersion: v1
 kind: Service
@@ -22,7 +23,7 @@ metadata:
   name: web
   namespace: shop
 spec:
-  clusterIP: 10.96.0.10
+  clusterIP: 172.30.0.10
   ports:
   - name: http
     port: 80
@@ -51,7 +52,7 @@ metadata:
   name: node-a
 status:
   addresses:
-  - {type: InternalIP, address: 192.0.2.10}
+  - {type: InternalIP, address: 192.168.0.10}
 `
 
 const podYAML = `apiVersion: v1
@@ -241,7 +242,7 @@ func TestLoadDecodesFields(t *testing.T) {
 		t.Fatalf("Load() error: %v", err)
 	}
 	svc := objs.Services[0]
-	if svc.Spec.ClusterIP != "10.96.0.10" || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntValue() != 8080 {
+	if svc.Spec.ClusterIP != "172.30.0.10" || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntValue() != 8080 {
 		t.Errorf("Service spec = %+v", svc.Spec)
 	}
 	if len(svc.ManagedFields) != 1 || svc.ManagedFields[0].Manager != "kubectl" {
@@ -251,8 +252,8 @@ func TestLoadDecodesFields(t *testing.T) {
 	if slice.Labels["kubernetes.io/service-name"] != "web" || slice.Endpoints[0].Addresses[0] != "10.1.0.5" || *slice.Endpoints[0].Conditions.Ready != true {
 		t.Errorf("EndpointSlice = %+v", slice)
 	}
-	if got := objs.Nodes[0].Status.Addresses[0].Address; got != "192.0.2.10" {
-		t.Errorf("Node address = %q, want 192.0.2.10", got)
+	if got := objs.Nodes[0].Status.Addresses[0].Address; got != "192.168.0.10" {
+		t.Errorf("Node address = %q, want 192.168.0.10", got)
 	}
 }
 

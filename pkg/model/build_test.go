@@ -149,7 +149,7 @@ func TestBuildEndpointChoice(t *testing.T) {
 func TestBuildDualStack(t *testing.T) {
 	s := svc("a", func(s *v1.Service) {
 		s.Spec.ClusterIPs = []string{"fd00:30::10", "172.30.0.10"}
-		s.Spec.ExternalIPs = []string{"203.0.113.9", "2001:db8::9"}
+		s.Spec.ExternalIPs = []string{"198.51.100.20", "2001:db8:51::20"}
 	})
 	in := Input{
 		Services: []*v1.Service{s},
@@ -162,8 +162,8 @@ func TestBuildDualStack(t *testing.T) {
 		fam                     Family
 		clusterIP, extIP, epStr string
 	}{
-		{IPv4, "172.30.0.10", "203.0.113.9", "10.1.0.5:8080"},
-		{IPv6, "fd00:30::10", "2001:db8::9", "[fd00:1::5]:8080"},
+		{IPv4, "172.30.0.10", "198.51.100.20", "10.1.0.5:8080"},
+		{IPv6, "fd00:30::10", "2001:db8:51::20", "[fd00:1::5]:8080"},
 	} {
 		t.Run(tt.fam.String(), func(t *testing.T) {
 			m, _ := build(t, tt.fam, in)
@@ -211,7 +211,7 @@ func TestBuildValidation(t *testing.T) {
 		{"missing cluster IP", svc("a", func(s *v1.Service) { s.Spec.ClusterIP = "" }), 0, "spec.clusterIP is missing"},
 		{"missing name", svc("", func(s *v1.Service) {}), 0, "metadata.name is missing"},
 		{"rule text in a port name", svc("a", func(s *v1.Service) { s.Spec.Ports[0].Name = `x" -j ACCEPT` }), 0, "is invalid"},
-		{"bad external IP skipped alone", svc("a", func(s *v1.Service) { s.Spec.ExternalIPs = []string{"1.2.3.4 -j ACCEPT", "203.0.113.9"} }), 1, "spec.externalIPs entry skipped"},
+		{"bad external IP skipped alone", svc("a", func(s *v1.Service) { s.Spec.ExternalIPs = []string{"198.51.100.21 -j ACCEPT", "198.51.100.20"} }), 1, "spec.externalIPs entry skipped"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // validates. Build must not panic, and whatever it keeps must be safe to
 // print into rules: names only from the DNS alphabet, addresses canonical.
 func FuzzBuild(f *testing.F) {
-	f.Add("web", "http", "172.30.0.10", "198.51.100.1", " 203.0.113.0/24", "10.1.0.5", "TCP", int32(80), int32(30080), int32(8080))
+	f.Add("web", "http", "172.30.0.10", "198.51.100.20", " 203.0.113.0/24", "10.1.0.5", "TCP", int32(80), int32(30080), int32(8080))
 	f.Add(`x" -j ACCEPT`, "p\n-A", "010.0.0.1", "::ffff:1.2.3.4", "nonsense", "fe80::1%eth0", "ICMP", int32(-1), int32(70000), int32(0))
 	f.Fuzz(func(t *testing.T, name, port, clusterIP, extIP, srcRange, epIP, proto string, p, np, epPort int32) {
 		s := &v1.Service{}

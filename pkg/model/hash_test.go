@@ -34,8 +34,8 @@ func TestServicePortHashDependsOnProtocol(t *testing.T) {
 
 func TestEndpointHash(t *testing.T) {
 	name := PortName{"ns1", "svc1", "p80", TCP}
-	a := EndpointHash(name, Endpoint{IP: netip.MustParseAddr("10.180.0.1"), Port: 80})
-	b := EndpointHash(name, Endpoint{IP: netip.MustParseAddr("10.180.0.1"), Port: 81})
+	a := EndpointHash(name, Endpoint{IP: netip.MustParseAddr("10.1.0.5"), Port: 80})
+	b := EndpointHash(name, Endpoint{IP: netip.MustParseAddr("10.1.0.5"), Port: 81})
 	if len(a) != 16 || a == b {
 		t.Errorf("EndpointHash: got %q and %q, want two distinct 16-character hashes", a, b)
 	}

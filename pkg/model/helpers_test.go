@@ -11,9 +11,11 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Test address plan: cluster IPs 172.30.0.0/16 and fd00:30::/64, pods
-// 10.1.0.0/16 and fd00:1::/64, node 192.168.0.10 and fd00:192::10,
-// external clients 203.0.113.0/24.
+// Test address plan (the part of docs/test-addresses.md these tests
+// use): cluster IPs 172.30.0.0/16 and fd00:30::/64, pods 10.1.0.0/16 and
+// fd00:1::/64, node 192.168.0.10 and fd00:192::10, load balancer IPs
+// 192.0.2.0/24, external IPs 198.51.100.20 and up and 2001:db8:51::20,
+// external clients and source ranges 203.0.113.0/24.
 
 func svc(name string, mutate ...func(*v1.Service)) *v1.Service {
 	s := &v1.Service{

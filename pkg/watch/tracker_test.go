@@ -16,11 +16,12 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Test address plan:
+// Test address plan (the part of docs/test-addresses.md these tests use):
 //
-//	cluster IPs   10.96.0.0/16 (the kind default service range)
-//	pod IPs       198.51.100.0/24
-//	node IPs      192.0.2.0/24 (this node 192.0.2.10, others .11 and up)
+//	cluster IPs   172.30.0.0/16
+//	pod IPs       10.1.1.0/24 (node-a's pods)
+//	node IPs      this node 192.168.0.10 and fd00:192::10, others
+//	              192.168.0.11 and up
 const (
 	testNode  = "node-a"
 	otherNode = "node-b"
@@ -136,8 +137,8 @@ type trackerCase struct {
 }
 
 var (
-	svcA   = service("a", "10.96.0.1")
-	sliceA = endpointSlice("a-1", "a", []string{"198.51.100.1"})
+	svcA   = service("a", "172.30.0.1")
+	sliceA = endpointSlice("a-1", "a", []string{"10.1.1.5"})
 	t1, t2 = epoch.Add(-time.Minute), epoch.Add(-30 * time.Second)
 )
 
@@ -158,8 +159,8 @@ func serviceCases() []trackerCase {
 		name:   "update then update is one change",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
 		events: []func(*Tracker){
-			func(tr *Tracker) { tr.OnServiceUpdate(svcA, service("a", "10.96.0.2")) },
-			func(tr *Tracker) { tr.OnServiceUpdate(service("a", "10.96.0.2"), service("a", "10.96.0.3")) },
+			func(tr *Tracker) { tr.OnServiceUpdate(svcA, service("a", "172.30.0.2")) },
+			func(tr *Tracker) { tr.OnServiceUpdate(service("a", "172.30.0.2"), service("a", "172.30.0.3")) },
 		},
 		want:         wantChanges{Services: []string{"ns/a"}},
 		wantServices: []string{"ns/a"},
@@ -167,15 +168,15 @@ func serviceCases() []trackerCase {
 		name:   "update and update back is no change",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
 		events: []func(*Tracker){
-			func(tr *Tracker) { tr.OnServiceUpdate(svcA, service("a", "10.96.0.2")) },
-			func(tr *Tracker) { tr.OnServiceUpdate(service("a", "10.96.0.2"), service("a", "10.96.0.1")) },
+			func(tr *Tracker) { tr.OnServiceUpdate(svcA, service("a", "172.30.0.2")) },
+			func(tr *Tracker) { tr.OnServiceUpdate(service("a", "172.30.0.2"), service("a", "172.30.0.1")) },
 		},
 		wantServices: []string{"ns/a"},
 	}, {
 		name:   "service update the model cannot see is dropped",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnServiceUpdate(svcA, service("a", "10.96.0.1", onService(resourceVersion("2")), func(s *v1.Service) {
+			tr.OnServiceUpdate(svcA, service("a", "172.30.0.1", onService(resourceVersion("2")), func(s *v1.Service) {
 				s.Spec.Selector = map[string]string{"app": "a"}
 				s.Status.Conditions = []metav1.Condition{{Type: "Ready"}}
 			}))
@@ -200,7 +201,7 @@ func sliceCases() []trackerCase {
 		name:   "slice moving to another service touches both",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnEndpointSliceAdd(sliceA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnEndpointSliceUpdate(sliceA, endpointSlice("a-1", "b", []string{"198.51.100.1"}))
+			tr.OnEndpointSliceUpdate(sliceA, endpointSlice("a-1", "b", []string{"10.1.1.5"}))
 		}},
 		want:       wantChanges{Services: []string{"ns/a", "ns/b"}},
 		wantSlices: []string{"ns/a-1"},
@@ -208,7 +209,7 @@ func sliceCases() []trackerCase {
 		name:   "slice update the model cannot see is dropped",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnEndpointSliceAdd(sliceA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnEndpointSliceUpdate(sliceA, endpointSlice("a-1", "a", []string{"198.51.100.1"},
+			tr.OnEndpointSliceUpdate(sliceA, endpointSlice("a-1", "a", []string{"10.1.1.5"},
 				onSlice(resourceVersion("2")), triggeredAt(t1), func(s *discovery.EndpointSlice) {
 					s.Endpoints[0].Hostname = ptr.To("pod-1")
 					s.Endpoints[0].TargetRef = &v1.ObjectReference{Kind: "Pod", Name: "pod-1"}
@@ -219,7 +220,7 @@ func sliceCases() []trackerCase {
 		name:   "endpoint condition change is seen",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnEndpointSliceAdd(sliceA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnEndpointSliceUpdate(sliceA, endpointSlice("a-1", "a", []string{"198.51.100.1"}, func(s *discovery.EndpointSlice) {
+			tr.OnEndpointSliceUpdate(sliceA, endpointSlice("a-1", "a", []string{"10.1.1.5"}, func(s *discovery.EndpointSlice) {
 				s.Endpoints[0].Conditions.Terminating = ptr.To(true)
 			}))
 		}},
@@ -229,28 +230,28 @@ func sliceCases() []trackerCase {
 		name: "opted-out objects are ignored",
 		events: []func(*Tracker){
 			func(tr *Tracker) {
-				tr.OnServiceAdd(service("b", "10.96.0.2", onService(labelled(model.LabelServiceProxyName))))
+				tr.OnServiceAdd(service("b", "172.30.0.2", onService(labelled(model.LabelServiceProxyName))))
 			},
 			func(tr *Tracker) { tr.OnServiceAdd(service("c", "None", onService(labelled(v1.IsHeadlessService)))) },
 			func(tr *Tracker) {
-				tr.OnEndpointSliceAdd(endpointSlice("c-1", "c", []string{"198.51.100.3"}, onSlice(labelled(v1.IsHeadlessService))))
+				tr.OnEndpointSliceAdd(endpointSlice("c-1", "c", []string{"10.1.1.7"}, onSlice(labelled(v1.IsHeadlessService))))
 			},
 		},
 	}, {
 		name:   "opting out is a deletion",
 		before: []func(*Tracker){func(tr *Tracker) { tr.OnServiceAdd(svcA) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnServiceUpdate(svcA, service("a", "10.96.0.1", onService(labelled(model.LabelServiceProxyName))))
+			tr.OnServiceUpdate(svcA, service("a", "172.30.0.1", onService(labelled(model.LabelServiceProxyName))))
 		}},
 		want: wantChanges{Services: []string{"ns/a"}},
 	}, {
 		name: "trigger times are collected",
 		events: []func(*Tracker){
 			func(tr *Tracker) {
-				tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"198.51.100.1"}, triggeredAt(t2)))
+				tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"10.1.1.5"}, triggeredAt(t2)))
 			},
 			func(tr *Tracker) {
-				tr.OnEndpointSliceAdd(endpointSlice("b-1", "b", []string{"198.51.100.2"}, triggeredAt(t1)))
+				tr.OnEndpointSliceAdd(endpointSlice("b-1", "b", []string{"10.1.1.6"}, triggeredAt(t1)))
 			},
 		},
 		want:       wantChanges{Services: []string{"ns/a", "ns/b"}, Triggers: []time.Time{t1, t2}},
@@ -262,25 +263,25 @@ func sliceCases() []trackerCase {
 func nodeCases() []trackerCase {
 	return []trackerCase{{
 		name:   "node appearing is a full change",
-		events: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.0.2.10"})) }},
+		events: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.168.0.10"})) }},
 		want:   wantChanges{NodeChanged: true, Full: true},
 	}, {
 		name:   "other nodes are ignored",
-		events: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(otherNode, []string{"192.0.2.11"})) }},
+		events: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(otherNode, []string{"192.168.0.11"})) }},
 	}, {
 		name:   "node update the model cannot see is dropped",
-		before: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.0.2.10"})) }},
+		before: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.168.0.10"})) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnNodeUpdate(nil, node(testNode, []string{"192.0.2.10"}, onNode(resourceVersion("7")), func(n *v1.Node) {
+			tr.OnNodeUpdate(nil, node(testNode, []string{"192.168.0.10"}, onNode(resourceVersion("7")), func(n *v1.Node) {
 				n.Status.Conditions = []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue}}
 				n.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
 			}))
 		}},
 	}, {
 		name:   "node address change",
-		before: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.0.2.10"})) }},
+		before: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.168.0.10"})) }},
 		events: []func(*Tracker){func(tr *Tracker) {
-			tr.OnNodeUpdate(nil, node(testNode, []string{"192.0.2.10", "2001:db8::10"}))
+			tr.OnNodeUpdate(nil, node(testNode, []string{"192.168.0.10", "fd00:192::10"}))
 		}},
 		want: wantChanges{NodeChanged: true, Full: true},
 	}}
@@ -352,8 +353,8 @@ func keysOf[T metav1.Object](objs []T) []string {
 
 func TestTrackerSnapshotCopiesAndClears(t *testing.T) {
 	tr := newTestTracker()
-	tr.OnServiceAdd(service("a", "10.96.0.1"))
-	tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"198.51.100.1"}))
+	tr.OnServiceAdd(service("a", "172.30.0.1"))
+	tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"10.1.1.5"}))
 
 	in, ch := tr.Snapshot()
 	if !ch.Full || !ch.Services.Has(model.ServiceKey{Namespace: "ns", Name: "a"}) {
@@ -385,14 +386,14 @@ func TestTrackerNode(t *testing.T) {
 		want: model.Node{Name: testNode},
 	}, {
 		name:   "node addresses and zone",
-		events: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.0.2.10", "2001:db8::10"})) }},
+		events: []func(*Tracker){func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.168.0.10", "fd00:192::10"})) }},
 		want: model.Node{Name: testNode, Zone: "zone-1", IPs: []netip.Addr{
-			netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10"),
+			netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("fd00:192::10"),
 		}},
 	}, {
 		name: "deleted node keeps its name only",
 		events: []func(*Tracker){
-			func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.0.2.10"})) },
+			func(tr *Tracker) { tr.OnNodeAdd(node(testNode, []string{"192.168.0.10"})) },
 			func(tr *Tracker) { tr.deleteNode(testNode) },
 		},
 		want: model.Node{Name: testNode},
@@ -416,7 +417,7 @@ func TestTrackerNodeObject(t *testing.T) {
 	if tr.Node() != nil {
 		t.Fatal("Node() before any event is not nil")
 	}
-	n := node(testNode, []string{"192.0.2.10"})
+	n := node(testNode, []string{"192.168.0.10"})
 	tr.OnNodeAdd(n)
 	tr.OnNodeAdd(node(otherNode, nil))
 	if tr.Node() != n {
@@ -432,11 +433,11 @@ func TestTrackerNotify(t *testing.T) {
 	tr := newTestTracker()
 	calls := 0
 	tr.Notify(func() { calls++ })
-	svc := service("a", "10.96.0.1")
-	tr.OnServiceAdd(svc)                               // a change: notifies
-	tr.OnServiceUpdate(svc, service("a", "10.96.0.1")) // the same change again: notifies
-	deleteService(tr, svc)                             // cancels the change: nothing to sync
-	tr.OnNodeAdd(node(otherNode, nil))                 // not ours
+	svc := service("a", "172.30.0.1")
+	tr.OnServiceAdd(svc)                                // a change: notifies
+	tr.OnServiceUpdate(svc, service("a", "172.30.0.1")) // the same change again: notifies
+	deleteService(tr, svc)                              // cancels the change: nothing to sync
+	tr.OnNodeAdd(node(otherNode, nil))                  // not ours
 	if calls != 2 {
 		t.Errorf("notify called %d times, want 2", calls)
 	}

@@ -14,7 +14,7 @@ func TestTrim(t *testing.T) {
 	svc := &v1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}, ManagedFields: managed,
 			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{…}"}},
-		Spec: v1.ServiceSpec{ClusterIP: "10.0.0.10", Selector: map[string]string{"app": "web"}},
+		Spec: v1.ServiceSpec{ClusterIP: "172.30.0.10", Selector: map[string]string{"app": "web"}},
 	}
 	slice := &discovery.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1", ManagedFields: managed, Annotations: map[string]string{
@@ -38,7 +38,7 @@ func TestTrim(t *testing.T) {
 		{"Service annotations dropped", svc.Annotations == nil},
 		{"Service selector dropped", svc.Spec.Selector == nil},
 		{"Service labels kept", svc.Labels["app"] == "web"},
-		{"Service cluster IP kept", svc.Spec.ClusterIP == "10.0.0.10"},
+		{"Service cluster IP kept", svc.Spec.ClusterIP == "172.30.0.10"},
 		{"slice managed fields dropped", slice.ManagedFields == nil},
 		{"slice trigger time kept alone", len(slice.Annotations) == 1 && slice.Annotations[v1.EndpointsLastChangeTriggerTime] != ""},
 		{"endpoint target dropped", slice.Endpoints[0].TargetRef == nil && slice.Endpoints[0].DeprecatedTopology == nil},

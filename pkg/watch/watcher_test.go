@@ -60,11 +60,11 @@ func eventually(t *testing.T, tr *Tracker, what string, check func(model.Input, 
 
 func TestWatcherFeedsTracker(t *testing.T) {
 	client := fake.NewClientset(
-		service("a", "10.96.0.1"),
-		service("hidden", "10.96.0.9", onService(labelled(model.LabelServiceProxyName))),
-		endpointSlice("a-1", "a", []string{"198.51.100.1"}),
-		node(testNode, []string{"192.0.2.10"}),
-		node(otherNode, []string{"192.0.2.11"}),
+		service("a", "172.30.0.1"),
+		service("hidden", "172.30.0.9", onService(labelled(model.LabelServiceProxyName))),
+		endpointSlice("a-1", "a", []string{"10.1.1.5"}),
+		node(testNode, []string{"192.168.0.10"}),
+		node(otherNode, []string{"192.168.0.11"}),
 	)
 	w := startWatcher(t, client)
 	tr := w.tracker
@@ -76,18 +76,18 @@ func TestWatcherFeedsTracker(t *testing.T) {
 	if got := keysOf(in.EndpointSlices); len(got) != 1 || got[0] != "ns/a-1" {
 		t.Errorf("slices after sync = %v, want [ns/a-1]", got)
 	}
-	if in.Node.Name != testNode || len(in.Node.IPs) != 1 || in.Node.IPs[0].String() != "192.0.2.10" {
-		t.Errorf("node after sync = %+v, want %s with 192.0.2.10", in.Node, testNode)
+	if in.Node.Name != testNode || len(in.Node.IPs) != 1 || in.Node.IPs[0].String() != "192.168.0.10" {
+		t.Errorf("node after sync = %+v, want %s with 192.168.0.10", in.Node, testNode)
 	}
 	if !ch.Full || !ch.NodeChanged {
 		t.Errorf("first changes = %+v, want full with the node changed", ch)
 	}
 
 	ctx := context.Background()
-	if _, err := client.CoreV1().Services("ns").Create(ctx, service("b", "10.96.0.2"), metav1.CreateOptions{}); err != nil {
+	if _, err := client.CoreV1().Services("ns").Create(ctx, service("b", "172.30.0.2"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	slice := endpointSlice("a-1", "a", []string{"198.51.100.1", "198.51.100.2"})
+	slice := endpointSlice("a-1", "a", []string{"10.1.1.5", "10.1.1.6"})
 	if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,10 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Address plan: the node is 192.0.2.10; pods live in 10.1.0.0/16;
+// Address plan (docs/test-addresses.md): the node is 192.168.0.10, and
+// 192.168.0.99 is on its network but not its own; pods live in 10.1.0.0/16;
 // external clients are in 203.0.113.0/24; the VIP is 172.30.0.1.
-var node = []netip.Addr{netip.MustParseAddr("192.0.2.10")}
+var node = []netip.Addr{netip.MustParseAddr("192.168.0.10")}
 
 // payload joins lines into a restore payload.
 func payload(lines ...string) []byte {
@@ -106,7 +107,7 @@ func TestTrace(t *testing.T) {
 				"-A KUBE-SERVICES -m tcp -p tcp -d 172.30.0.1 --dport 80 -j SEP",
 				"-A SEP -m tcp -p tcp -j DNAT --to-destination 10.1.0.1:8080",
 			),
-			packet: pkt(true, "192.0.2.10", "172.30.0.1", 80),
+			packet: pkt(true, "192.168.0.10", "172.30.0.1", 80),
 			want:   "10.1.0.1:8080+masq",
 		},
 		{
@@ -163,7 +164,7 @@ func TestTrace(t *testing.T) {
 				"-A KUBE-NODEPORTS -m tcp -p tcp --dport 30080 -j KUBE-MARK-MASQ",
 				"-A KUBE-NODEPORTS -m tcp -p tcp --dport 30080 -j DNAT --to-destination 10.1.0.1:8080",
 			),
-			packet: pkt(false, "203.0.113.7", "192.0.2.10", 30080),
+			packet: pkt(false, "203.0.113.7", "192.168.0.10", 30080),
 			want:   "10.1.0.1:8080+masq",
 		},
 		{
@@ -173,7 +174,7 @@ func TestTrace(t *testing.T) {
 				"-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS",
 				"-A KUBE-NODEPORTS -m tcp -p tcp --dport 30080 -j DNAT --to-destination 10.1.0.1:8080",
 			),
-			packet: pkt(false, "203.0.113.7", "192.0.2.99", 30080),
+			packet: pkt(false, "203.0.113.7", "192.168.0.99", 30080),
 			want:   "accept",
 		},
 		{
@@ -181,7 +182,7 @@ func TestTrace(t *testing.T) {
 			payload: nat(
 				"-A KUBE-SERVICES -j KUBE-MARK-MASQ",
 			),
-			packet: pkt(false, "203.0.113.7", "192.0.2.10", 22),
+			packet: pkt(false, "203.0.113.7", "192.168.0.10", 22),
 			want:   "accept",
 		},
 		{
@@ -205,7 +206,7 @@ func TestTrace(t *testing.T) {
 				"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 30080 -j DROP",
 				"COMMIT",
 			),
-			packet: pkt(false, "203.0.113.7", "192.0.2.10", 30080),
+			packet: pkt(false, "203.0.113.7", "192.168.0.10", 30080),
 			want:   "drop",
 		},
 		{
@@ -245,7 +246,7 @@ func TestTrace(t *testing.T) {
 				"-A KUBE-SERVICES -m tcp -p tcp -d 172.30.0.1 --dport 80 -j REJECT",
 				"COMMIT",
 			),
-			packet: pkt(true, "192.0.2.10", "172.30.0.1", 80),
+			packet: pkt(true, "192.168.0.10", "172.30.0.1", 80),
 			want:   "reject",
 		},
 	}
@@ -299,8 +300,8 @@ func TestParseErrors(t *testing.T) {
 		{"dport without protocol", nat("-A KUBE-SERVICES --dport 80 -j RETURN"), "--dport needs"},
 		{"module without -p", nat("-A KUBE-SERVICES -m tcp -j RETURN"), "without -p"},
 		{"REJECT in nat", nat("-A KUBE-SERVICES -j REJECT"), "only valid in the filter"},
-		{"DNAT in filter", payload("*filter", ":X - [0:0]", "-A X -p tcp -j DNAT --to-destination 1.2.3.4:5", "COMMIT"), "only valid in the nat"},
-		{"words after target", nat("-A KUBE-SERVICES -j RETURN -s 1.2.3.4"), "after the target"},
+		{"DNAT in filter", payload("*filter", ":X - [0:0]", "-A X -p tcp -j DNAT --to-destination 10.1.0.5:8080", "COMMIT"), "only valid in the nat"},
+		{"words after target", nat("-A KUBE-SERVICES -j RETURN -s 203.0.113.7"), "after the target"},
 		{"missing COMMIT", payload("*nat", ":X - [0:0]"), "missing COMMIT"},
 		{"unterminated quote", nat(`-A KUBE-SERVICES -m comment --comment "x -j RETURN`), "unterminated quote"},
 		{"unknown target options", nat("-A KUBE-SERVICES -j MARK --set-mark 1"), "unsupported option"},

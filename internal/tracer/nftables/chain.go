@@ -62,9 +62,9 @@ func (w *walker) runRules(chain string, i int, s state, depth int) ([]branch, er
 	if i == len(rules) {
 		return []branch{{s, vNone}}, nil
 	}
-	outs, err := w.evalRule(rules[i].Rule, s)
+	outs, err := w.evalRule(rules[i], s)
 	if err != nil {
-		return nil, fmt.Errorf("chain %s rule %q: %w", chain, rules[i].Rule, err)
+		return nil, fmt.Errorf("chain %s rule %q: %w", chain, rules[i], err)
 	}
 	var out []branch
 	for _, o := range outs {

@@ -174,25 +174,21 @@ func (e *evaluator) setDNAT(ap netip.AddrPort) {
 	e.s.dst, e.s.dport, e.s.dnat = ap.Addr(), ap.Port(), true
 }
 
-// mapTarget parses a DNAT map value, ["10.0.0.1", "80"] or "10.0.0.1 . 80".
+// mapTarget parses a DNAT map value, ["10.0.0.1", "80"].
 func mapTarget(value []string) (netip.AddrPort, error) {
-	parts := strings.Split(strings.Join(value, " . "), " . ")
-	if len(parts) != 2 {
-		return netip.AddrPort{}, fmt.Errorf("bad DNAT map value %q", value)
+	if len(value) != 2 {
+		return netip.AddrPort{}, fmt.Errorf("bad DNAT map value %q", strings.Join(value, " . "))
 	}
-	addr, err := netip.ParseAddr(strings.TrimSpace(parts[0]))
+	addr, err := netip.ParseAddr(value[0])
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	port, err := strconv.ParseUint(strings.TrimSpace(parts[1]), 10, 16)
+	port, err := strconv.ParseUint(value[1], 10, 16)
 	return netip.AddrPortFrom(addr, uint16(port)), err
 }
 
 // keyMatches reports whether an element key matches packet values.
 func keyMatches(key, vals []string) bool {
-	if len(key) == 1 && len(vals) > 1 {
-		key = strings.Split(key[0], " . ")
-	}
 	if len(key) != len(vals) {
 		return false
 	}

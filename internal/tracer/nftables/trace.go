@@ -1,8 +1,10 @@
-// Package nfttrace walks a packet through an nftables table held in a
-// knftables.Fake, the way the kernel would, and reports every way it can
-// end. It understands exactly the subset of nft the svcproxy renderer
-// emits; any other expression is an error, so a renderer change cannot
-// silently slip past the behaviour tests.
+// Package nfttrace walks a packet through an nftables table, the way the
+// kernel would, and reports every way it can end. [Load] builds the
+// table from the `nft -f` text an applier sends, so the walk is over
+// what the kernel would be given. Both understand exactly the subset of
+// nft the svcproxy renderer emits; any other command or expression is an
+// error, so a renderer change cannot silently slip past the behaviour
+// tests.
 //
 // The walk models the first packet of a new connection: `ct state new` is
 // true, `ct status dnat` is true once the packet was DNATed, affinity sets
@@ -38,28 +40,23 @@ type state struct {
 
 // walker holds the table and the node a trace runs against.
 type walker struct {
-	table *knftables.FakeTable
+	table *Table
 	node  []netip.Addr
 	ip    string // "ip" or "ip6": the address keyword of the table's family
 }
 
-// Trace walks p through the table of fake (after fake.Run of a rendered
-// transaction) on a node with the given addresses, and returns every
-// outcome, normalized. An arriving packet takes prerouting, then input
-// when its (possibly DNATed) destination is local or forward and
-// postrouting otherwise; a packet from the node takes output and
-// postrouting.
-func Trace(fake *knftables.Fake, node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
-	fake.RLock()
-	defer fake.RUnlock()
-	if fake.Table == nil {
-		return nil, fmt.Errorf("tracing %s: the fake has no table", p)
-	}
-	// The packet's family picks the keyword: the fake's table may not
-	// record its family when it was added through the fake's default.
-	w := &walker{table: fake.Table, node: node, ip: "ip"}
-	if p.Dst.Is6() {
+// Trace walks p through table (as Load returned it) on a node with the
+// given addresses, and returns every outcome, normalized. An arriving
+// packet takes prerouting, then input when its (possibly DNATed)
+// destination is local or forward and postrouting otherwise; a packet
+// from the node takes output and postrouting.
+func Trace(table *Table, node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
+	w := &walker{table: table, node: node, ip: "ip"}
+	if table.Family == knftables.IPv6Family {
 		w.ip = "ip6"
+	}
+	if p.Dst.Is6() != (w.ip == "ip6") {
+		return nil, fmt.Errorf("tracing %s: the packet's family is not that of table %s %s", p, table.Family, table.Name)
 	}
 	start := state{src: p.Src, dst: p.Dst, proto: string(p.Protocol), dport: p.Port}
 	res, err := w.path(start, p.FromNode)
@@ -130,13 +127,9 @@ func (w *walker) local(addr netip.Addr) bool {
 // hook runs the base chains of one hook in priority order. It returns the
 // packets that went on and the outcomes of those dropped or rejected.
 func (w *walker) hook(h knftables.BaseChainHook, in []state) ([]state, tracer.Result, error) {
-	chains, err := w.baseChains(h)
-	if err != nil {
-		return nil, nil, err
-	}
 	var ended tracer.Result
 	live := in
-	for _, c := range chains {
+	for _, c := range w.baseChains(h) {
 		var next []state
 		for _, s := range live {
 			branches, err := w.runChain(c.Name, s, 0)
@@ -161,29 +154,13 @@ func (w *walker) hook(h knftables.BaseChainHook, in []state) ([]state, tracer.Re
 
 // baseChains returns the table's base chains on hook h, lowest priority
 // first (name breaks ties, so the walk is deterministic).
-func (w *walker) baseChains(h knftables.BaseChainHook) ([]*knftables.FakeChain, error) {
-	type prio struct {
-		c *knftables.FakeChain
-		p int
-	}
-	var list []prio
+func (w *walker) baseChains(h knftables.BaseChainHook) []*Chain {
+	var out []*Chain
 	for _, c := range w.table.Chains {
-		if c.Hook == nil || *c.Hook != h {
-			continue
+		if c.Hook == h {
+			out = append(out, c)
 		}
-		if c.Priority == nil {
-			return nil, fmt.Errorf("base chain %s has no priority", c.Name)
-		}
-		p, err := knftables.ParsePriority(w.table.Family, string(*c.Priority))
-		if err != nil {
-			return nil, fmt.Errorf("base chain %s: %w", c.Name, err)
-		}
-		list = append(list, prio{c, p})
 	}
-	slices.SortFunc(list, func(a, b prio) int { return cmp.Or(cmp.Compare(a.p, b.p), cmp.Compare(a.c.Name, b.c.Name)) })
-	out := make([]*knftables.FakeChain, len(list))
-	for i, x := range list {
-		out[i] = x.c
-	}
-	return out, nil
+	slices.SortFunc(out, func(a, b *Chain) int { return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Name, b.Name)) })
+	return out
 }

@@ -1,99 +1,64 @@
 package nfttrace
 
 import (
-	"context"
 	"net/netip"
-	"strings"
 	"testing"
-
-	"sigs.k8s.io/knftables"
 
 	"github.com/svcproxy/svcproxy/internal/tracer"
 )
 
 var node = []netip.Addr{netip.MustParseAddr("192.168.0.10")}
 
-// table loads a small hand-written ip table into a Fake. Each chain line
-// is "NAME [HOOK PRIORITY]" followed by its rules, one per line, indented;
-// elements follow "element SET/MAP KEY [: VALUE]" lines.
-func table(t *testing.T, text string) *knftables.Fake {
+// table loads nft text into a Table, failing the test if Load refuses it.
+func table(t *testing.T, text string) *Table {
 	t.Helper()
-	fake := knftables.NewFake(knftables.IPv4Family, "t")
-	tx := fake.NewTransaction()
-	tx.Add(&knftables.Table{})
-	tx.Add(&knftables.Map{Name: "dst", Type: "ipv4_addr . inet_proto . inet_service : verdict"})
-	tx.Add(&knftables.Map{Name: "pick", TypeOf: "ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . tcp dport"})
-	tx.Add(&knftables.Set{Name: "pods", Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-	var rules, elements []knftables.Object
-	chain := ""
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case f[0] == "element":
-			key, val, _ := strings.Cut(strings.Join(f[2:], " "), " : ")
-			el := &knftables.Element{Key: strings.Split(key, " . ")}
-			if val == "" {
-				el.Set = f[1]
-			} else {
-				el.Map, el.Value = f[1], strings.Split(val, " . ")
-			}
-			elements = append(elements, el)
-		case !strings.HasPrefix(line, " "):
-			chain = f[0]
-			c := &knftables.Chain{Name: chain}
-			if len(f) == 3 {
-				hook, prio := knftables.BaseChainHook(f[1]), knftables.BaseChainPriority(f[2])
-				typ := knftables.FilterType
-				if f[2] == "-100" || f[2] == "100" {
-					typ = knftables.NATType
-				}
-				c.Type, c.Hook, c.Priority = &typ, &hook, &prio
-			}
-			tx.Add(c)
-		default:
-			rules = append(rules, &knftables.Rule{Chain: chain, Rule: strings.TrimSpace(line)})
-		}
-	}
-	for _, o := range append(rules, elements...) {
-		tx.Add(o)
-	}
-	if err := fake.Run(context.Background(), tx); err != nil {
+	tbl, err := Load(text)
+	if err != nil {
 		t.Fatalf("loading table: %v", err)
 	}
-	return fake
+	return tbl
 }
 
-const dispatch = `
-pre prerouting -100
-  ip daddr . meta l4proto . th dport vmap @dst
-out output -100
-  ip daddr . meta l4proto . th dport vmap @dst
-post postrouting 100
-  meta mark & 0x4000 == 0x4000 meta mark set meta mark xor 0x4000 masquerade fully-random
-fwd forward -110
-  ip daddr 172.30.0.9 reject
-mark
-  meta mark set meta mark or 0x4000
-svc
-  ip saddr != @pods jump mark
-  dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @pick
-local
-  fib saddr type local goto svc
-  drop
-sticky
-  ip saddr 10.0.0.0/8 return
-  numgen random mod 2 vmap { 0 : goto a , 1 : goto b }
-a
-  meta l4proto tcp dnat ip to 10.1.0.1:80
-b
-  meta l4proto tcp dnat ip to 10.1.0.2:80
-element pods 10.0.0.0/8
-element dst 172.30.0.1 . tcp . 80 : goto svc
-element dst 172.30.0.2 . tcp . 80 : goto local
-element dst 172.30.0.3 . tcp . 80 : jump sticky
-element pick 172.30.0.1 . tcp . 80 . 0 : 10.1.0.5 . 8080
-element pick 172.30.0.1 . tcp . 80 . 1 : 10.2.0.5 . 8080
-element pick 172.30.0.2 . tcp . 80 . 0 : 10.1.0.5 . 8080
+// base declares table ip t with one base chain per hook the rules below
+// use.
+const base = `
+add table ip t
+add chain ip t pre { type nat hook prerouting priority -100 ; }
+add chain ip t out { type nat hook output priority -100 ; }
+add chain ip t post { type nat hook postrouting priority 100 ; }
+add chain ip t fwd { type filter hook forward priority -110 ; }
+`
+
+// dispatch is a small table shaped like the renderer's: a verdict map
+// dispatching on the destination, a DNAT map picking an endpoint by
+// numgen, masquerading by mark, and an anonymous verdict map.
+const dispatch = base + `
+add chain ip t mark
+add chain ip t svc
+add chain ip t local
+add chain ip t sticky
+add chain ip t a
+add chain ip t b
+add map ip t dst { type ipv4_addr . inet_proto . inet_service : verdict ; }
+add map ip t pick { typeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . tcp dport ; }
+add set ip t pods { type ipv4_addr ; flags interval ; }
+add rule ip t pre ip daddr . meta l4proto . th dport vmap @dst
+add rule ip t out ip daddr . meta l4proto . th dport vmap @dst
+add rule ip t post meta mark & 0x4000 == 0x4000 meta mark set meta mark xor 0x4000 masquerade fully-random
+add rule ip t fwd ip daddr 172.30.0.9 reject comment "no endpoints"
+add rule ip t mark meta mark set meta mark or 0x4000
+add rule ip t svc ip saddr != @pods jump mark
+add rule ip t svc dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @pick
+add rule ip t local fib saddr type local goto svc
+add rule ip t local drop
+add rule ip t sticky ip saddr 10.1.0.0/16 return
+add rule ip t sticky numgen random mod 2 vmap { 0 : goto a , 1 : goto b }
+add rule ip t a meta l4proto tcp dnat ip to 10.1.0.1:80
+add rule ip t b meta l4proto tcp dnat ip to 10.1.0.2:80
+add element ip t pods { 10.1.0.0/16, 10.2.0.0/16 }
+add element ip t dst { 172.30.0.1 . tcp . 80 : goto svc, 172.30.0.2 . tcp . 80 : goto local, 172.30.0.3 . tcp . 80 : jump sticky }
+add element ip t pick { 172.30.0.1 . tcp . 80 . 0 : 10.1.0.5 . 8080, 172.30.0.1 . tcp . 80 . 1 : 10.2.0.5 . 8080 }
+add element ip t pick { 172.30.0.2 . tcp . 80 . 0 : 10.1.0.5 . 8080 }
 `
 
 func TestTrace(t *testing.T) {
@@ -126,19 +91,27 @@ func TestTrace(t *testing.T) {
 
 func TestTraceRefusesUnknownExpressions(t *testing.T) {
 	tests := []struct {
-		name, rules string
+		name, rule string
 	}{
-		{"unknown match", "pre prerouting -100\n  tcp flags syn drop"},
-		{"unknown statement", "pre prerouting -100\n  counter"},
-		{"unknown ct match", "pre prerouting -100\n  ct state established accept"},
+		{"unknown match", "tcp flags syn drop"},
+		{"unknown statement", "counter"},
+		{"unknown ct match", "ct state established accept"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := parsePacket(t, "10.1.0.1 tcp 172.30.0.1:80")
-			if _, err := Trace(table(t, tt.rules), node, p); err == nil {
-				t.Errorf("Trace accepted %q", tt.rules)
+			rules := base + "add rule ip t pre " + tt.rule + "\n"
+			if _, err := Trace(table(t, rules), node, p); err == nil {
+				t.Errorf("Trace accepted %q", tt.rule)
 			}
 		})
+	}
+}
+
+func TestTraceRefusesTheOtherFamily(t *testing.T) {
+	p := parsePacket(t, "fd00:1::1 tcp [fd00:30::1]:80")
+	if _, err := Trace(table(t, dispatch), node, p); err == nil {
+		t.Error("Trace walked an IPv6 packet through an ip table")
 	}
 }
 
@@ -151,9 +124,9 @@ func parsePacket(t *testing.T, s string) tracer.Packet {
 	return exp[0].Packet
 }
 
-func trace(t *testing.T, fake *knftables.Fake, pkt string) string {
+func trace(t *testing.T, tbl *Table, pkt string) string {
 	t.Helper()
-	res, err := Trace(fake, node, parsePacket(t, pkt))
+	res, err := Trace(tbl, node, parsePacket(t, pkt))
 	if err != nil {
 		t.Fatal(err)
 	}

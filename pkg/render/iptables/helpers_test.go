@@ -9,23 +9,23 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Test address plan:
+// Test address plan (the part of docs/test-addresses.md these tests use):
 //
-//	node            192.0.2.10            2001:db8:2::10
+//	node            192.168.0.10          fd00:192::10
 //	pods            10.1.0.0/16 (and 10.2.0.0/16 as a second cluster CIDR)
-//	                fd00:1::/64
+//	                fd00:1::/64 (and fd00:2::/64)
 //	cluster IPs     172.30.0.0/16         fd00:30::/64
-//	external IPs    198.51.100.2
-//	LB IPs          198.51.100.1          2001:db8:100::1
+//	external IPs    198.51.100.20         2001:db8:51::20
+//	LB IPs          192.0.2.10            2001:db8:2::10
 //	clients         203.0.113.0/24        2001:db8:113::/64
 //	endpoints       10.1.0.5:8080 (on this node), 10.1.0.6:8080 (elsewhere)
 const (
-	nodeIP     = "192.0.2.10"
+	nodeIP     = "192.168.0.10"
 	podCIDR    = "10.1.0.0/16"
 	podCIDR2   = "10.2.0.0/16"
 	clusterIP  = "172.30.0.41"
-	externalIP = "198.51.100.2"
-	lbIP       = "198.51.100.1"
+	externalIP = "198.51.100.20"
+	lbIP       = "192.0.2.10"
 	client     = "203.0.113.7"
 	localEP    = "10.1.0.5:8080"
 	remoteEP   = "10.1.0.6:8080"

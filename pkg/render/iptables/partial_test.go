@@ -99,7 +99,7 @@ func TestCompatible(t *testing.T) {
 	}{
 		{"same", func(*model.Model) {}, true},
 		{"a port changed", func(m *model.Model) { m.Services = m.Services[1:] }, true},
-		{"another node address", func(m *model.Model) { m.Node.IPs = []netip.Addr{netip.MustParseAddr("192.0.2.11")} }, false},
+		{"another node address", func(m *model.Model) { m.Node.IPs = []netip.Addr{netip.MustParseAddr("192.168.0.11")} }, false},
 		{"another configuration", func(m *model.Model) { m.Config.MasqueradeAll = true }, false},
 		{"another family", func(m *model.Model) { m.Family = model.IPv6 }, false},
 		{"past the comment threshold", func(m *model.Model) { m.Services = largeModel(600, 2).Services }, false},

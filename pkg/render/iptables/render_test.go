@@ -37,7 +37,7 @@ func TestRenderBehaviour(t *testing.T) {
 			name:  "node to cluster IP is masqueraded with a cluster CIDR",
 			model: newModel([]string{podCIDR}, servicePort()),
 			probes: []probe{
-				{"node 192.0.2.10 tcp 172.30.0.41:80", bothMasq},
+				{"node 192.168.0.10 tcp 172.30.0.41:80", bothMasq},
 				{"203.0.113.7 tcp 172.30.0.41:80", bothMasq},
 			},
 		},
@@ -45,7 +45,7 @@ func TestRenderBehaviour(t *testing.T) {
 			name:  "without cluster CIDRs nothing is masqueraded",
 			model: newModel(nil, servicePort()),
 			probes: []probe{
-				{"node 192.0.2.10 tcp 172.30.0.41:80", both},
+				{"node 192.168.0.10 tcp 172.30.0.41:80", both},
 				{"203.0.113.7 tcp 172.30.0.41:80", both},
 			},
 		},
@@ -55,7 +55,7 @@ func TestRenderBehaviour(t *testing.T) {
 			probes: []probe{
 				{"10.1.0.9 tcp 172.30.0.41:80", both},
 				{"10.2.0.9 tcp 172.30.0.41:80", both},
-				{"node 192.0.2.10 tcp 172.30.0.41:80", bothMasq},
+				{"node 192.168.0.10 tcp 172.30.0.41:80", bothMasq},
 				{"203.0.113.7 tcp 172.30.0.41:80", bothMasq},
 			},
 		},
@@ -72,9 +72,9 @@ func TestRenderBehaviour(t *testing.T) {
 			name:  "external traffic to a NodePort is masqueraded",
 			model: newModel([]string{podCIDR}, servicePort(withNodePort)),
 			probes: []probe{
-				{"203.0.113.7 tcp 192.0.2.10:30080", bothMasq},
-				{"203.0.113.7 tcp 192.0.2.10:30081", "accept"},
-				{"node 192.0.2.10 tcp 192.0.2.10:30080", bothMasq},
+				{"203.0.113.7 tcp 192.168.0.10:30080", bothMasq},
+				{"203.0.113.7 tcp 192.168.0.10:30081", "accept"},
+				{"node 192.168.0.10 tcp 192.168.0.10:30080", bothMasq},
 				{"node 127.0.0.1 tcp 127.0.0.1:30080", "accept"},
 			},
 		},
@@ -82,13 +82,13 @@ func TestRenderBehaviour(t *testing.T) {
 			name: "NodePort only on node IPs inside NodePortAddresses",
 			model: func() *model.Model {
 				m := newModel([]string{podCIDR}, servicePort(withNodePort))
-				m.Node.IPs = append(m.Node.IPs, netip.MustParseAddr("192.0.2.11"))
-				m.Config.NodePortAddresses = []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")}
+				m.Node.IPs = append(m.Node.IPs, netip.MustParseAddr("192.168.0.11"))
+				m.Config.NodePortAddresses = []netip.Prefix{netip.MustParsePrefix("192.168.0.10/32")}
 				return m
 			}(),
 			probes: []probe{
-				{"203.0.113.7 tcp 192.0.2.10:30080", bothMasq},
-				{"203.0.113.7 tcp 192.0.2.11:30080", "accept"},
+				{"203.0.113.7 tcp 192.168.0.10:30080", bothMasq},
+				{"203.0.113.7 tcp 192.168.0.11:30080", "accept"},
 			},
 		},
 		{
@@ -97,8 +97,8 @@ func TestRenderBehaviour(t *testing.T) {
 				sp.ExternalIPs = []netip.Addr{netip.MustParseAddr(externalIP)}
 			})),
 			probes: []probe{
-				{"203.0.113.7 tcp 198.51.100.2:80", bothMasq},
-				{"203.0.113.7 tcp 198.51.100.2:81", "accept"},
+				{"203.0.113.7 tcp 198.51.100.20:80", bothMasq},
+				{"203.0.113.7 tcp 198.51.100.20:81", "accept"},
 			},
 		},
 		{
@@ -109,22 +109,22 @@ func TestRenderBehaviour(t *testing.T) {
 				sp.Firewall = true
 			})),
 			probes: []probe{
-				{"203.0.113.7 tcp 198.51.100.1:80", bothMasq},
-				{"203.0.113.77 tcp 198.51.100.1:80", "drop"},
-				{"node 192.0.2.10 tcp 198.51.100.1:80", "drop"},
+				{"203.0.113.7 tcp 192.0.2.10:80", bothMasq},
+				{"203.0.113.77 tcp 192.0.2.10:80", "drop"},
+				{"node 192.168.0.10 tcp 192.0.2.10:80", "drop"},
 			},
 		},
 		{
 			name: "a node inside the source ranges may reach its own load balancer IP",
 			model: newModel([]string{podCIDR}, servicePort(func(sp *model.ServicePort) {
 				sp.LoadBalancerIPs = []netip.Addr{netip.MustParseAddr(lbIP)}
-				sp.SourceRanges = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+				sp.SourceRanges = []netip.Prefix{netip.MustParsePrefix("192.168.0.0/24")}
 				sp.Firewall = true
 			})),
 			probes: []probe{
-				{"node 192.0.2.10 tcp 198.51.100.1:80", bothMasq},
-				{"node 198.51.100.1 tcp 198.51.100.1:80", bothMasq},
-				{"203.0.113.7 tcp 198.51.100.1:80", "drop"},
+				{"node 192.168.0.10 tcp 192.0.2.10:80", bothMasq},
+				{"node 192.0.2.10 tcp 192.0.2.10:80", bothMasq},
+				{"203.0.113.7 tcp 192.0.2.10:80", "drop"},
 			},
 		},
 		{
@@ -133,7 +133,7 @@ func TestRenderBehaviour(t *testing.T) {
 				sp.LoadBalancerIPs = []netip.Addr{netip.MustParseAddr(lbIP)}
 				sp.Firewall = true
 			})),
-			probes: []probe{{"203.0.113.7 tcp 198.51.100.1:80", "drop"}},
+			probes: []probe{{"203.0.113.7 tcp 192.0.2.10:80", "drop"}},
 		},
 		{
 			name: "no endpoints rejects every destination",
@@ -146,10 +146,10 @@ func TestRenderBehaviour(t *testing.T) {
 			})),
 			probes: []probe{
 				{"10.1.0.9 tcp 172.30.0.41:80", "reject"},
-				{"node 192.0.2.10 tcp 172.30.0.41:80", "reject"},
-				{"203.0.113.7 tcp 192.0.2.10:30080", "reject"},
-				{"203.0.113.7 tcp 198.51.100.2:80", "reject"},
-				{"203.0.113.7 tcp 198.51.100.1:80", "reject"},
+				{"node 192.168.0.10 tcp 172.30.0.41:80", "reject"},
+				{"203.0.113.7 tcp 192.168.0.10:30080", "reject"},
+				{"203.0.113.7 tcp 198.51.100.20:80", "reject"},
+				{"203.0.113.7 tcp 192.0.2.10:80", "reject"},
 			},
 		},
 		{
@@ -160,7 +160,7 @@ func TestRenderBehaviour(t *testing.T) {
 			})),
 			probes: []probe{
 				{"10.1.0.9 tcp 172.30.0.41:80", localEP},
-				{"node 192.0.2.10 tcp 172.30.0.41:80", localEP + "+masq"},
+				{"node 192.168.0.10 tcp 172.30.0.41:80", localEP + "+masq"},
 			},
 		},
 		{
@@ -178,11 +178,11 @@ func TestRenderBehaviour(t *testing.T) {
 				sp.HealthCheckNodePort = healthPort
 			})),
 			probes: []probe{
-				{"203.0.113.7 tcp 192.0.2.10:30080", localEP},
-				{"10.1.0.9 tcp 192.0.2.10:30080", both},
-				{"node 192.0.2.10 tcp 192.0.2.10:30080", bothMasq},
+				{"203.0.113.7 tcp 192.168.0.10:30080", localEP},
+				{"10.1.0.9 tcp 192.168.0.10:30080", both},
+				{"node 192.168.0.10 tcp 192.168.0.10:30080", bothMasq},
 				{"10.1.0.9 tcp 172.30.0.41:80", both},
-				{"203.0.113.7 tcp 192.0.2.10:30999", "accept"},
+				{"203.0.113.7 tcp 192.168.0.10:30999", "accept"},
 			},
 		},
 		{
@@ -192,7 +192,7 @@ func TestRenderBehaviour(t *testing.T) {
 				sp.LocalEndpoints = nil
 			})),
 			probes: []probe{
-				{"203.0.113.7 tcp 192.0.2.10:30080", "drop"},
+				{"203.0.113.7 tcp 192.168.0.10:30080", "drop"},
 				{"10.1.0.9 tcp 172.30.0.41:80", both},
 			},
 		},
@@ -236,14 +236,14 @@ func TestRenderIPv6(t *testing.T) {
 	sp := namedServicePort("ns1", "svc1", "p80", model.TCP, "fd00:30::41", 80, withNodePort)
 	m := &model.Model{
 		Family:   model.IPv6,
-		Node:     model.Node{Name: "node1", IPs: []netip.Addr{netip.MustParseAddr("2001:db8:2::10")}},
+		Node:     model.Node{Name: "node1", IPs: []netip.Addr{netip.MustParseAddr("fd00:192::10")}},
 		Config:   model.Config{MasqueradeBit: model.DefaultMasqueradeBit, ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("fd00:1::/64")}},
 		Services: []*model.ServicePort{sp},
 	}
 	tests := []struct{ name, packet, want string }{
 		{"pod to cluster IP", "fd00:1::9 tcp [fd00:30::41]:80", "[fd00:1::5]:8080 [fd00:1::6]:8080"},
-		{"node to cluster IP", "node 2001:db8:2::10 tcp [fd00:30::41]:80", "[fd00:1::5]:8080+masq [fd00:1::6]:8080+masq"},
-		{"client to NodePort", "2001:db8:113::7 tcp [2001:db8:2::10]:30080", "[fd00:1::5]:8080+masq [fd00:1::6]:8080+masq"},
+		{"node to cluster IP", "node fd00:192::10 tcp [fd00:30::41]:80", "[fd00:1::5]:8080+masq [fd00:1::6]:8080+masq"},
+		{"client to NodePort", "2001:db8:113::7 tcp [fd00:192::10]:30080", "[fd00:1::5]:8080+masq [fd00:1::6]:8080+masq"},
 		{"NodePort not on loopback", "node ::1 tcp [::1]:30080", "accept"},
 	}
 	for _, tt := range tests {
@@ -437,11 +437,11 @@ func TestRichModelTraces(t *testing.T) {
 	m := richModel(model.IPv4)
 	tests := []struct{ name, packet, want string }{
 		{"udp with affinity", "10.1.0.9 udp 172.30.0.2:53", localEP + " " + remoteEP},
-		{"long name via load balancer", "203.0.113.7 tcp 198.51.100.1:83", localEP},
-		{"long name refused source", "192.0.2.99 tcp 198.51.100.1:83", "drop"},
-		{"no endpoints", "203.0.113.7 tcp 198.51.100.1:81", "reject"},
+		{"long name via load balancer", "203.0.113.7 tcp 192.0.2.10:83", localEP},
+		{"long name refused source", "203.0.113.200 tcp 192.0.2.10:83", "drop"},
+		{"no endpoints", "203.0.113.7 tcp 192.0.2.10:81", "reject"},
 		{"internal Local policy", "10.1.0.9 tcp 172.30.0.5:8443", localEP},
-		{"pod to LB IP under Local policy", "10.1.0.9 tcp 198.51.100.1:8443", localEP + " " + remoteEP},
+		{"pod to LB IP under Local policy", "10.1.0.9 tcp 192.0.2.10:8443", localEP + " " + remoteEP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -85,9 +85,9 @@ type addrs map[string]string
 func addrPlan(fam model.Family) addrs {
 	if fam == model.IPv6 {
 		return addrs{
-			"node": "2001:db8:2::10", "pods": "fd00:1::/64", "pods2": "fd00:2::/64",
-			"clients": "2001:db8:113::/64", "nodes": "2001:db8:2::/64",
-			"ext": "2001:db8:100::2", "lb": "2001:db8:100::1",
+			"node": "fd00:192::10", "pods": "fd00:1::/64", "pods2": "fd00:2::/64",
+			"clients": "2001:db8:113::/64", "nodes": "fd00:192::/64",
+			"ext": "2001:db8:51::20", "lb": "2001:db8:2::10",
 			"ep1": "[fd00:1::5]:8080", "ep2": "[fd00:1::6]:8080",
 			"a-plain": "fd00:30::1", "b-udp": "fd00:30::2", "c-sctp": "fd00:30::3", "d-fw": "fd00:30::4",
 			"e-local": "fd00:30::5", "f-none": "fd00:30::6", "g-nolocal": "fd00:30::7", longName: "fd00:30::8",
@@ -95,7 +95,7 @@ func addrPlan(fam model.Family) addrs {
 	}
 	return addrs{
 		"node": nodeIP, "pods": podCIDR, "pods2": podCIDR2,
-		"clients": "203.0.113.0/24", "nodes": "192.0.2.0/24",
+		"clients": "203.0.113.0/25", "nodes": "192.168.0.0/24",
 		"ext": externalIP, "lb": lbIP,
 		"ep1": localEP, "ep2": remoteEP,
 		"a-plain": "172.30.0.1", "b-udp": "172.30.0.2", "c-sctp": "172.30.0.3", "d-fw": "172.30.0.4",

@@ -1,30 +1,33 @@
 package nftables
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 
-	"sigs.k8s.io/knftables"
-
+	nfttrace "github.com/svcproxy/svcproxy/internal/tracer/nftables"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Test address plan (IPv4; IPv6 mirrors it under fd00::/8 and 2001:db8::/32):
+// Test address plan (the part of docs/test-addresses.md these tests use;
+// IPv6 mirrors it):
 //
-//	10.0.0.0/8       pods (cluster CIDR); 10.1.0.x run on this node, 10.2.0.x elsewhere
-//	172.30.0.0/16    cluster IPs
-//	192.168.0.10     this node
-//	203.0.113.0/24   external clients
-//	198.51.100.0/24  external and load balancer IPs
+//	10.1.0.0/16, 10.2.0.0/16  pods (the cluster CIDRs); 10.1.0.x run on this
+//	                          node, 10.2.0.x elsewhere   fd00:1::/64
+//	172.30.0.0/16             cluster IPs                fd00:30::/64
+//	192.168.0.10              this node                  fd00:192::10
+//	192.168.0.11              another address of it
+//	192.0.2.0/24              load balancer IPs          2001:db8:2::/64
+//	198.51.100.20             an external IP             2001:db8:51::20
+//	203.0.113.0/24            external clients           2001:db8:113::/48
 var (
 	nodeIP       = netip.MustParseAddr("192.168.0.10")
-	clusterCIDR  = netip.MustParsePrefix("10.0.0.0/8")
-	externalIP   = netip.MustParseAddr("198.51.100.1")
-	lbIP         = netip.MustParseAddr("198.51.100.2")
+	clusterCIDR  = netip.MustParsePrefix("10.1.0.0/16")
+	clusterCIDR2 = netip.MustParsePrefix("10.2.0.0/16")
+	externalIP   = netip.MustParseAddr("198.51.100.20")
+	lbIP         = netip.MustParseAddr("192.0.2.10")
 	clusterIP    = netip.MustParseAddr("172.30.0.1")
-	nodeIP6      = netip.MustParseAddr("2001:db8::10")
-	clusterCIDR6 = netip.MustParsePrefix("fd00:10::/64")
+	nodeIP6      = netip.MustParseAddr("fd00:192::10")
+	clusterCIDR6 = netip.MustParsePrefix("fd00:1::/64")
 	clusterIP6   = netip.MustParseAddr("fd00:30::1")
 )
 
@@ -61,44 +64,46 @@ func newModel(fam model.Family, cfg model.Config, node []netip.Addr, sps ...*mod
 	return &model.Model{Family: fam, Node: model.Node{Name: "node-a", IPs: node}, Config: cfg, Services: sps}
 }
 
-// load renders m into a Fake, failing the test if the Fake refuses it.
-func load(t *testing.T, m *model.Model) *knftables.Fake {
+// load renders m and loads the text the way nft reads it, failing the
+// test if the loader refuses it.
+func load(t *testing.T, m *model.Model) *nfttrace.Table {
 	t.Helper()
-	fake := knftables.NewFake(Family(m.Family), TableName)
-	tx := fake.NewTransaction()
-	Render(m, tx)
-	if err := fake.Run(context.Background(), tx); err != nil {
-		t.Fatalf("Fake refused the transaction: %v\n%s", err, tx.String())
+	text := RenderRuleset(m).Text
+	table, err := nfttrace.Load(text)
+	if err != nil {
+		t.Fatalf("loading the rendered text: %v\n%s", err, text)
 	}
-	return fake
+	return table
 }
 
 // richModel uses every feature: both policies, NodePorts, external and
 // load balancer IPs with source ranges, affinity, UDP, a port without
 // endpoints and one whose policy finds none.
 func richModel(fam model.Family) *model.Model {
-	cip, pod, pod2, ext := "172.30.0.", "10.1.0.5", "10.2.0.5", "198.51.100."
-	cfg := model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR, netip.MustParsePrefix("10.1.0.0/16")}, MasqueradeBit: 14}
+	cip, pod, pod2, lbAddr, ext := "172.30.0.", "10.1.0.5", "10.2.0.5", "192.0.2.10", "198.51.100.20"
+	// 10.1.1.0/24 lies inside 10.1.0.0/16: the cluster CIDR set must
+	// merge them.
+	cfg := model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR, clusterCIDR2, netip.MustParsePrefix("10.1.1.0/24")}, MasqueradeBit: 14}
 	node := []netip.Addr{nodeIP}
 	rng := "203.0.113.0/24"
 	ap := func(ip string) string { return ip + ":8080" }
 	if fam == model.IPv6 {
-		cip, pod, pod2, ext = "fd00:30::", "fd00:10::1:5", "fd00:10::2:5", "2001:db8:2::"
+		cip, pod, pod2, lbAddr, ext = "fd00:30::", "fd00:1::1:5", "fd00:1::2:5", "2001:db8:2::10", "2001:db8:51::20"
 		cfg.ClusterCIDRs = []netip.Prefix{clusterCIDR6}
 		node = []netip.Addr{nodeIP6}
-		rng = "2001:db8:1::/48"
+		rng = "2001:db8:113::/48"
 		ap = func(ip string) string { return "[" + ip + "]:8080" }
 	}
 	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	lb := func(sp *model.ServicePort) {
-		sp.LoadBalancerIPs = []netip.Addr{a(ext + "2")}
+		sp.LoadBalancerIPs = []netip.Addr{a(lbAddr)}
 		sp.SourceRanges, sp.Firewall = []netip.Prefix{netip.MustParsePrefix(rng)}, true
 	}
 	eps := []string{"L" + ap(pod), "R" + ap(pod2)}
 	return newModel(fam, cfg, node,
 		svc("a", a(cip+"1"), eps, nodePort(30080), lb),
 		svc("b", a(cip+"2"), eps, nodePort(30081), lb, localPolicy),
-		svc("c", a(cip+"3"), eps, affinity, func(sp *model.ServicePort) { sp.ExternalIPs = []netip.Addr{a(ext + "1")} }),
+		svc("c", a(cip+"3"), eps, affinity, func(sp *model.ServicePort) { sp.ExternalIPs = []netip.Addr{a(ext)} }),
 		svc("d", a(cip+"4"), eps, affinity, localPolicy, nodePort(30082)),
 		svc("e", a(cip+"5"), nil, nodePort(30083)),
 		svc("f", a(cip+"6"), []string{"R" + ap(pod2)}, nodePort(30084), localPolicy),

@@ -6,17 +6,13 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
-
-	"sigs.k8s.io/knftables"
-
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // newNS returns a throwaway namespace, skipping unless root with nft.
-func newNS(t *testing.T) *netns.NS {
+func newNS(t testing.TB) *netns.NS {
 	t.Helper()
 	netns.RequireRoot(t, "nft")
 	return netns.New(t)
@@ -40,7 +36,7 @@ func TestKernelLoadsRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := newNS(t)
-			text := renderString(richModel(tt.fam))
+			text := RenderRuleset(richModel(tt.fam)).Text
 			if out, err := nft(ns, text, "--check", "-f", "-"); err != nil {
 				t.Fatalf("nft --check: %v\n%s\n%s", err, out, text)
 			}
@@ -71,7 +67,7 @@ func bigModel(services, eps int) *model.Model {
 	m := &model.Model{
 		Family: model.IPv4,
 		Node:   model.Node{Name: "node-a", IPs: []netip.Addr{nodeIP}},
-		Config: model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR}, MasqueradeBit: model.DefaultMasqueradeBit},
+		Config: model.Config{ClusterCIDRs: []netip.Prefix{clusterCIDR, clusterCIDR2}, MasqueradeBit: model.DefaultMasqueradeBit},
 	}
 	for i := range services {
 		pn := model.PortName{Namespace: "ns", Name: fmt.Sprintf("svc-%05d", i), Port: "http", Protocol: model.TCP}
@@ -84,7 +80,9 @@ func bigModel(services, eps int) *model.Model {
 		}
 		for j := range eps {
 			n := i*eps + j
-			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true,
+			// From 10.1.0.0 up into 10.2.0.0/16: 100,000 pods fill
+			// more than one /16.
+			e := model.Endpoint{IP: netip.AddrFrom4([4]byte{10, byte(1 + n>>16), byte(n >> 8), byte(n)}), Port: 8080, Ready: true, Serving: true,
 				NodeName: "node-b"}
 			if j == 0 {
 				e.NodeName, e.Local = "node-a", true
@@ -97,48 +95,51 @@ func bigModel(services, eps int) *model.Model {
 	return m
 }
 
-// TestLoadTime measures how long the kernel takes to load the rules of
-// 10,000 Services × 10 endpoints. It is slow and needs root, so it runs
-// only with SVCPROXY_NFT_LOADTEST=1; the numbers go into doc.go.
-func TestLoadTime(t *testing.T) {
+// BenchmarkKernelLoad measures how long nft takes to load the rules of
+// 10,000 Services × 10 endpoints as the applier sends them (the table
+// added and deleted, then RenderRuleset's text): into an empty
+// namespace, as a resync over the loaded table, and one endpoint change.
+// It is slow and needs root, so it runs only with
+// SVCPROXY_NFT_LOADTEST=1; the numbers go into doc.go and BENCHMARKS.md.
+func BenchmarkKernelLoad(b *testing.B) {
 	if os.Getenv("SVCPROXY_NFT_LOADTEST") != "1" {
-		t.Skip("skipping load-time measurement: set SVCPROXY_NFT_LOADTEST=1 (needs root)")
+		b.Skip("skipping load-time measurement: set SVCPROXY_NFT_LOADTEST=1 (needs root)")
 	}
-	ns := newNS(t)
-	m := bigModel(10000, 10)
-	fake := knftables.NewFake(Family(m.Family), TableName)
-	tx := fake.NewTransaction()
-	Render(m, tx)
-	text := Text(tx)
-	t.Logf("transaction: %d bytes, %d commands; %s", len(text), strings.Count(text, "\n"), countObjects(tx.String()))
-	for _, what := range []string{"initial load", "resync (flush and reload)"} {
-		start := time.Now()
+	ns := newNS(b)
+	rs := RenderRuleset(bigModel(10000, 10))
+	table := "ip " + TableName
+	drop := "add table " + table + "\ndelete table " + table + "\n"
+	text := string(rs.Transaction())
+	load := func(b *testing.B, text string) {
 		if out, err := nft(ns, text, "-f", "-"); err != nil {
-			t.Fatalf("nft -f: %v\n%s", err, out)
+			b.Fatalf("nft -f: %v\n%s", err, out)
 		}
-		t.Logf("%s: %v", what, time.Since(start))
 	}
-	change := "delete element ip svcproxy select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 }\n" +
-		"add element ip svcproxy select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 : 10.200.0.1 . 8080 }\n"
-	start := time.Now()
-	if out, err := nft(ns, change, "-f", "-"); err != nil {
-		t.Fatalf("nft -f (one element): %v\n%s", err, out)
-	}
-	t.Logf("one endpoint change (delete+add element): %v", time.Since(start))
-}
-
-// countObjects counts the chains, rules, sets/maps and elements of a
-// transaction text.
-func countObjects(text string) string {
-	count := func(prefix string) int {
-		n := 0
-		for _, line := range strings.Split(text, "\n") {
-			if strings.HasPrefix(line, prefix) {
-				n++
-			}
+	counts := rs.State().Counts()[0]
+	b.Run("initial", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			load(b, drop)
+			b.StartTimer()
+			load(b, text)
 		}
-		return n
-	}
-	return fmt.Sprintf("%d chains, %d rules, %d sets+maps, %d elements",
-		count("add chain "), count("add rule "), count("add set ")+count("add map "), count("add element "))
+		b.ReportMetric(float64(len(text)), "bytes")
+		b.ReportMetric(float64(counts.Elements), "elements")
+	})
+	b.Run("resync", func(b *testing.B) {
+		load(b, text)
+		for b.Loop() {
+			load(b, text)
+		}
+	})
+	b.Run("one endpoint change", func(b *testing.B) {
+		load(b, text)
+		// Deleting the element first makes every iteration the same
+		// change, whatever the one before left.
+		change := "delete element " + table + " select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 }\n" +
+			"add element " + table + " select-tcp-10 { 172.30.0.7 . tcp . 80 . 3 : 10.2.200.1 . 8080 }\n"
+		for b.Loop() {
+			load(b, change)
+		}
+	})
 }
