@@ -31,8 +31,9 @@ func (r *renderer) affinityChain(sp *model.ServicePort, local bool) string {
 			r.rule(name, r.syn.ip+" saddr @"+stickySet(ep)+" goto "+sep, join(svc, "returning client of "+ep.String()))
 			branches[i] = strconv.Itoa(i) + " : goto " + sep
 		}
-		// " , " rather than ", ": knftables.Fake reads words split at
-		// spaces and would take "chain," for a chain name.
+		// " , " rather than ", ": nft reads both, and with spaces every
+		// chain name stands alone, so readers that split the text into
+		// words (the behaviour tests' loader) never take "chain," for one.
 		r.rule(name, "numgen random mod "+strconv.Itoa(len(eps))+" vmap { "+strings.Join(branches, " , ")+" }",
 			join(svc, "new client"))
 	})

@@ -1,5 +1,7 @@
 // Package nftables renders a model.Model as the nftables table
-// `ip svcproxy` (or `ip6 svcproxy`) through a knftables.Transaction.
+// `ip svcproxy` (or `ip6 svcproxy`): RenderRuleset writes the `nft -f`
+// text of the whole table, and Diff the delta from one model's table to
+// the next one's. It has render/iptables' shape (see package render).
 //
 // # Layout
 //
@@ -66,24 +68,22 @@
 //     resync over the loaded table (with 221,001 elements, a busier run
 //     took 4.0 s to resync, the kernel flushing sets element by element;
 //     the applier therefore deletes the table in the same transaction).
-//     Text merges each set's elements into commands of up to 1,000;
+//     Each set's elements are merged into commands of up to 1,000;
 //     knftables' own tx.String() writes one command per element, and
 //     that text took 8.0 s (16.9 s to resync) at 221,001 elements,
 //     because nft pays per command.
 //   - One endpoint change (delete and add one select element): 15–26 ms.
-//   - BenchmarkRender (model to transaction): about 52 ms and 75 MB per
-//     op. BenchmarkRenderText (plus Text): about 140 ms and 145 MB;
-//     most of the difference is knftables formatting every element with
-//     fmt. BenchmarkRenderRuleset writes the same text itself: about
-//     20 ms and 25 MB, and keeps an Index of a few MB.
+//   - Going through a knftables transaction for every element took about
+//     140 ms and 145 MB per render, most of it knftables formatting each
+//     element with fmt. BenchmarkRenderRuleset writes the elements
+//     itself: about 20 ms and 25 MB, and keeps an Index of a few MB.
 //
 // # Incremental syncs
 //
-// RenderRuleset also returns an Index: how many Service ports claim each
-// destination, use each chain and contribute each hairpin address. Diff
-// takes the previous model, the next one and that Index, renders only the
-// ports that changed (a port whose pointer is unchanged is skipped, any
-// other is compared field by field) once in each model's context, and
+// A Ruleset's State holds the model and an Index: how many Service ports
+// claim each destination, use each chain and contribute each hairpin
+// address. Diff takes that State and the next model, renders only the
+// ports that changed (model.ChangedPorts) once in each model's context, and
 // writes a transaction of just their element deletions and additions, the
 // hairpin elements whose count reached or left zero, and the chains whose
 // count did (added with their rules and maps, or flushed and deleted),
@@ -97,10 +97,9 @@
 //
 // # Limits
 //
-// Render adds and flushes the table; chains, sets and maps that a
-// previous model needed and this one does not stay behind, empty, until
-// the table is deleted (the applier deletes them in the same
-// transaction, from RenderRuleset's Objects). Flushing also empties the affinity sets, so a
-// full resync forgets session affinity. When two Service ports claim the
-// same destination, the first in model order gets it.
+// A full load replaces the table (Ruleset.Transaction deletes the old one
+// in the same transaction), so chains, sets and maps a previous model
+// needed go with it; it also empties the affinity sets, so a full resync
+// forgets session affinity. When two Service ports claim the same
+// destination, the first in model order gets it.
 package nftables

@@ -22,22 +22,9 @@ func Family(f model.Family) knftables.Family {
 	return knftables.IPv4Family
 }
 
-// Render adds to tx everything needed to bring table `ip svcproxy` (or
-// `ip6 svcproxy`, the tx's family) to the state m describes: it adds and
-// flushes the table, so the old rules and elements go in the same atomic
-// transaction that adds the new ones, then adds every chain, set, map, rule
-// and element. Render is pure: the caller creates tx from knftables.New or
-// knftables.NewFake(family, TableName) and runs it. The same model always
-// produces the same transaction text.
-func Render(m *model.Model, tx *knftables.Transaction) {
-	r := renderAll(m, false)
-	r.emitSkeleton(tx)
-	r.emitElements(tx)
-}
-
-// renderAll renders the whole model. With index, it also counts what
-// each Service port contributes, for an incremental sync.
-func renderAll(m *model.Model, index bool) *renderer {
+// renderAll renders the whole model, counting what each Service port
+// contributes, for an incremental sync.
+func renderAll(m *model.Model) *renderer {
 	r := newRenderer(m)
 	n := 0
 	for _, sp := range m.Services {
@@ -46,10 +33,8 @@ func renderAll(m *model.Model, index bool) *renderer {
 	r.endpointIPs = make([]netip.Addr, 0, n)
 	r.addBaseChains()
 	r.addSharedObjects()
-	if index {
-		// Only now: the fixed chains belong to no Service port.
-		r.usage = &usage{chains: map[string]int32{}}
-	}
+	// Only now: the fixed chains belong to no Service port.
+	r.usage = &usage{chains: map[string]int32{}}
 	for _, sp := range m.Services {
 		r.addServicePort(sp)
 		r.usage.endPort()
@@ -238,18 +223,6 @@ func (r *renderer) emitSkeleton(tx *knftables.Transaction) {
 	for _, name := range chainNames {
 		for _, rule := range r.chains[name].rules {
 			tx.Add(rule)
-		}
-	}
-}
-
-// emitElements adds every element to tx, sets and maps sorted by name.
-func (r *renderer) emitElements(tx *knftables.Transaction) {
-	for _, name := range sortedKeys(r.elements) {
-		l := r.elements[name]
-		_, isSet := r.sets[name]
-		text := string(l.buf)
-		for i := range l.len() {
-			tx.Add(l.knftables(name, isSet, i, text))
 		}
 	}
 }

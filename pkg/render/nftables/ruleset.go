@@ -11,9 +11,10 @@ import (
 // Ruleset is a model rendered for loading: the table's `nft -f` text, and
 // what an incremental sync starts from once it is loaded (State).
 type Ruleset struct {
-	// Text adds the table and everything in it, as Text would write it
-	// for Render's tx, byte for byte. This is what render --dry-run
-	// prints.
+	// Text adds and flushes the table, then adds everything in it:
+	// chains, sets and maps, rules, and the elements, merged into
+	// commands of up to maxElementsPerCommand. This is what render
+	// --dry-run prints.
 	Text string
 
 	family knftables.Family
@@ -21,12 +22,13 @@ type Ruleset struct {
 	index  *Index
 }
 
-// RenderRuleset renders m as Render does and writes the text directly:
+// RenderRuleset renders m. The skeleton, a few dozen commands, goes
+// through a knftables transaction; the elements are written directly:
 // knftables formats each element with fmt, and at 221,000 elements that
-// took twice as long as rendering and most of the garbage. The skeleton,
-// a few dozen commands, still goes through knftables.
+// took twice as long as rendering and most of the garbage. The same model
+// always gives the same text.
 func RenderRuleset(m *model.Model) *Ruleset {
-	r := renderAll(m, true)
+	r := renderAll(m)
 	tx := knftables.NewFake(Family(m.Family), TableName).NewTransaction()
 	r.emitSkeleton(tx)
 	skeleton := tx.String()
