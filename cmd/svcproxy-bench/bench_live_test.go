@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/test/kubeapi"
 )
 
@@ -17,7 +17,7 @@ import (
 // every mode synced, was timed on each change and was measured, that the
 // ratios are printed, and that nothing is left behind; never a duration.
 func TestBenchCommandAPIServer(t *testing.T) {
-	netns.RequireRoot(t, "nft", "iptables-legacy-restore")
+	netnstest.RequireRoot(t, "nft", "iptables-legacy-restore")
 	kubeapi.Require(t)
 	before := benchNamespaces(t)
 	csvPath := filepath.Join(t.TempDir(), "live.csv")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 // runBench runs svcproxy-bench in-process with args and returns what it
@@ -129,7 +129,7 @@ func benchNamespaces(t *testing.T) []string {
 // TestBenchCommandKernel runs the benchmark end to end at a tiny size: it
 // checks the output's shape and the cleanup, never a duration.
 func TestBenchCommandKernel(t *testing.T) {
-	netns.RequireRoot(t, "nft", "iptables-legacy-restore")
+	netnstest.RequireRoot(t, "nft", "iptables-legacy-restore")
 	before := benchNamespaces(t)
 	dir := t.TempDir()
 	csvPath, svgPath := filepath.Join(dir, "f.csv"), filepath.Join(dir, "g.svg")

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 // TestApplyAndCleanupCommands runs the svcproxy binary inside a fresh
@@ -12,9 +12,9 @@ import (
 // detected backend, applying again changes nothing, an explicit variant
 // wins, and cleanup removes all of it.
 func TestApplyAndCleanupCommands(t *testing.T) {
-	netns.RequireRoot(t, "nft", "iptables-legacy-save", "iptables-nft-save")
+	netnstest.RequireRoot(t, "nft", "iptables-legacy-save", "iptables-nft-save")
 	bin := svcproxyBinary(t)
-	ns := netns.New(t)
+	ns := netnstest.New(t)
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := ns.Run(nil, bin, args...)
@@ -68,9 +68,9 @@ func TestApplyAndCleanupCommands(t *testing.T) {
 // TestApplyMissingToolSaysHowToFix runs render where no rule tool is on
 // PATH: one line says what is missing and how to install it.
 func TestApplyMissingToolSaysHowToFix(t *testing.T) {
-	netns.RequireRoot(t)
+	netnstest.RequireRoot(t)
 	bin := svcproxyBinary(t)
-	ns := netns.New(t)
+	ns := netnstest.New(t)
 	out, err := ns.Run(nil, "env", "PATH=/nonexistent", bin, "render", "--mode", "nftables")
 	if err == nil {
 		t.Fatalf("render without nft succeeded: %s", out)

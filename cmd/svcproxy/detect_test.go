@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
@@ -155,8 +155,8 @@ func TestDetectCommandJSON(t *testing.T) {
 // TestDetectCommandInNamespace runs detect against the real tools in a
 // fresh namespace, where nothing has rules, through the root command.
 func TestDetectCommandInNamespace(t *testing.T) {
-	netns.RequireRoot(t, "nft", "iptables-nft-save", "iptables-legacy-save", "ip6tables-nft-save", "ip6tables-legacy-save")
-	ns := netns.New(t)
+	netnstest.RequireRoot(t, "nft", "iptables-nft-save", "iptables-legacy-save", "ip6tables-nft-save", "ip6tables-legacy-save")
+	ns := netnstest.New(t)
 	// The real binary, not the command in-process: the whole of detect,
 	// including its ExecRunner, must run inside the namespace.
 	bin := svcproxyBinary(t)

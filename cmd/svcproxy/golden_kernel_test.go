@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 // TestGoldenLoadsIntoKernelTools feeds every golden ruleset to the real
 // tools, which parse it and check it against the kernel: both iptables
 // variants in test mode, and nft in check mode.
 func TestGoldenLoadsIntoKernelTools(t *testing.T) {
-	netns.RequireRoot(t, "iptables-legacy-restore", "iptables-nft-restore", "ip6tables-legacy-restore", "ip6tables-nft-restore", "nft")
-	ns := netns.New(t)
+	netnstest.RequireRoot(t, "iptables-legacy-restore", "iptables-nft-restore", "ip6tables-legacy-restore", "ip6tables-nft-restore", "nft")
+	ns := netnstest.New(t)
 	for _, path := range goldenFiles(t) {
 		t.Run(scenarioName(path), func(t *testing.T) {
 			sc := loadScenario(t, path)

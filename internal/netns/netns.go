@@ -1,5 +1,6 @@
-// Package netns gives tests throwaway network namespaces, so that rules
-// can be loaded into a real kernel without touching the host's own.
+// Package netns makes throwaway network namespaces, so that rules can be
+// loaded into a real kernel without touching the host's own: for tests
+// (through netnstest) and for the benchmark.
 package netns
 
 import (
@@ -8,45 +9,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
-	"testing"
 )
 
 // NS is a named network namespace created by a test.
 type NS struct {
 	Name string
-}
-
-// RequireRoot skips t unless it runs as root with the named commands on
-// PATH, saying why, so an unprivileged `go test ./...` still passes.
-func RequireRoot(t testing.TB, commands ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root to create network namespaces (run the tests as root, as CI does)")
-	}
-	for _, c := range append([]string{"ip"}, commands...) {
-		if _, err := exec.LookPath(c); err != nil {
-			t.Skipf("skipping: %s is not installed (apt-get install iptables nftables iproute2)", c)
-		}
-	}
-}
-
-// New creates a network namespace that is deleted when the test ends,
-// whether it passes or not.
-func New(t testing.TB) *NS {
-	t.Helper()
-	ns, err := Create("svcproxy-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := ns.Delete(); err != nil {
-			t.Error(err)
-		}
-	})
-	return ns
 }
 
 // Create creates a network namespace named prefix and a random suffix. The caller must Delete it.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 var (
@@ -60,7 +61,7 @@ func newTestTopology(t *testing.T) *Topology {
 // TestTopology checks the harness against a kernel with no proxy rules,
 // then that it left no namespace and no stray thread behind.
 func TestTopology(t *testing.T) {
-	netns.RequireRoot(t, "nft")
+	netnstest.RequireRoot(t, "nft")
 	var ours []string
 	t.Run("traffic", func(t *testing.T) {
 		topo := newTestTopology(t)

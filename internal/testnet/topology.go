@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 // Fixed addresses of the node and the external namespace; see the
@@ -82,13 +83,13 @@ type Topology struct {
 // be a benchmark's.
 func New(t testing.TB, pods ...PodSpec) *Topology {
 	t.Helper()
-	netns.RequireRoot(t)
+	netnstest.RequireRoot(t)
 	if err := validate(pods); err != nil {
 		t.Fatalf("building test topology: %v", err)
 	}
-	topo := &Topology{Node: netns.New(t), External: netns.New(t), Pods: map[string]*Pod{}}
+	topo := &Topology{Node: netnstest.New(t), External: netnstest.New(t), Pods: map[string]*Pod{}}
 	for _, spec := range pods {
-		topo.Pods[spec.Name] = newPod(spec, len(topo.Pods), netns.New(t))
+		topo.Pods[spec.Name] = newPod(spec, len(topo.Pods), netnstest.New(t))
 	}
 	if err := topo.configure(pods); err != nil {
 		t.Fatalf("building test topology: %v", err)

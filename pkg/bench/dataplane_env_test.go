@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/sync"
@@ -38,7 +39,7 @@ type dataPlane struct {
 // Everything is deleted when tb ends.
 func newDataPlane(tb testing.TB, mix Mix, n int) *dataPlane {
 	tb.Helper()
-	netns.RequireRoot(tb, "nft", "iptables-legacy-restore")
+	netnstest.RequireRoot(tb, "nft", "iptables-legacy-restore")
 	probes, err := planProbes(mix.Services, mix.Endpoints, n)
 	if err != nil {
 		tb.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -129,7 +130,7 @@ func TestCleanerKernel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			netns.RequireRoot(t, "nft", "conntrack")
+			netnstest.RequireRoot(t, "nft", "conntrack")
 			topo, resolver := setUpFlows(t, tc)
 			dnsEP, otherEP := netip.AddrPortFrom(tc.dnsPod, 8080), netip.AddrPortFrom(tc.otherPod, 8080)
 			dnat := entry{origDst: netip.AddrPortFrom(tc.serviceIP, 53), replySrc: dnsEP}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -38,7 +39,7 @@ type kernelDetectCase struct {
 }
 
 func TestDetectInKernel(t *testing.T) {
-	netns.RequireRoot(t, detectKernelTools...)
+	netnstest.RequireRoot(t, detectKernelTools...)
 	tests := []kernelDetectCase{
 		{
 			name: "hint created with iptables-legacy", request: "iptables", family: model.IPv4,
@@ -96,7 +97,7 @@ func TestDetectInKernel(t *testing.T) {
 // left no legacy mangle table behind where there was none.
 func (tt kernelDetectCase) run(t *testing.T) {
 	t.Helper()
-	ns := netns.New(t)
+	ns := netnstest.New(t)
 	for _, cmd := range tt.setup {
 		if _, err := ns.Run(nil, cmd[0], cmd[1:]...); err != nil {
 			t.Fatalf("setting up: %v", err)
@@ -120,7 +121,7 @@ func (tt kernelDetectCase) run(t *testing.T) {
 // TestDetectAutoInKernel checks that auto picks nftables in a fresh
 // namespace on a kernel that supports it.
 func TestDetectAutoInKernel(t *testing.T) {
-	netns.RequireRoot(t, detectKernelTools...)
+	netnstest.RequireRoot(t, detectKernelTools...)
 	release, err := readKernelRelease()
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestDetectAutoInKernel(t *testing.T) {
 	}
 	for _, family := range model.Families {
 		t.Run(family.String(), func(t *testing.T) {
-			ns := netns.New(t)
+			ns := netnstest.New(t)
 			d := &Detector{Runner: inNS(ns)}
 			got, err := d.Detect(context.Background(), "auto", family)
 			if err != nil {

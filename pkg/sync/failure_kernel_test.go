@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -98,8 +99,8 @@ func dumpRules(t *testing.T, ns *netns.NS, mode Mode) string {
 // process while applying: the restore must wait for it and then succeed,
 // not fail. A private lock file keeps the host's own lock out of it.
 func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
-	netns.RequireRoot(t, "iptables-legacy-restore", "flock")
-	ns := netns.New(t)
+	netnstest.RequireRoot(t, "iptables-legacy-restore", "flock")
+	ns := netnstest.New(t)
 	lock := filepath.Join(t.TempDir(), "xtables.lock")
 	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo locked; sleep 1")
 	stdout, err := holder.StdoutPipe()
@@ -134,8 +135,8 @@ func TestCleanup(t *testing.T) {
 	for _, kubeProxy := range []bool{false, true} {
 		name := map[bool]string{false: "svcproxy", true: "with kube-proxy leftovers"}[kubeProxy]
 		t.Run(name, func(t *testing.T) {
-			netns.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
-			ns := netns.New(t)
+			netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
+			ns := netnstest.New(t)
 			other := installOtherTools(t, ns, kubeProxy)
 			r := ExecRunner{Prefix: ns.Prefix()}
 			m := trafficModel(t, trafficServices)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -79,10 +80,10 @@ func TestIPTablesUpdateReachesTheFullState(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				tool := IPTablesCommand(model.IPv4, mode, "")
-				netns.RequireRoot(t, tool+"-restore", tool+"-save")
-				ns := netns.New(t)
+				netnstest.RequireRoot(t, tool+"-restore", tool+"-save")
+				ns := netnstest.New(t)
 				applyIncrementally(t, NewApplier(ExecRunner{Prefix: ns.Prefix()}, mode, model.IPv4), steps, shared)
-				fresh := netns.New(t)
+				fresh := netnstest.New(t)
 				b := NewApplier(ExecRunner{Prefix: fresh.Prefix()}, mode, model.IPv4)
 				if _, err := b.Apply(context.Background(), trafficModel(t, steps[len(steps)-1].manifests), false); err != nil {
 					t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -16,7 +17,7 @@ import (
 // with a full apply of the final state in another namespace: the
 // incremental path must end exactly where a full sync would.
 func TestNFTablesUpdateReachesTheFullState(t *testing.T) {
-	netns.RequireRoot(t, "nft")
+	netnstest.RequireRoot(t, "nft")
 	ctx := context.Background()
 	// Each step changes the previous one.
 	addressChanged := strings.Replace(trafficServices,
@@ -35,7 +36,7 @@ func TestNFTablesUpdateReachesTheFullState(t *testing.T) {
 			t.Fatalf("step %d changes nothing: the test's replacements are stale", i)
 		}
 	}
-	ns := netns.New(t)
+	ns := netnstest.New(t)
 	a := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: ns.Prefix()}}
 	if _, err := a.Apply(ctx, trafficModel(t, steps[0]), false); err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestNFTablesUpdateReachesTheFullState(t *testing.T) {
 	if want := []bool{true, true, true}; !slices.Equal(paths, want) {
 		t.Errorf("incremental paths taken: %v, want %v", paths, want)
 	}
-	fresh := netns.New(t)
+	fresh := netnstest.New(t)
 	b := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: fresh.Prefix()}}
 	if _, err := b.Apply(ctx, trafficModel(t, steps[len(steps)-1]), false); err != nil {
 		t.Fatal(err)

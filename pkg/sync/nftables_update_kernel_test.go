@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -59,7 +59,7 @@ const (
 // compares the table with a full apply of that step's model in a fresh
 // namespace.
 func TestNFTablesUpdateCases(t *testing.T) {
-	netns.RequireRoot(t, "nft")
+	netnstest.RequireRoot(t, "nft")
 	web := service("web", "clusterIP: 172.30.0.10, "+httpPort, "")
 	tests := []struct {
 		name  string
@@ -152,7 +152,7 @@ func TestNFTablesUpdateCases(t *testing.T) {
 func updateSteps(t *testing.T, steps []string) []bool {
 	t.Helper()
 	ctx := context.Background()
-	ns := netns.New(t)
+	ns := netnstest.New(t)
 	r := &recordingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
 	a := &NFTables{Family: model.IPv4, Runner: r}
 	if _, err := a.Apply(ctx, trafficModel(t, steps[0]), false); err != nil {
@@ -173,7 +173,7 @@ func updateSteps(t *testing.T, steps []string) []bool {
 			}
 			t.Logf("step %d delta:\n%s", i+1, r.last)
 		}
-		fresh := netns.New(t)
+		fresh := netnstest.New(t)
 		b := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: fresh.Prefix()}}
 		full, err := b.Apply(ctx, m, false)
 		if err != nil {

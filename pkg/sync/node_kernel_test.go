@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
@@ -19,8 +19,8 @@ func TestNodeNoticesFlushedRules(t *testing.T) {
 	}
 	for _, mode := range trafficModes {
 		t.Run(string(mode), func(t *testing.T) {
-			netns.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
-			ns := netns.New(t)
+			netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
+			ns := netnstest.New(t)
 			r := ExecRunner{Prefix: ns.Prefix()}
 			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode)}
 			models := []*model.Model{trafficModel(t, trafficServices)}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -42,7 +42,7 @@ endpoints:
 func TestTrafficIPv6(t *testing.T) {
 	for _, mode := range trafficModes {
 		t.Run(string(mode), func(t *testing.T) {
-			netns.RequireRoot(t, "nft", "ip6tables-legacy-restore", "ip6tables-nft-restore")
+			netnstest.RequireRoot(t, "nft", "ip6tables-legacy-restore", "ip6tables-nft-restore")
 			topo := testnet.New(t, testnet.PodSpec{Name: "pod-a", IPv6: podA6}, testnet.PodSpec{Name: "pod-c", IPv6: podC6},
 				testnet.PodSpec{Name: "pod-z", IPv6: podZ6})
 			for _, p := range []string{"pod-a", "pod-c"} {

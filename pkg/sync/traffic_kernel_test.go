@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -187,7 +188,7 @@ type trafficEnv struct {
 
 func newTrafficEnv(t *testing.T, mode Mode) *trafficEnv {
 	t.Helper()
-	netns.RequireRoot(t, "nft", "iptables-legacy-restore", "iptables-nft-restore")
+	netnstest.RequireRoot(t, "nft", "iptables-legacy-restore", "iptables-nft-restore")
 	topo := testnet.New(t,
 		testnet.PodSpec{Name: "pod-a", IPv4: podA}, testnet.PodSpec{Name: "pod-b", IPv4: podB},
 		testnet.PodSpec{Name: "pod-c", IPv4: podC}, testnet.PodSpec{Name: "pod-d", IPv4: podD},

@@ -19,7 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/test/kubeapi"
 )
@@ -75,7 +75,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, mode string) *cluster {
 	t.Helper()
-	netns.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
+	netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
 	kubeapi.Require(t)
 	topo := testnet.New(t,
 		testnet.PodSpec{Name: "pod-a", IPv4: podA}, testnet.PodSpec{Name: "pod-b", IPv4: podB},

@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/test/kubeapi"
 )
 
@@ -32,7 +32,7 @@ const (
 // because starting the apiserver is the expensive part.
 func TestServer(t *testing.T) {
 	kubeapi.Require(t)
-	srv := kubeapi.Start(t, netns.New(t))
+	srv := kubeapi.Start(t, netnstest.New(t))
 	client := srv.Client(t)
 
 	t.Run("service and endpointslice round trip", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/svcproxy/svcproxy/internal/kubeapi"
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 // SkipEnv names the environment variable that, set to 1, skips every test
@@ -40,7 +41,7 @@ func Require(t testing.TB) {
 	if os.Getenv(SkipEnv) == "1" {
 		t.Skipf("skipping: %s=1", SkipEnv)
 	}
-	netns.RequireRoot(t)
+	netnstest.RequireRoot(t)
 }
 
 // Start builds the servers if needed, runs them inside ns and waits until

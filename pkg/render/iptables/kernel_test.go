@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -16,7 +17,7 @@ import (
 // kernel and the tools accept them. It loads the payload twice, as a resync
 // would, and adds the jumps the way the applier does.
 func TestKernelLoadsPayload(t *testing.T) {
-	netns.RequireRoot(t)
+	netnstest.RequireRoot(t)
 	tests := []struct {
 		name    string
 		family  model.Family
@@ -29,8 +30,8 @@ func TestKernelLoadsPayload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			netns.RequireRoot(t, tt.command, tt.command+"-restore", tt.command+"-save")
-			ns := netns.New(t)
+			netnstest.RequireRoot(t, tt.command, tt.command+"-restore", tt.command+"-save")
+			ns := netnstest.New(t)
 			rs := Render(richModel(tt.family))
 			payload := rs.Payload()
 			inNetns(t, ns, payload, tt.command+"-restore", "--noflush", "--test")

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
 // BenchmarkKernelRestore measures how long each iptables variant takes
@@ -22,12 +23,12 @@ func BenchmarkKernelRestore(b *testing.B) {
 	if err != nil || services <= 0 {
 		b.Skip("skipping load-time measurement: set SVCPROXY_IPT_LOADTEST=<services> (needs root)")
 	}
-	netns.RequireRoot(b)
+	netnstest.RequireRoot(b)
 	payload := Render(largeModel(services, 10)).Payload()
 	for _, variant := range strings.Split(cmp.Or(os.Getenv("SVCPROXY_IPT_VARIANTS"), "legacy,nft"), ",") {
 		b.Run(variant, func(b *testing.B) {
 			restore := "iptables-" + variant + "-restore"
-			netns.RequireRoot(b, restore)
+			netnstest.RequireRoot(b, restore)
 			load := func(ns *netns.NS) {
 				if _, err := ns.Run(bytes.NewReader(payload), restore, "--noflush"); err != nil {
 					b.Fatalf("%s: %v", restore, err)
@@ -36,7 +37,7 @@ func BenchmarkKernelRestore(b *testing.B) {
 			b.Run("initial", func(b *testing.B) {
 				for b.Loop() {
 					b.StopTimer()
-					ns := netns.New(b)
+					ns := netnstest.New(b)
 					b.StartTimer()
 					load(ns)
 				}
@@ -44,7 +45,7 @@ func BenchmarkKernelRestore(b *testing.B) {
 				b.ReportMetric(float64(bytes.Count(payload, []byte("\n-A "))), "rules")
 			})
 			b.Run("resync", func(b *testing.B) {
-				ns := netns.New(b)
+				ns := netnstest.New(b)
 				load(ns)
 				for b.Loop() {
 					load(ns)

@@ -8,14 +8,15 @@ import (
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
+	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // newNS returns a throwaway namespace, skipping unless root with nft.
 func newNS(t testing.TB) *netns.NS {
 	t.Helper()
-	netns.RequireRoot(t, "nft")
-	return netns.New(t)
+	netnstest.RequireRoot(t, "nft")
+	return netnstest.New(t)
 }
 
 // nft runs nft in ns with stdin as input.
