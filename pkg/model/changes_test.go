@@ -10,15 +10,15 @@ import (
 // changesPort returns a port with every field set, so that a change of
 // any one is visible.
 func changesPort() *ServicePort {
-	ep := Endpoint{IP: netip.MustParseAddr("10.244.1.5"), Port: 8080, NodeName: "node-a", Zone: "z1",
+	ep := Endpoint{IP: netip.MustParseAddr("10.1.1.5"), Port: 8080, NodeName: "node-a", Zone: "z1",
 		Local: true, Ready: true, Serving: true, ZoneHints: []string{"z1"}, NodeHints: []string{"node-a"}, Hash: "EP"}
 	return &ServicePort{
 		Name:      PortName{Namespace: "ns", Name: "a", Port: "http", Protocol: TCP},
 		Hash:      "SVC",
-		ClusterIP: netip.MustParseAddr("10.96.0.10"), Port: 80, NodePort: 30080,
-		ExternalIPs:         []netip.Addr{netip.MustParseAddr("203.0.113.10")},
-		LoadBalancerIPs:     []netip.Addr{netip.MustParseAddr("203.0.113.20")},
-		SourceRanges:        []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
+		ClusterIP: netip.MustParseAddr("172.30.0.10"), Port: 80, NodePort: 30080,
+		ExternalIPs:         []netip.Addr{netip.MustParseAddr("198.51.100.20")},
+		LoadBalancerIPs:     []netip.Addr{netip.MustParseAddr("192.0.2.10")},
+		SourceRanges:        []netip.Prefix{netip.MustParsePrefix("203.0.113.0/25")},
 		Firewall:            true,
 		HealthCheckNodePort: 32000, AffinitySeconds: 10800,
 		ClusterEndpoints: []Endpoint{ep}, LocalEndpoints: []Endpoint{ep}, HasEndpoints: true,
@@ -59,9 +59,9 @@ func TestSamePortComparesEveryField(t *testing.T) {
 
 func TestSameContextComparesEveryField(t *testing.T) {
 	base := &Model{Family: IPv4,
-		Node: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}, Zone: "z1"},
-		Config: Config{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}, MasqueradeBit: 14,
-			NodePortAddresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}},
+		Node: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}, Zone: "z1"},
+		Config: Config{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, MasqueradeBit: 14,
+			NodePortAddresses: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/24")}},
 	}
 	for _, part := range []string{"Node", "Config"} {
 		pv := reflect.ValueOf(base).Elem().FieldByName(part)

@@ -22,8 +22,9 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
-// Test address plan: the node is 192.0.2.10, cluster IPs are in
-// 172.30.0.0/16 and pods in 10.1.0.0/16.
+// Test addresses follow docs/test-addresses.md: this node is
+// 192.168.0.10, cluster IPs are in 172.30.0.0/16, and the endpoints are
+// node-b's pods, in 10.1.2.0/24.
 const nodeName = "node-a"
 
 // testProxy is a Proxy on a fake nft, with its log in a buffer.
@@ -127,9 +128,9 @@ func histogramCount(t *testing.T, p *Proxy, kind string) int {
 // again; and the sync metrics count each under the kind that ran.
 func TestSyncLoadsInFullThenOnlyChanges(t *testing.T) {
 	p := newTestProxy(t)
-	p.tracker.OnNodeAdd(node("192.0.2.10"))
+	p.tracker.OnNodeAdd(node("192.168.0.10"))
 	p.tracker.OnServiceAdd(service("web", "172.30.0.10"))
-	p.tracker.OnEndpointSliceAdd(slice("web", "10.1.0.5"))
+	p.tracker.OnEndpointSliceAdd(slice("web", "10.1.2.5"))
 	steps := []struct {
 		name     string
 		change   func()
@@ -137,10 +138,10 @@ func TestSyncLoadsInFullThenOnlyChanges(t *testing.T) {
 		wantFull bool
 		want     string
 	}{
-		{name: "first sync", change: func() {}, wantFull: true, want: "10.1.0.5"},
+		{name: "first sync", change: func() {}, wantFull: true, want: "10.1.2.5"},
 		{name: "an endpoint moved", change: func() {
-			p.tracker.OnEndpointSliceUpdate(nil, slice("web", "10.1.0.6"))
-		}, want: "10.1.0.6"},
+			p.tracker.OnEndpointSliceUpdate(nil, slice("web", "10.1.2.6"))
+		}, want: "10.1.2.6"},
 		{name: "another Service", change: func() {
 			p.tracker.OnServiceAdd(service("db", "172.30.0.11"))
 		}, want: "172.30.0.11"},
@@ -150,9 +151,9 @@ func TestSyncLoadsInFullThenOnlyChanges(t *testing.T) {
 			p.tracker.OnServiceAdd(service("zeta", "172.30.0.10"))
 		}, wantFull: true, want: "172.30.0.10"},
 		{name: "the node moved", change: func() {
-			p.tracker.OnNodeUpdate(nil, node("192.0.2.11"))
-		}, wantFull: true, want: "10.1.0.6"},
-		{name: "a full sync asked", change: func() {}, full: true, wantFull: true, want: "10.1.0.6"},
+			p.tracker.OnNodeUpdate(nil, node("192.168.0.11"))
+		}, wantFull: true, want: "10.1.2.6"},
+		{name: "a full sync asked", change: func() {}, full: true, wantFull: true, want: "10.1.2.6"},
 	}
 	partial, full := 0, 0
 	for _, s := range steps {
@@ -181,7 +182,7 @@ func TestSyncLoadsInFullThenOnlyChanges(t *testing.T) {
 // reported it.
 func TestSkippedObjectsLoggedOnce(t *testing.T) {
 	p := newTestProxy(t)
-	p.tracker.OnNodeAdd(node("192.0.2.10", "not-an-address"))
+	p.tracker.OnNodeAdd(node("192.168.0.10", "not-an-address"))
 	p.tracker.OnServiceAdd(service("web", "172.30.0.10"))
 	p.tracker.OnServiceAdd(service("bad", "not-an-ip"))
 	skipped := func() int { return strings.Count(p.log.String(), "msg=skipped") }
@@ -191,8 +192,8 @@ func TestSkippedObjectsLoggedOnce(t *testing.T) {
 		t.Fatalf("the first sync logged %d skipped objects, want 3 (the Node's address, the bad Service twice):\n%s", want, p.log)
 	}
 	for i, change := range []func(){
-		func() { p.tracker.OnEndpointSliceAdd(slice("web", "10.1.0.5")) },
-		func() { p.tracker.OnEndpointSliceUpdate(nil, slice("web", "10.1.0.6")) },
+		func() { p.tracker.OnEndpointSliceAdd(slice("web", "10.1.2.5")) },
+		func() { p.tracker.OnEndpointSliceUpdate(nil, slice("web", "10.1.2.6")) },
 	} {
 		change()
 		p.syncOnce(t, false)
@@ -200,7 +201,7 @@ func TestSkippedObjectsLoggedOnce(t *testing.T) {
 			t.Errorf("partial sync %d logged skipped objects again:\n%s", i+1, p.log)
 		}
 	}
-	p.tracker.OnNodeUpdate(nil, node("192.0.2.11"))
+	p.tracker.OnNodeUpdate(nil, node("192.168.0.11"))
 	p.syncOnce(t, false)
 	if got := skipped(); got != want+2 {
 		t.Errorf("after the Node was fixed, %d more skipped objects were logged, want the bad Service's 2:\n%s", got-want, p.log)
@@ -238,7 +239,7 @@ func TestRefusedSyncIsAFailure(t *testing.T) {
 	p.tracker.OnServiceAdd(service("web", "172.30.0.10"))
 	p.syncOnce(t, false)
 	p.nft.SetRefuse(true)
-	p.tracker.OnEndpointSliceAdd(slice("web", "10.1.0.5"))
+	p.tracker.OnEndpointSliceAdd(slice("web", "10.1.2.5"))
 	err := p.sync(context.Background(), false)
 	p.observe(sync.SyncResult{Err: err})
 	if err == nil {

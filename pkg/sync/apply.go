@@ -52,17 +52,23 @@ func NewApplier(r Runner, mode Mode, family model.Family) Applier {
 	return &IPTables{Family: family, Mode: mode, Runner: r}
 }
 
-// applyEither is the choice both appliers make: with incremental, try
-// the delta and, if the renderer or the kernel refuses it, apply in full
-// and say why; otherwise apply in full.
-func applyEither(incremental bool, delta, full func() error) (Outcome, error) {
-	var out Outcome
+// applyEither is the choice both appliers make for family: with
+// incremental, try the delta and, if the renderer or the kernel refuses
+// it, apply in full and say why; otherwise apply in full. After a
+// success the Outcome carries counts' counts.
+func applyEither(family model.Family, incremental bool, delta, full func() error, counts func() []render.Counts) (Outcome, error) {
+	out := Outcome{Family: family}
 	if incremental {
 		err := delta()
 		if err == nil {
-			return Outcome{Incremental: true}, nil
+			out.Incremental, out.Counts = true, counts()
+			return out, nil
 		}
 		out.Fallback = err
 	}
-	return out, full()
+	if err := full(); err != nil {
+		return out, err
+	}
+	out.Counts = counts()
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 )
 
@@ -37,14 +38,10 @@ type IPTables struct {
 // tools are never touched. If the kernel rejects the payload, the error
 // quotes the rejected line.
 func (a *IPTables) Apply(ctx context.Context, m *model.Model, incremental bool) (Outcome, error) {
-	out, err := applyEither(incremental,
+	return applyEither(a.Family, incremental,
 		func() error { return a.applyDelta(ctx, m) },
-		func() error { return a.applyFull(ctx, m) })
-	out.Family = a.Family
-	if err == nil {
-		out.Counts = a.state.Counts()
-	}
-	return out, err
+		func() error { return a.applyFull(ctx, m) },
+		func() []render.Counts { return a.state.Counts() })
 }
 
 // applyFull reads the tables, to learn what a full restore must remove

@@ -49,7 +49,7 @@ func unitModel(ep string) *model.Model {
 	e.Hash = model.EndpointHash(sp.Name, e)
 	sp.ClusterEndpoints = []model.Endpoint{e}
 	return &model.Model{Family: model.IPv4, Services: []*model.ServicePort{sp},
-		Node:   model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.10")}},
+		Node:   model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
 		Config: model.Config{MasqueradeBit: model.DefaultMasqueradeBit}}
 }
 
@@ -66,7 +66,7 @@ func TestIPTablesApplyQuotesRejectedLine(t *testing.T) {
 				restore: &CommandError{Command: restore, ExitCode: 1, Stderr: tt.stderr},
 			}}
 			a := &IPTables{Family: model.IPv4, Mode: ModeIPTablesLegacy, Runner: f}
-			_, err := a.Apply(context.Background(), unitModel("10.1.0.5"), false)
+			_, err := a.Apply(context.Background(), unitModel("10.1.2.5"), false)
 			var rej *RejectedError
 			if !errors.As(err, &rej) {
 				t.Fatalf("error %v is not a RejectedError", err)
@@ -104,12 +104,12 @@ func TestApplyOutcome(t *testing.T) {
 		wantIncremental, wantFallback, wantFull bool
 	}
 	steps := []step{
-		{name: "first sync asked incremental", ep: "10.1.0.5", incremental: true, wantFallback: true, wantFull: true},
-		{name: "one endpoint moved", ep: "10.1.0.6", incremental: true, wantIncremental: true},
-		{name: "nothing changed", ep: "10.1.0.6", incremental: true, wantIncremental: true},
-		{name: "a delta refused", ep: "10.1.0.7", incremental: true, refuse: true, wantFallback: true, wantFull: true},
-		{name: "after the refusal", ep: "10.1.0.8", incremental: true, wantIncremental: true},
-		{name: "full asked", ep: "10.1.0.8", wantFull: true},
+		{name: "first sync asked incremental", ep: "10.1.2.5", incremental: true, wantFallback: true, wantFull: true},
+		{name: "one endpoint moved", ep: "10.1.2.6", incremental: true, wantIncremental: true},
+		{name: "nothing changed", ep: "10.1.2.6", incremental: true, wantIncremental: true},
+		{name: "a delta refused", ep: "10.1.2.7", incremental: true, refuse: true, wantFallback: true, wantFull: true},
+		{name: "after the refusal", ep: "10.1.2.8", incremental: true, wantIncremental: true},
+		{name: "full asked", ep: "10.1.2.8", wantFull: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

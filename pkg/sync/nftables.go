@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
@@ -34,14 +35,10 @@ type NFTables struct {
 // element commands, not a reload of every map. Other tables are never
 // touched. If nft rejects the transaction, nothing changes.
 func (a *NFTables) Apply(ctx context.Context, m *model.Model, incremental bool) (Outcome, error) {
-	out, err := applyEither(incremental,
+	return applyEither(a.Family, incremental,
 		func() error { return a.applyDelta(ctx, m) },
-		func() error { return a.applyFull(ctx, m) })
-	out.Family = a.Family
-	if err == nil {
-		out.Counts = a.state.Counts()
-	}
-	return out, err
+		func() error { return a.applyFull(ctx, m) },
+		func() []render.Counts { return a.state.Counts() })
 }
 
 // applyFull renders m and loads it in full.

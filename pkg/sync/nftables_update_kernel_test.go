@@ -10,10 +10,10 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Manifest helpers for the update cases. Addresses follow the traffic
-// tests' plan: pods in 10.1.0.0/16 (node-a is this node), cluster IPs in
-// 172.30.0.0/24, load balancer and external IPs in 192.0.2.0/24, external
-// clients in 203.0.113.0/24.
+// Manifest helpers for the update cases. Addresses follow
+// docs/test-addresses.md: pods in 10.1.0.0/16 (node-a is this node),
+// cluster IPs in 172.30.0.0/24, load balancer IPs in 192.0.2.0/24,
+// external IPs from 198.51.100.20, external clients in 203.0.113.0/24.
 
 // service returns a Service manifest; spec is the inside of its spec,
 // without braces, and extra any further top-level fields.
@@ -100,16 +100,16 @@ func TestNFTablesUpdateCases(t *testing.T) {
 		name: "contested external IP takes the full path",
 		steps: []string{
 			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.1.5"),
-				service("b", "clusterIP: 172.30.0.11, externalIPs: [192.0.2.20], "+httpPort, ""), slice("b", "10.1.2.6")),
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+				service("b", "clusterIP: 172.30.0.11, externalIPs: [198.51.100.20], "+httpPort, ""), slice("b", "10.1.2.6")),
 			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.1.5"),
-				service("b", "clusterIP: 172.30.0.11, externalIPs: [192.0.2.20], "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+				service("b", "clusterIP: 172.30.0.11, externalIPs: [198.51.100.20], "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
 			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
 				service("b", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
 			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [192.0.2.20], "+httpPort, ""), slice("a", "10.1.2.6")),
+				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.2.6")),
 		},
 		incremental: []bool{false, false, true},
 	}, {
