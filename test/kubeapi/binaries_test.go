@@ -12,7 +12,7 @@ import (
 )
 
 // TestBinariesSameRelease builds kube-apiserver and kube-proxy (which
-// `svcproxy bench --compare-kube-proxy` runs) and checks that both are
+// `svcproxy-bench --compare-kube-proxy` runs) and checks that both are
 // the same Kubernetes release, as the comparison promises.
 func TestBinariesSameRelease(t *testing.T) {
 	testkubeapi.Require(t)

@@ -9,7 +9,7 @@ import (
 )
 
 // largeModel returns services Services with endpoints endpoints each;
-// every tenth has a NodePort. As in svcproxy bench, each Service's first
+// every tenth has a NodePort. As in svcproxy-bench, each Service's first
 // endpoint runs on this node and the others on another node.
 func largeModel(services, endpoints int) *model.Model {
 	m := newModel([]string{podCIDR}, nil...)

@@ -62,7 +62,7 @@ func TestKernelLoadsRules(t *testing.T) {
 
 // bigModel builds services Services with eps endpoints each, the first
 // on this node and the others on another, every tenth with a NodePort:
-// the scale the layout is measured at, shaped like svcproxy bench's
+// the scale the layout is measured at, shaped like svcproxy-bench's
 // cluster.
 func bigModel(services, eps int) *model.Model {
 	m := &model.Model{
