@@ -112,11 +112,14 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy.Proxy, error) {
 	})
 }
 
-// request returns --proxy-mode as a detection request: kube-proxy's ""
-// means the platform default, which for svcproxy is to detect.
+// request returns --proxy-mode as a detection request. "" means what it
+// means to kube-proxy on Linux, iptables (in the variant the host uses):
+// a kubeadm cluster's configuration leaves the mode empty, and a node
+// must not change backend because its proxy binary did. "auto" asks for
+// nftables where the host supports it.
 func (o *runOptions) request() string {
 	if o.proxyMode == "" {
-		return "auto"
+		return string(sync.RequestIPTables)
 	}
 	return o.proxyMode
 }

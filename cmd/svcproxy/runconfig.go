@@ -38,7 +38,7 @@ type runOptions struct {
 func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
 	f.StringVar(&o.config, "config", "", "a KubeProxyConfiguration file; flags given on the command line override it")
-	f.StringVar(&o.proxyMode, "proxy-mode", "", `"" or auto (detect), nftables, iptables (variant detected), iptables-nft or iptables-legacy`)
+	f.StringVar(&o.proxyMode, "proxy-mode", "", `"" or iptables (variant detected, kube-proxy's default), auto (nftables where supported, else iptables), nftables, iptables-nft or iptables-legacy`)
 	f.StringVar(&o.hostnameOverride, "hostname-override", "", "this node's name (default: the host name)")
 	f.StringSliceVar(&o.clusterCIDRs, "cluster-cidr", nil, "pod CIDRs, comma-separated: traffic to cluster IPs from outside them is masqueraded")
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")

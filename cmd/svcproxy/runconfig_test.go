@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 // kubeadmConfig is shaped like the KubeProxyConfiguration kubeadm writes:
@@ -133,6 +135,51 @@ func TestRunGCPercent(t *testing.T) {
 			got, set := runGCPercent(lookup)
 			if got != tt.want || set != tt.wantSet {
 				t.Errorf("runGCPercent = %d, %v; want %d, %v", got, set, tt.want, tt.wantSet)
+			}
+		})
+	}
+}
+
+// TestProxyModeMeansWhatItMeansToKubeProxy checks that an empty mode, on
+// the command line or in a KubeProxyConfiguration, asks for iptables, as
+// it does of kube-proxy on Linux, and that auto stays svcproxy's choice.
+func TestProxyModeMeansWhatItMeansToKubeProxy(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		config string
+		want   sync.Request
+	}{
+		{name: "no flag", want: sync.RequestIPTables},
+		{name: "empty flag", args: []string{"--proxy-mode="}, want: sync.RequestIPTables},
+		{name: "auto", args: []string{"--proxy-mode=auto"}, want: sync.RequestAuto},
+		{name: "nftables", args: []string{"--proxy-mode=nftables"}, want: sync.RequestNFTables},
+		{name: "empty mode in the configuration", config: "mode: \"\"\n", want: sync.RequestIPTables},
+		{name: "flag over configuration", args: []string{"--proxy-mode=auto"}, config: "mode: nftables\n", want: sync.RequestAuto},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &runOptions{}
+			f := pflag.NewFlagSet("run", pflag.ContinueOnError)
+			o.addFlags(f)
+			args := tt.args
+			if tt.config != "" {
+				path := filepath.Join(t.TempDir(), "config.yaml")
+				text := "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n" + tt.config
+				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--config="+path)
+			}
+			if err := f.Parse(args); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.loadConfig(f); err != nil {
+				t.Fatal(err)
+			}
+			got, err := sync.ParseRequest(o.request())
+			if err != nil || got != tt.want {
+				t.Errorf("mode %q asks for %q (%v), want %q", o.proxyMode, got, err, tt.want)
 			}
 		})
 	}
