@@ -10,10 +10,12 @@ const ToBeDeletedTaint = "ToBeDeletedByClusterAutoscaler"
 // NodeEligible reports whether node should keep receiving load balancer
 // traffic: false when it is being deleted (it has a deletionTimestamp) or
 // when the cluster autoscaler has tainted it for removal. A nil node (not
-// known yet, or not watched) is eligible.
+// seen yet, or deleted) is not eligible, as for kube-proxy: a proxy that
+// does not know its node cannot serve the node's load balancer traffic
+// right.
 func NodeEligible(node *corev1.Node) bool {
 	if node == nil {
-		return true
+		return false
 	}
 	if node.DeletionTimestamp != nil {
 		return false

@@ -13,7 +13,7 @@ func TestNodeEligible(t *testing.T) {
 		node *corev1.Node
 		want bool
 	}{
-		{name: "unknown node", node: nil, want: true},
+		{name: "unknown node", node: nil, want: false},
 		{name: "plain node", node: &corev1.Node{}, want: true},
 		{name: "other taint", node: &corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "dedicated"}}}}, want: true},
 		{name: "autoscaler taint", node: &corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "dedicated"}, {Key: ToBeDeletedTaint}}}}, want: false},

@@ -58,9 +58,9 @@ type Server struct {
 }
 
 // NewServer returns a Server reporting state. It starts nothing; call
-// Run or Serve.
+// Run or Serve. Until SyncNode gives it a Node, the node is not eligible.
 func NewServer(cfg Config, state State) *Server {
-	s := &Server{addr: cfg.BindAddress, state: state, timeout: cfg.Timeout, clock: cfg.Clock, nodeEligible: true}
+	s := &Server{addr: cfg.BindAddress, state: state, timeout: cfg.Timeout, clock: cfg.Clock}
 	if s.timeout <= 0 {
 		period := cfg.SyncPeriod
 		if period <= 0 {
@@ -75,7 +75,8 @@ func NewServer(cfg Config, state State) *Server {
 }
 
 // SyncNode records the node's eligibility for load balancer traffic, as
-// NodeEligible judges it. Until it is called the node is eligible.
+// NodeEligible judges it. It is cheap and does not block, so it can be
+// called on every event about the Node.
 func (s *Server) SyncNode(node *corev1.Node) {
 	eligible := NodeEligible(node)
 	s.mu.Lock()
@@ -107,11 +108,16 @@ func (s *Server) check() (healthy bool, lastSync, now time.Time) {
 	return healthy, lastSync, now
 }
 
-// response is the JSON body of /healthz and /livez.
+// response is the JSON body of /healthz and /livez, with kube-proxy's
+// field names. LastUpdated is the current time while the proxy is
+// healthy, as kube-proxy reports it (its older releases reported the last
+// sync, and "recent while healthy" is what checks built on it expect);
+// the last successful sync is in the metrics.
 type response struct {
 	LastUpdated  time.Time `json:"lastUpdated"`
 	CurrentTime  time.Time `json:"currentTime"`
 	NodeEligible *bool     `json:"nodeEligible,omitempty"`
+	Healthy      bool      `json:"healthy"`
 }
 
 // Handler returns the handler of /healthz and /livez.
@@ -123,15 +129,20 @@ func (s *Server) Handler() http.Handler {
 }
 
 // answer writes the verdict, counting the node's eligibility if withNode.
+// As kube-proxy's, the body's healthy is the sync loop's verdict alone,
+// and the status code also counts the node.
 func (s *Server) answer(w http.ResponseWriter, withNode bool) {
 	healthy, lastSync, now := s.check()
-	resp := response{LastUpdated: lastSync, CurrentTime: now}
+	resp := response{LastUpdated: lastSync, CurrentTime: now, Healthy: healthy}
 	if withNode {
 		s.mu.Lock()
 		eligible := s.nodeEligible
 		s.mu.Unlock()
 		resp.NodeEligible = &eligible
 		healthy = healthy && eligible
+	}
+	if healthy {
+		resp.LastUpdated = now
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {

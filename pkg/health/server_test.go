@@ -29,6 +29,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestServerVerdicts(t *testing.T) {
 	deleting := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", DeletionTimestamp: &metav1.Time{Time: t0}}}
+	plain := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
 	tests := []struct {
 		name  string
 		state fakeState
@@ -36,13 +37,15 @@ func TestServerVerdicts(t *testing.T) {
 		path  string
 		want  int
 	}{
-		{name: "nothing pending", state: fakeState{last: t0.Add(-time.Hour)}, path: "/healthz", want: 200},
-		{name: "pending within timeout", state: fakeState{last: t0.Add(-time.Hour), pending: t0.Add(-59 * time.Second)}, path: "/healthz", want: 200},
-		{name: "pending past timeout", state: fakeState{last: t0.Add(-time.Hour), pending: t0.Add(-61 * time.Second)}, path: "/healthz", want: 503},
+		{name: "nothing pending", state: fakeState{last: t0.Add(-time.Hour)}, node: plain, path: "/healthz", want: 200},
+		{name: "pending within timeout", state: fakeState{last: t0.Add(-time.Hour), pending: t0.Add(-59 * time.Second)}, node: plain, path: "/healthz", want: 200},
+		{name: "pending past timeout", state: fakeState{last: t0.Add(-time.Hour), pending: t0.Add(-61 * time.Second)}, node: plain, path: "/healthz", want: 503},
 		{name: "pending past timeout on livez", state: fakeState{pending: t0.Add(-61 * time.Second)}, path: "/livez", want: 503},
-		{name: "old change synced since", state: fakeState{last: t0.Add(-time.Second), pending: t0.Add(-time.Hour)}, path: "/healthz", want: 200},
+		{name: "old change synced since", state: fakeState{last: t0.Add(-time.Second), pending: t0.Add(-time.Hour)}, node: plain, path: "/healthz", want: 200},
 		{name: "node being deleted fails healthz", state: fakeState{last: t0}, node: deleting, path: "/healthz", want: 503},
 		{name: "node being deleted passes livez", state: fakeState{last: t0}, node: deleting, path: "/livez", want: 200},
+		{name: "node never seen fails healthz", state: fakeState{last: t0}, path: "/healthz", want: 503},
+		{name: "node never seen passes livez", state: fakeState{last: t0}, path: "/livez", want: 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,31 +65,42 @@ func TestServerVerdicts(t *testing.T) {
 	}
 }
 
+// TestServerBody checks kube-proxy's body: healthy is the sync loop's
+// verdict, nodeEligible is on /healthz only, and lastUpdated is now while
+// the answer is 200, the last sync otherwise.
 func TestServerBody(t *testing.T) {
+	tainted := &corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: ToBeDeletedTaint, Effect: corev1.TaintEffectNoSchedule}}}}
+	last := t0.Add(-5 * time.Second)
 	tests := []struct {
 		name         string
 		path         string
+		state        fakeState
 		wantEligible any
+		wantHealthy  bool
+		wantLast     time.Time
 	}{
-		{name: "healthz reports eligibility", path: "/healthz", wantEligible: false},
-		{name: "livez leaves it out", path: "/livez", wantEligible: nil},
+		{name: "healthz reports eligibility", path: "/healthz", state: fakeState{last: last},
+			wantEligible: false, wantHealthy: true, wantLast: last},
+		{name: "livez leaves it out", path: "/livez", state: fakeState{last: last},
+			wantEligible: nil, wantHealthy: true, wantLast: t0},
+		{name: "a late change", path: "/livez", state: fakeState{last: t0.Add(-2 * time.Hour), pending: t0.Add(-time.Hour)},
+			wantEligible: nil, wantHealthy: false, wantLast: t0.Add(-2 * time.Hour)},
 	}
-	last := t0.Add(-5 * time.Second)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewServer(Config{Clock: clocktesting.NewFakePassiveClock(t0)}, fakeState{last: last})
-			s.SyncNode(&corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: ToBeDeletedTaint, Effect: corev1.TaintEffectNoSchedule}}}})
+			s := NewServer(Config{Clock: clocktesting.NewFakePassiveClock(t0)}, tt.state)
+			s.SyncNode(tainted)
 			rec := httptest.NewRecorder()
 			s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
 			var body map[string]any
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 				t.Fatalf("decoding %s: %v", rec.Body, err)
 			}
-			if body["lastUpdated"] != last.Format(time.RFC3339Nano) || body["currentTime"] != t0.Format(time.RFC3339Nano) {
-				t.Errorf("times = %v, %v; want %v, %v", body["lastUpdated"], body["currentTime"], last, t0)
+			if body["lastUpdated"] != tt.wantLast.Format(time.RFC3339Nano) || body["currentTime"] != t0.Format(time.RFC3339Nano) {
+				t.Errorf("times = %v, %v; want %v, %v", body["lastUpdated"], body["currentTime"], tt.wantLast, t0)
 			}
-			if body["nodeEligible"] != tt.wantEligible {
-				t.Errorf("nodeEligible = %v, want %v", body["nodeEligible"], tt.wantEligible)
+			if body["nodeEligible"] != tt.wantEligible || body["healthy"] != tt.wantHealthy {
+				t.Errorf("nodeEligible = %v, healthy = %v; want %v, %v", body["nodeEligible"], body["healthy"], tt.wantEligible, tt.wantHealthy)
 			}
 		})
 	}

@@ -22,7 +22,6 @@ func (p *Proxy) canary(ctx context.Context) {
 
 // checkRules runs one canary check.
 func (p *Proxy) checkRules(ctx context.Context) {
-	p.health.SyncNode(p.tracker.Node())
 	ok, err := p.node.Intact(ctx)
 	switch {
 	case ctx.Err() != nil:

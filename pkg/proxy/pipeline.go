@@ -34,7 +34,6 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	for _, m := range models {
 		p.metrics.SetServicePorts(m.Family, len(m.Services))
 	}
-	p.health.SyncNode(p.tracker.Node())
 	if err := p.healthPorts.Sync(models); err != nil {
 		p.log.Warn("health check node ports", "err", err)
 	}

@@ -104,6 +104,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.tracker.Notify(p.loop.Trigger)
 	p.health = health.NewServer(health.Config{BindAddress: cfg.HealthzBindAddress, SyncPeriod: cfg.SyncPeriod}, loopState{p.loop})
+	// The health check follows the Node as its events arrive: a taint
+	// for removal must fail /healthz at once, not at the next sync.
+	p.tracker.NotifyNode(p.health.SyncNode)
 	p.healthPorts = health.NewNodePortServers(health.NodePortConfig{Health: p.health})
 	p.metricsServer = metrics.NewServer(cfg.MetricsBindAddress, p.metrics)
 	return p, nil

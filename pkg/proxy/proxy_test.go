@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/svcproxy/svcproxy/internal/fakenft"
+	"github.com/svcproxy/svcproxy/pkg/health"
 	"github.com/svcproxy/svcproxy/pkg/metrics"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/sync"
@@ -253,5 +254,32 @@ func TestRefusedSyncIsAFailure(t *testing.T) {
 	p.syncOnce(t, true)
 	if len(p.nft.Loads()) != loads+1 || !p.lastLoadFull(t) {
 		t.Error("the retry did not load in full")
+	}
+}
+
+// TestHealthFollowsTheNode checks /healthz against the Node's events
+// alone, with no sync between them: 503 before the Node is seen, 200 once
+// it is, 503 as soon as the cluster autoscaler taints it for removal.
+func TestHealthFollowsTheNode(t *testing.T) {
+	p := newTestProxy(t)
+	p.tracker.OnServiceAdd(service("web", "172.30.0.10"))
+	p.syncOnce(t, false)
+	healthz := func() int {
+		rec := httptest.NewRecorder()
+		p.health.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		return rec.Code
+	}
+	if got := healthz(); got != http.StatusServiceUnavailable {
+		t.Errorf("before the Node is seen /healthz = %d, want 503", got)
+	}
+	p.tracker.OnNodeAdd(node("192.168.0.10"))
+	if got := healthz(); got != http.StatusOK {
+		t.Errorf("with the Node /healthz = %d, want 200", got)
+	}
+	tainted := node("192.168.0.10")
+	tainted.Spec.Taints = []v1.Taint{{Key: health.ToBeDeletedTaint, Effect: v1.TaintEffectNoSchedule}}
+	p.tracker.OnNodeUpdate(nil, tainted)
+	if got := healthz(); got != http.StatusServiceUnavailable {
+		t.Errorf("right after the taint /healthz = %d, want 503", got)
 	}
 }

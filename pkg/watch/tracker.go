@@ -32,6 +32,7 @@ type Tracker struct {
 	// is full.
 	snapshotted bool
 	notify      func()
+	notifyNode  func(*v1.Node)
 }
 
 // NewTracker returns an empty Tracker for the node named nodeName. Node
@@ -57,6 +58,18 @@ func (t *Tracker) Notify(f func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.notify = f
+}
+
+// NotifyNode registers f to be called with this node's Node (nil once it
+// is deleted) after every event about it, replacing any earlier f. Unlike
+// Notify it is called whether or not the model sees a change: the Node's
+// taints and deletion, which no rule depends on, decide the health check,
+// and it must see them at once. It is called without the Tracker's lock
+// held, on the informer's goroutine, so it must not block.
+func (t *Tracker) NotifyNode(f func(node *v1.Node)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.notifyNode = f
 }
 
 // OnServiceAdd records a new Service.
@@ -119,6 +132,7 @@ func (t *Tracker) setNode(node *v1.Node) {
 		return
 	}
 	t.record(func(now time.Time) bool { return t.node.record(node.Name, node, now, time.Time{}) })
+	t.nodeEvent(node)
 }
 
 func (t *Tracker) deleteNode(name string) {
@@ -126,6 +140,17 @@ func (t *Tracker) deleteNode(name string) {
 		return
 	}
 	t.record(func(now time.Time) bool { return t.node.record(name, nil, now, time.Time{}) })
+	t.nodeEvent(nil)
+}
+
+// nodeEvent passes this node's Node, as it now is, to NotifyNode's f.
+func (t *Tracker) nodeEvent(node *v1.Node) {
+	t.mu.Lock()
+	f := t.notifyNode
+	t.mu.Unlock()
+	if f != nil {
+		f(node)
+	}
 }
 
 // record runs change under the lock and calls the notify callback, outside

@@ -459,3 +459,27 @@ func pending(tr *Tracker) bool {
 func empty(c Changes) bool {
 	return len(c.Services) == 0 && !c.NodeChanged && !c.Full
 }
+
+// TestNotifyNodeSeesEveryEvent checks that NotifyNode's f gets this
+// node's Node on every event, also those the model ignores (a taint),
+// and nil when it is deleted; other nodes' events are not passed on.
+func TestNotifyNodeSeesEveryEvent(t *testing.T) {
+	tr := newTestTracker()
+	var got []*v1.Node
+	tr.NotifyNode(func(n *v1.Node) { got = append(got, n) })
+	plain := node(testNode, []string{"192.168.0.10"})
+	tainted := node(testNode, []string{"192.168.0.10"}, func(n *v1.Node) {
+		n.Spec.Taints = []v1.Taint{{Key: "ToBeDeletedByClusterAutoscaler", Effect: v1.TaintEffectNoSchedule}}
+	})
+	tr.OnNodeAdd(plain)
+	tr.Snapshot()
+	tr.OnNodeUpdate(plain, tainted)
+	if pending(tr) {
+		t.Error("a taint left a change pending for the model")
+	}
+	tr.OnNodeAdd(node(otherNode, []string{"192.168.0.11"}))
+	tr.deleteNode(testNode)
+	if want := []*v1.Node{plain, tainted, nil}; !slices.Equal(got, want) {
+		t.Errorf("NotifyNode got %v, want %v", got, want)
+	}
+}
