@@ -43,6 +43,16 @@ func TestBuildEndpointChoice(t *testing.T) {
 			wantAny:     true,
 		},
 		{
+			// kube-proxy reads an unset serving as true, so a terminating
+			// endpoint that does not say is a fallback, as one that says
+			// serving is.
+			name:        "unset serving on a terminating endpoint reads as serving",
+			svc:         svc("a"),
+			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminatingUnsetServing), ep("10.1.0.6", notReady))},
+			wantCluster: "10.1.0.5:8080",
+			wantAny:     true,
+		},
+		{
 			name:    "non-serving never used",
 			svc:     svc("a"),
 			slices:  []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(false)), ep("10.1.0.6", notReady))},

@@ -166,15 +166,17 @@ func sliceEndpoint(e *discovery.Endpoint, fam Family, nodeName, id string, i int
 		warn.add("EndpointSlice", id, "%s skipped: %v", field, err)
 		return Endpoint{}, false
 	}
+	// Unset conditions read as kube-proxy reads them: ready and serving
+	// true, terminating false. The API asks consumers to take an unset
+	// serving as ready, which differs only for an endpoint that is not
+	// ready and terminating; kube-proxy then keeps it as a fallback, and
+	// so does svcproxy, so that a node's traffic does not change with the
+	// proxy.
 	ep := Endpoint{
 		IP:          ip,
 		Ready:       e.Conditions.Ready == nil || *e.Conditions.Ready,
 		Serving:     e.Conditions.Serving == nil || *e.Conditions.Serving,
 		Terminating: e.Conditions.Terminating != nil && *e.Conditions.Terminating,
-	}
-	// The API defines an unset serving condition as equal to ready.
-	if e.Conditions.Serving == nil {
-		ep.Serving = ep.Ready
 	}
 	if e.NodeName != nil {
 		ep.NodeName = *e.NodeName

@@ -52,6 +52,12 @@ func terminating(serving bool) epOpt {
 	}
 }
 
+// terminatingUnsetServing is an endpoint that is terminating and not
+// ready, and leaves serving unset.
+func terminatingUnsetServing(e *discovery.Endpoint) {
+	e.Conditions = discovery.EndpointConditions{Ready: ptr.To(false), Terminating: ptr.To(true)}
+}
+
 func zoneHint(zone string) epOpt {
 	return func(e *discovery.Endpoint) {
 		e.Hints = &discovery.EndpointHints{ForZones: []discovery.ForZone{{Name: zone}}}
