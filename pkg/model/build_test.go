@@ -289,7 +289,9 @@ func TestBuildSourceRanges(t *testing.T) {
 	}{
 		{"none", lb(), "", false},
 		{"whitespace tolerated and masked", lb(" 203.0.113.0/25 ", "10.2.3.4/16"), "10.2.0.0/16 203.0.113.0/25", true},
-		{"other family only closes this one", lb("2001:db8::/32"), "", true},
+		// As kube-proxy: ranges of the other family say nothing of this one.
+		{"other family only leaves this one open", lb("2001:db8::/32"), "", false},
+		{"this family among others", lb("2001:db8::/32", "203.0.113.0/25"), "203.0.113.0/25", true},
 		{"all invalid closes", lb("nonsense"), "", true},
 	}
 	for _, tt := range tests {

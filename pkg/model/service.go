@@ -288,6 +288,18 @@ func sourceRanges(obj *v1.Service, id string, warn *warnings) (ranges []netip.Pr
 	return slices.Compact(ranges), firewall
 }
 
+// firewallFor reports whether the Service's load balancer traffic of
+// family fam passes through its source ranges. Only ranges of that family
+// can say who may connect, so ranges all of the other family leave it
+// open, as kube-proxy leaves it; ranges none of which parsed close it
+// (see sourceRanges).
+func (svc *service) firewallFor(fam Family) bool {
+	if len(svc.sourceRanges) == 0 {
+		return svc.firewall
+	}
+	return len(prefixesOfFamily(svc.sourceRanges, fam)) > 0
+}
+
 func affinity(obj *v1.Service, id string, warn *warnings) int32 {
 	if obj.Spec.SessionAffinity != v1.ServiceAffinityClientIP {
 		return 0
@@ -321,7 +333,7 @@ func (svc *service) portsFor(fam Family, eps endpointIndex, node Node) []*Servic
 			ExternalIPs:         addrsOfFamily(svc.externalIPs, fam),
 			LoadBalancerIPs:     addrsOfFamily(svc.lbIPs, fam),
 			SourceRanges:        prefixesOfFamily(svc.sourceRanges, fam),
-			Firewall:            svc.firewall,
+			Firewall:            svc.firewallFor(fam),
 			InternalPolicyLocal: svc.intLocal,
 			AffinitySeconds:     svc.affinitySeconds,
 		}

@@ -132,9 +132,11 @@ type ServicePort struct {
 	// their traffic arrives at the node already addressed to a node IP.
 	ExternalIPs     []netip.Addr
 	LoadBalancerIPs []netip.Addr
-	// SourceRanges are the loadBalancerSourceRanges of this family. When
-	// Firewall is true but SourceRanges is empty, the Service allows only
-	// the other family's clients, so this family's LB traffic is dropped.
+	// SourceRanges are the loadBalancerSourceRanges of this family, and
+	// Firewall says whether they apply. Ranges all of the other family
+	// leave this family open, as kube-proxy does. When Firewall is true
+	// but SourceRanges is empty, none of the Service's ranges parsed, and
+	// its load balancer traffic is dropped rather than let through.
 	SourceRanges []netip.Prefix
 	Firewall     bool
 
