@@ -444,3 +444,45 @@ func TestBuildWarningOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildHealthCheckNodePort checks which ports carry a health check
+// node port: kube-proxy's rule, a LoadBalancer with a Local external
+// policy, whatever the port's other destinations.
+func TestBuildHealthCheckNodePort(t *testing.T) {
+	local := func(typ v1.ServiceType, mutate func(*v1.Service)) *v1.Service {
+		return svc("a", func(s *v1.Service) {
+			s.Spec.Type = typ
+			s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+			s.Spec.HealthCheckNodePort = 32000
+			if mutate != nil {
+				mutate(s)
+			}
+		})
+	}
+	tests := []struct {
+		name string
+		svc  *v1.Service
+		want uint16
+	}{
+		{"load balancer", local(v1.ServiceTypeLoadBalancer, func(s *v1.Service) {
+			s.Spec.Ports[0].NodePort = 30080
+			s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "192.0.2.10"}}
+		}), 32000},
+		{"load balancer with only proxy-mode ingresses and no node port", local(v1.ServiceTypeLoadBalancer, func(s *v1.Service) {
+			s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "192.0.2.11", IPMode: ptr.To(v1.LoadBalancerIPModeProxy)}}
+		}), 32000},
+		{"node port", local(v1.ServiceTypeNodePort, func(s *v1.Service) { s.Spec.Ports[0].NodePort = 30080 }), 0},
+		{"cluster policy", svc("a", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeLoadBalancer
+			s.Spec.HealthCheckNodePort = 32000
+		}), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := build(t, IPv4, Input{Services: []*v1.Service{tt.svc}})
+			if got := m.Services[0].HealthCheckNodePort; got != tt.want {
+				t.Errorf("HealthCheckNodePort = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

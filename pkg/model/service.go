@@ -108,7 +108,10 @@ func convertService(obj *v1.Service, warn *warnings) *service {
 	}
 	svc.extLocal = obj.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal
 	svc.intLocal = obj.Spec.InternalTrafficPolicy != nil && *obj.Spec.InternalTrafficPolicy == v1.ServiceInternalTrafficPolicyLocal
-	if svc.extLocal {
+	// Only a LoadBalancer with a Local external policy has a health
+	// check node port, as in kube-proxy (and the API server allocates
+	// none for other Services).
+	if svc.extLocal && obj.Spec.Type == v1.ServiceTypeLoadBalancer {
 		svc.healthCheckPort = validPortOrZero(obj.Spec.HealthCheckNodePort, "spec.healthCheckNodePort", id, warn)
 	}
 	svc.affinitySeconds = affinity(obj, id, warn)
@@ -341,9 +344,11 @@ func (svc *service) portsFor(fam Family, eps endpointIndex, node Node) []*Servic
 		// Like kube-proxy, a Local external policy only means something
 		// for a port that takes external traffic.
 		sp.ExternalPolicyLocal = svc.extLocal && sp.ExternallyAccessible()
-		if sp.ExternalPolicyLocal {
-			sp.HealthCheckNodePort = svc.healthCheckPort
-		}
+		// The health check port is the Service's, not the port's: load
+		// balancers probe it whatever this node's rules for the port,
+		// also when every ingress is ipMode Proxy and the port has no
+		// NodePort (kube-proxy opens it then too).
+		sp.HealthCheckNodePort = svc.healthCheckPort
 		if len(sp.LoadBalancerIPs) == 0 {
 			sp.SourceRanges, sp.Firewall = nil, false
 		}
