@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -28,10 +29,10 @@ var _ ProxyHealth = (*Server)(nil)
 
 // NodePortConfig configures NodePortServers.
 type NodePortConfig struct {
-	// Listen opens the listener of one health check node port; nil
-	// listens on the port on every address of the node. Tests map ports
-	// to 127.0.0.1:0 here.
-	Listen func(port uint16) (net.Listener, error)
+	// Listen opens the listener of one health check node port on one
+	// address, an invalid addr meaning every address of the node; nil
+	// listens for real. Tests map ports to 127.0.0.1:0 here.
+	Listen func(addr netip.Addr, port uint16) (net.Listener, error)
 	// Health is the proxy's own health; nil counts the proxy healthy.
 	Health ProxyHealth
 }
@@ -41,11 +42,14 @@ type NodePortConfig struct {
 // HealthCheckNodePort, answering on every path with 200 when the Service
 // has a ready local endpoint and the proxy is healthy, 503 otherwise.
 type NodePortServers struct {
-	listen func(port uint16) (net.Listener, error)
+	listen func(addr netip.Addr, port uint16) (net.Listener, error)
 	health ProxyHealth
 
 	mu      sync.Mutex
 	servers map[uint16]*nodePortServer
+	// addrs are the addresses the open ports listen on; nil is every
+	// address.
+	addrs []netip.Addr
 }
 
 // ServiceName names a Service in a health check answer.
@@ -62,10 +66,11 @@ type serviceHealth struct {
 	localEndpoints int
 }
 
-// nodePortServer is one open health check node port.
+// nodePortServer is one open health check node port, on each of the
+// addresses it listens on.
 type nodePortServer struct {
 	stop   context.CancelFunc
-	done   chan struct{}
+	done   sync.WaitGroup
 	target atomic.Pointer[serviceHealth]
 }
 
@@ -74,14 +79,65 @@ type nodePortServer struct {
 func NewNodePortServers(cfg NodePortConfig) *NodePortServers {
 	n := &NodePortServers{listen: cfg.Listen, health: cfg.Health, servers: map[uint16]*nodePortServer{}}
 	if n.listen == nil {
-		n.listen = listenAllAddresses
+		n.listen = listen
 	}
 	return n
 }
 
-// listenAllAddresses listens on port on every address of both families.
-func listenAllAddresses(port uint16) (net.Listener, error) {
-	return net.Listen("tcp", ":"+strconv.Itoa(int(port)))
+// listen listens on port at addr: on every address of both families when
+// addr is invalid, of one family when it is that family's unspecified
+// address.
+func listen(addr netip.Addr, port uint16) (net.Listener, error) {
+	switch {
+	case !addr.IsValid():
+		return net.Listen("tcp", ":"+strconv.Itoa(int(port)))
+	case addr.Is4():
+		return net.Listen("tcp4", netip.AddrPortFrom(addr, port).String())
+	}
+	return net.Listen("tcp6", netip.AddrPortFrom(addr, port).String())
+}
+
+// listenAddrs returns the addresses health check node ports listen on,
+// as kube-proxy chooses them: the node's addresses that
+// --nodeport-addresses admits, and, for a family it does not restrict,
+// every address of that family; nil, meaning every address, when it
+// restricts no family.
+func listenAddrs(models []*model.Model) []netip.Addr {
+	restricted := false
+	var out []netip.Addr
+	for _, m := range models {
+		if m == nil {
+			continue
+		}
+		if len(m.Config.NodePortAddresses) == 0 {
+			out = append(out, unspecified(m.Family))
+			continue
+		}
+		restricted = true
+		for _, ip := range m.Node.IPs {
+			if slices.ContainsFunc(m.Config.NodePortAddresses, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+				out = append(out, ip)
+			}
+		}
+	}
+	if !restricted {
+		return nil
+	}
+	if out == nil {
+		// Not nil: nowhere is not everywhere.
+		return []netip.Addr{}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// unspecified returns a family's unspecified address, which listens on
+// every address of the family.
+func unspecified(f model.Family) netip.Addr {
+	if f == model.IPv6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 // Sync makes the open health check node ports those of the Services in
@@ -91,14 +147,17 @@ func listenAllAddresses(port uint16) (net.Listener, error) {
 // the next Sync; the other ports are served regardless.
 func (n *NodePortServers) Sync(models []*model.Model) error {
 	want, errs := healthCheckPorts(models)
+	addrs := listenAddrs(models)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for port, s := range n.servers {
-		if _, ok := want[port]; !ok {
+		// Ports listening elsewhere than they now should reopen below.
+		if _, ok := want[port]; !ok || !slices.Equal(addrs, n.addrs) {
 			s.close()
 			delete(n.servers, port)
 		}
 	}
+	n.addrs = addrs
 	ports := make([]uint16, 0, len(want))
 	for port := range want {
 		ports = append(ports, port)
@@ -131,27 +190,44 @@ func (n *NodePortServers) Close() {
 	}
 }
 
-// open listens on port and serves target's health there.
+// open listens on port at every address of n.addrs (every address when
+// nil) and serves target's health there. If one address fails, none is
+// kept open.
 func (n *NodePortServers) open(port uint16, target serviceHealth) (*nodePortServer, error) {
-	l, err := n.listen(port)
-	if err != nil {
-		return nil, err
+	addrs := n.addrs
+	switch {
+	case addrs == nil:
+		addrs = []netip.Addr{{}}
+	case len(addrs) == 0:
+		return nil, errors.New("no address of the node is in --nodeport-addresses")
+	}
+	listeners := make([]net.Listener, 0, len(addrs))
+	for _, a := range addrs {
+		l, err := n.listen(a, port)
+		if err != nil {
+			for _, open := range listeners {
+				_ = open.Close()
+			}
+			return nil, err
+		}
+		listeners = append(listeners, l)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &nodePortServer{stop: stop, done: make(chan struct{})}
+	s := &nodePortServer{stop: stop}
 	s.target.Store(&target)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { n.answer(w, s.target.Load()) })
-	go func() {
-		defer close(s.done)
-		_ = httpserve.Serve(ctx, l, handler) // nil once close cancels ctx
-	}()
+	for _, l := range listeners {
+		s.done.Go(func() {
+			_ = httpserve.Serve(ctx, l, handler) // nil once close cancels ctx
+		})
+	}
 	return s, nil
 }
 
 // close stops the server and waits for it.
 func (s *nodePortServer) close() {
 	s.stop()
-	<-s.done
+	s.done.Wait()
 }
 
 // nodePortResponse is the JSON body of a health check node port.

@@ -112,7 +112,7 @@ type loopback struct {
 	fail  map[uint16]bool
 }
 
-func (l *loopback) listen(port uint16) (net.Listener, error) {
+func (l *loopback) listen(_ netip.Addr, port uint16) (net.Listener, error) {
 	if l.fail[port] {
 		return nil, fmt.Errorf("port %d is busy", port)
 	}
@@ -232,4 +232,83 @@ func TestNodePortServersBusyPort(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Sync error = %v, want one containing %q", err, want)
 	}
+}
+
+// restricted returns m on a node with ips, accepting NodePort traffic on
+// the addresses in nodePortAddresses.
+func restricted(m *model.Model, ips []string, nodePortAddresses ...string) *model.Model {
+	for _, ip := range ips {
+		m.Node.IPs = append(m.Node.IPs, netip.MustParseAddr(ip))
+	}
+	for _, p := range nodePortAddresses {
+		m.Config.NodePortAddresses = append(m.Config.NodePortAddresses, netip.MustParsePrefix(p))
+	}
+	return m
+}
+
+func TestListenAddrs(t *testing.T) {
+	tests := []struct {
+		name   string
+		models []*model.Model
+		want   string
+	}{
+		{name: "unrestricted listens everywhere", models: []*model.Model{
+			restricted(modelOf(model.IPv4), []string{"192.168.0.10"}),
+			restricted(modelOf(model.IPv6), []string{"fd00:192::10"}),
+		}, want: ""},
+		{name: "only the node addresses admitted", models: []*model.Model{
+			restricted(modelOf(model.IPv4), []string{"192.168.0.10", "198.51.100.10"}, "192.168.0.0/24"),
+		}, want: "192.168.0.10"},
+		{name: "a family left unrestricted listens on all of its addresses", models: []*model.Model{
+			restricted(modelOf(model.IPv4), []string{"192.168.0.10", "198.51.100.10"}, "192.168.0.0/24"),
+			restricted(modelOf(model.IPv6), []string{"fd00:192::10"}),
+		}, want: "192.168.0.10 ::"},
+		{name: "no node address admitted", models: []*model.Model{
+			restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24"),
+		}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, a := range listenAddrs(tt.models) {
+				got = append(got, a.String())
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("listen on %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := listenAddrs([]*model.Model{restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24")}); got == nil {
+		t.Error("no admitted address reads as every address")
+	}
+}
+
+// TestNodePortServersListenOnNodePortAddresses opens a real health check
+// node port on a node whose --nodeport-addresses admit one loopback
+// address (the whole of 127.0.0.0/8 is on lo): it answers there and not
+// on another address of the node.
+func TestNodePortServersListenOnNodePortAddresses(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(free.Addr().(*net.TCPAddr).Port)
+	free.Close()
+	m := restricted(modelOf(model.IPv4, hcPort("a", 80, port, []string{"10.1.1.5"})),
+		[]string{"127.0.0.1", "127.0.0.2"}, "127.0.0.2/32")
+	n := NewNodePortServers(NodePortConfig{})
+	defer n.Close()
+	if err := n.Sync([]*model.Model{m}); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	wantStatus(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), port).String(), 200)
+	if _, _, err := get(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()); err == nil {
+		t.Error("the port answers on an address --nodeport-addresses does not admit")
+	}
+	// Lifting the restriction reopens the port on every address.
+	m.Config.NodePortAddresses = nil
+	if err := n.Sync([]*model.Model{m}); err != nil {
+		t.Fatalf("second Sync: %v", err)
+	}
+	wantStatus(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String(), 200)
 }
