@@ -52,14 +52,22 @@ is the same, and a KubeProxyConfiguration file with --config. It exits on
 SIGTERM without removing rules, so traffic keeps flowing across restarts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			log := o.kp.logger(cmd.ErrOrStderr())
 			ignored, err := o.loadConfig(cmd.Flags())
+			if err == nil {
+				err = o.kp.validate()
+			}
 			if err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
 			for _, f := range ignored {
 				log.Warn("--config field is not supported by svcproxy and is ignored", "field", f)
 			}
+			reportNotApplied(cmd.Flags(), log)
+			if done, err := o.oneShot(cmd.Context(), cmd.OutOrStdout()); done {
+				return err
+			}
+			o.kp.applyOOMScoreAdj(log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return o.run(ctx, log)
@@ -107,7 +115,7 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy.Proxy, error) {
 		Log: log, Client: client, NodeName: name, Model: cfg,
 		Node: &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
 			Request: req, Conntrack: conntrack.NewCleaner("")},
-		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod,
+		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod, ConfigSyncPeriod: o.kp.configSyncPeriod,
 		HealthzBindAddress: o.healthzBindAddress, MetricsBindAddress: o.metricsBindAddress,
 	})
 }
@@ -145,8 +153,8 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 func (o *runOptions) client() (kubernetes.Interface, error) {
 	var cfg *rest.Config
 	var err error
-	if o.kubeconfig != "" {
-		cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	if o.kubeconfig != "" || o.kp.master != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags(o.kp.master, o.kubeconfig)
 	} else {
 		cfg, err = rest.InClusterConfig()
 	}
@@ -154,6 +162,7 @@ func (o *runOptions) client() (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("loading the API server configuration (give --kubeconfig outside a cluster): %w", err)
 	}
 	cfg.UserAgent = "svcproxy"
+	cfg.QPS, cfg.Burst, cfg.ContentType = o.kp.apiQPS, int(o.kp.apiBurst), o.kp.apiContentType
 	return kubernetes.NewForConfig(cfg)
 }
 

@@ -33,6 +33,8 @@ type runOptions struct {
 	syncPeriod         time.Duration
 	minSyncPeriod      time.Duration
 	noSanityCheck      bool
+	// kp holds the rest of kube-proxy's command line.
+	kp kubeProxyFlags
 }
 
 func (o *runOptions) addFlags(f *pflag.FlagSet) {
@@ -53,6 +55,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 		f.DurationVar(&o.minSyncPeriod, name, sync.DefaultMinSyncPeriod, "the least time between two syncs; changes meanwhile are batched")
 	}
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4")
+	o.kp.addFlags(f)
 }
 
 // flagAliases are kube-proxy's older names of the same flags.
@@ -67,7 +70,8 @@ var flagAliases = map[string]string{
 // differently from what its configuration says.
 var supportedConfigFields = []string{
 	"apiVersion", "kind",
-	"clientConnection.kubeconfig",
+	"clientConnection.kubeconfig", "clientConnection.qps", "clientConnection.burst", "clientConnection.contentType",
+	"configSyncPeriod", "oomScoreAdj",
 	"hostnameOverride", "healthzBindAddress", "metricsBindAddress", "mode",
 	"clusterCIDR", "nodePortAddresses", "detectLocalMode",
 	"iptables.masqueradeAll", "iptables.masqueradeBit", "iptables.syncPeriod", "iptables.minSyncPeriod",
@@ -121,9 +125,7 @@ func (o *runOptions) applyConfig(cfg *kubeproxy.KubeProxyConfiguration, changed 
 		return fmt.Errorf("mode %q is not supported: use iptables or nftables", mode)
 	}
 	set("proxy-mode", func() { o.proxyMode = string(mode) })
-	if c := cfg.ClientConnection.Kubeconfig; c != "" {
-		set("kubeconfig", func() { o.kubeconfig = c })
-	}
+	o.applyClientConfig(cfg, set)
 	if cfg.HostnameOverride != "" {
 		set("hostname-override", func() { o.hostnameOverride = cfg.HostnameOverride })
 	}
@@ -141,6 +143,30 @@ func (o *runOptions) applyConfig(cfg *kubeproxy.KubeProxyConfiguration, changed 
 	}
 	o.applyModeConfig(cfg, set)
 	return nil
+}
+
+// applyClientConfig reads the API client's settings and the other
+// process settings kube-proxy's command line also has.
+func (o *runOptions) applyClientConfig(cfg *kubeproxy.KubeProxyConfiguration, set func(string, func())) {
+	c := cfg.ClientConnection
+	if c.Kubeconfig != "" {
+		set("kubeconfig", func() { o.kubeconfig = c.Kubeconfig })
+	}
+	if c.QPS != 0 {
+		set("kube-api-qps", func() { o.kp.apiQPS = c.QPS })
+	}
+	if c.Burst != 0 {
+		set("kube-api-burst", func() { o.kp.apiBurst = c.Burst })
+	}
+	if c.ContentType != "" {
+		set("kube-api-content-type", func() { o.kp.apiContentType = c.ContentType })
+	}
+	if d := cfg.ConfigSyncPeriod.Duration; d > 0 {
+		set("config-sync-period", func() { o.kp.configSyncPeriod = d })
+	}
+	if adj := cfg.OOMScoreAdj; adj != nil {
+		set("oom-score-adj", func() { o.kp.oomScoreAdj = *adj })
+	}
 }
 
 // applyModeConfig reads the iptables or nftables section, whichever the
@@ -205,7 +231,7 @@ func zeroJSON(v any) bool {
 	case float64:
 		return x == 0
 	case string:
-		return x == "" || x == "0s"
+		return x == "" || x == "0s" || x == "0"
 	case []any:
 		return len(x) == 0
 	case map[string]any:

@@ -19,7 +19,7 @@ kind: KubeProxyConfiguration
 bindAddress: 0.0.0.0
 clientConnection:
   kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
-  qps: 5
+  qps: 7
 clusterCIDR: 10.244.0.0/16
 configSyncPeriod: 0s
 conntrack:
@@ -51,10 +51,13 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name:        "kubeadm file in iptables mode",
 			config:      strings.Replace(kubeadmConfig, "%s", "iptables", 1),
-			wantIgnored: "clientConnection.qps",
+			wantIgnored: "",
 			check: func(t *testing.T, o *runOptions) {
 				if o.kubeconfig != "/var/lib/kube-proxy/kubeconfig.conf" || strings.Join(o.clusterCIDRs, ",") != "10.244.0.0/16" || o.proxyMode != "iptables" {
 					t.Errorf("options not read: %+v", o)
+				}
+				if o.kp.apiQPS != 7 || o.kp.configSyncPeriod != defaultConfigSyncPeriod {
+					t.Errorf("client settings: qps %v, config sync period %v; want 7 and the default", o.kp.apiQPS, o.kp.configSyncPeriod)
 				}
 				if o.masqueradeBit != 14 || o.syncPeriod != 30*time.Second {
 					t.Errorf("nftables section applied in iptables mode: bit %d period %v", o.masqueradeBit, o.syncPeriod)
@@ -64,7 +67,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name:        "nftables mode reads the nftables section",
 			config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
-			wantIgnored: "clientConnection.qps",
+			wantIgnored: "",
 			check: func(t *testing.T, o *runOptions) {
 				if o.masqueradeBit != 12 || o.syncPeriod != 45*time.Second {
 					t.Errorf("nftables section not applied: bit %d period %v", o.masqueradeBit, o.syncPeriod)
@@ -75,7 +78,7 @@ func TestLoadConfig(t *testing.T) {
 			name:        "flags win over the file",
 			config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
 			args:        []string{"--cluster-cidr", "10.9.0.0/16", "--iptables-sync-period", "5s"},
-			wantIgnored: "clientConnection.qps",
+			wantIgnored: "",
 			check: func(t *testing.T, o *runOptions) {
 				if strings.Join(o.clusterCIDRs, ",") != "10.9.0.0/16" || o.syncPeriod != 5*time.Second {
 					t.Errorf("flags overridden by the file: %v %v", o.clusterCIDRs, o.syncPeriod)

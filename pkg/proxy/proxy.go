@@ -43,6 +43,9 @@ type Config struct {
 	Node *sync.Node
 	// MinSyncPeriod and SyncPeriod schedule syncs (sync.SyncConfig).
 	MinSyncPeriod, SyncPeriod time.Duration
+	// ConfigSyncPeriod is how often the informers deliver their cached
+	// objects again (kube-proxy's --config-sync-period); 0 never.
+	ConfigSyncPeriod time.Duration
 	// HealthzBindAddress and MetricsBindAddress are where /healthz and
 	// /metrics are served; "" serves neither.
 	HealthzBindAddress, MetricsBindAddress string
@@ -92,7 +95,7 @@ func New(cfg Config) (*Proxy, error) {
 		metrics: metrics.New(),
 	}
 	var err error
-	if p.watcher, err = watch.NewWatcher(cfg.Client, p.tracker, cfg.SyncPeriod); err != nil {
+	if p.watcher, err = watch.NewWatcher(cfg.Client, p.tracker, cfg.ConfigSyncPeriod); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p.loop, err = sync.NewSyncLoop(sync.SyncConfig{

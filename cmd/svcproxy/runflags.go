@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// kubeProxyFlags are the flags of kube-proxy's command line beyond the
+// proxy's own configuration (runOptions): the API client's, logging, the
+// one-shot actions, and those svcproxy accepts without acting on them, so
+// that any kube-proxy command line starts svcproxy unchanged.
+type kubeProxyFlags struct {
+	master           string
+	apiQPS           float32
+	apiBurst         int32
+	apiContentType   string
+	configSyncPeriod time.Duration
+	detectLocalMode  string
+	oomScoreAdj      int32
+	verbosity        int
+	loggingFormat    string
+
+	// The one-shot actions: each does its work and exits.
+	cleanup       bool
+	initOnly      bool
+	version       string
+	writeConfigTo string
+}
+
+// kube-proxy's defaults of the flags svcproxy acts on.
+const (
+	defaultAPIQPS           = 5
+	defaultAPIBurst         = 10
+	defaultAPIContentType   = "application/vnd.kubernetes.protobuf"
+	defaultConfigSyncPeriod = 15 * time.Minute
+	defaultOOMScoreAdj      = -999
+)
+
+func (k *kubeProxyFlags) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&k.master, "master", "", "the address of the API server (overrides the kubeconfig's)")
+	f.Float32Var(&k.apiQPS, "kube-api-qps", defaultAPIQPS, "QPS to use while talking with the API server")
+	f.Int32Var(&k.apiBurst, "kube-api-burst", defaultAPIBurst, "burst to use while talking with the API server")
+	f.StringVar(&k.apiContentType, "kube-api-content-type", defaultAPIContentType, "content type of requests sent to the API server")
+	f.DurationVar(&k.configSyncPeriod, "config-sync-period", defaultConfigSyncPeriod, "how often the watched objects are listed again from the informers' caches")
+	f.StringVar(&k.detectLocalMode, "detect-local-mode", "", "how pod traffic is told from the rest: ClusterCIDR (the only mode svcproxy supports, and its default)")
+	f.Int32Var(&k.oomScoreAdj, "oom-score-adj", defaultOOMScoreAdj, "the oom_score_adj of the process, -1000 to 1000")
+	f.IntVarP(&k.verbosity, "v", "v", 0, "log verbosity: 4 and above log debug messages")
+	f.StringVar(&k.loggingFormat, "logging-format", "text", "log format: text or json")
+	f.BoolVar(&k.cleanup, "cleanup", false, "remove the rules of svcproxy and kube-proxy, in every mode, and exit (as svcproxy cleanup --kube-proxy)")
+	f.BoolVar(&k.initOnly, "init-only", false, "do the initialization that needs full root privileges and exit (svcproxy needs none)")
+	f.StringVar(&k.version, "version", "", "print the version and exit")
+	f.Lookup("version").NoOptDefVal = "true"
+	f.StringVar(&k.writeConfigTo, "write-config-to", "", "write the configuration in effect as a KubeProxyConfiguration to this file and exit")
+	notApplied(f)
+}
+
+// validate checks the values svcproxy acts on.
+func (k *kubeProxyFlags) validate() error {
+	switch {
+	case k.detectLocalMode != "" && k.detectLocalMode != "ClusterCIDR":
+		return fmt.Errorf("--detect-local-mode %q is not supported: svcproxy tells pod traffic by --cluster-cidr", k.detectLocalMode)
+	case k.loggingFormat != "text" && k.loggingFormat != "json":
+		return fmt.Errorf("--logging-format %q: want text or json", k.loggingFormat)
+	case k.oomScoreAdj < -1000 || k.oomScoreAdj > 1000:
+		return fmt.Errorf("--oom-score-adj %d: want -1000 to 1000", k.oomScoreAdj)
+	case k.configSyncPeriod < 0:
+		return fmt.Errorf("--config-sync-period %v: want 0 or more", k.configSyncPeriod)
+	}
+	return nil
+}
+
+// logger returns the logger --logging-format and -v ask for.
+func (k *kubeProxyFlags) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{}
+	if k.verbosity >= 4 {
+		opts.Level = slog.LevelDebug
+	}
+	if k.loggingFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// applyOOMScoreAdj sets the process's oom_score_adj, as kube-proxy does at
+// start, so that the kernel kills other processes before the proxy. A
+// container without CAP_SYS_RESOURCE may not lower it; that is logged,
+// not fatal, as with kube-proxy.
+func (k *kubeProxyFlags) applyOOMScoreAdj(log *slog.Logger) {
+	err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(int(k.oomScoreAdj))), 0)
+	if err != nil {
+		log.Info("could not set the OOM score adjustment", "oomScoreAdj", k.oomScoreAdj, "err", err)
+	}
+}
+
+// notAppliedUsage starts the usage of every flag svcproxy accepts from
+// kube-proxy's command line without acting on it; the reason follows.
+const notAppliedUsage = "kube-proxy's; not applied: "
+
+// notApplied registers kube-proxy's flags that have no effect in
+// svcproxy, each with kube-proxy's type and default, so that its values
+// parse as they do for kube-proxy, and with why it has no effect.
+func notApplied(f *pflag.FlagSet) {
+	why := func(reason string) string { return notAppliedUsage + reason }
+	node := why("svcproxy takes the node's addresses from its Node object and binds nothing to this address")
+	f.String("bind-address", "0.0.0.0", node)
+	f.Bool("bind-address-hard-fail", false, node)
+	ct := why("svcproxy does not set conntrack sysctls; set them on the node")
+	f.Int32("conntrack-max-per-core", 32768, ct)
+	f.Int32("conntrack-min", 131072, ct)
+	f.Bool("conntrack-tcp-be-liberal", false, ct)
+	f.Duration("conntrack-tcp-timeout-close-wait", time.Hour, ct)
+	f.Duration("conntrack-tcp-timeout-established", 24*time.Hour, ct)
+	f.Duration("conntrack-udp-timeout", 0, ct)
+	f.Duration("conntrack-udp-timeout-stream", 0, ct)
+	ipvs := why("svcproxy has no ipvs mode")
+	f.StringSlice("ipvs-exclude-cidrs", nil, ipvs)
+	f.Duration("ipvs-min-sync-period", 0, ipvs)
+	f.String("ipvs-scheduler", "", ipvs)
+	f.Bool("ipvs-strict-arp", false, ipvs)
+	f.Duration("ipvs-sync-period", 30*time.Second, ipvs)
+	f.Duration("ipvs-tcp-timeout", 0, ipvs)
+	f.Duration("ipvs-tcpfin-timeout", 0, ipvs)
+	f.Duration("ipvs-udp-timeout", 0, ipvs)
+	f.Bool("iptables-localhost-nodeports", true, why("svcproxy does not serve NodePorts on localhost"))
+	local := why("svcproxy tells pod traffic by --cluster-cidr only")
+	f.String("pod-bridge-interface", "", local)
+	f.String("pod-interface-name-prefix", "", local)
+	f.String("feature-gates", "", why("svcproxy has no feature gates"))
+	f.String("show-hidden-metrics-for-version", "", why("svcproxy hides no metrics"))
+	f.Bool("profiling", false, why("svcproxy serves no profiling endpoint"))
+	logs := why("svcproxy logs through log/slog: only --logging-format and -v apply")
+	f.String("vmodule", "", logs)
+	f.Duration("log-flush-frequency", 5*time.Second, logs)
+	f.String("log-json-info-buffer-size", "0", logs)
+	f.Bool("log-json-split-stream", false, logs)
+	f.String("log-text-info-buffer-size", "0", logs)
+	f.Bool("log-text-split-stream", false, logs)
+}
+
+// reportNotApplied logs each flag of notApplied that the command line
+// gives, once, with why it has no effect.
+func reportNotApplied(f *pflag.FlagSet, log *slog.Logger) {
+	f.Visit(func(fl *pflag.Flag) {
+		if reason, ok := strings.CutPrefix(fl.Usage, notAppliedUsage); ok {
+			log.Warn("kube-proxy flag accepted but not applied", "flag", "--"+fl.Name, "reason", reason)
+		}
+	})
+}
