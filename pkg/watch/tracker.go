@@ -230,12 +230,3 @@ func serviceOf(slice *discovery.EndpointSlice) (model.ServiceKey, bool) {
 	}
 	return model.ServiceKey{Namespace: slice.Namespace, Name: name}, true
 }
-
-// Node returns this node's current Node object, nil until it is seen. It
-// changes more often than Snapshot reports: health checks read its
-// deletion timestamp and taints, which the model does not.
-func (t *Tracker) Node() *v1.Node {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.node.current[t.nodeName]
-}

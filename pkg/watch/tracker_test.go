@@ -412,23 +412,6 @@ func TestTrackerNode(t *testing.T) {
 	}
 }
 
-func TestTrackerNodeObject(t *testing.T) {
-	tr := newTestTracker()
-	if tr.Node() != nil {
-		t.Fatal("Node() before any event is not nil")
-	}
-	n := node(testNode, []string{"192.168.0.10"})
-	tr.OnNodeAdd(n)
-	tr.OnNodeAdd(node(otherNode, nil))
-	if tr.Node() != n {
-		t.Errorf("Node() = %v, want this node's object", tr.Node())
-	}
-	tr.deleteNode(n.Name)
-	if tr.Node() != nil {
-		t.Errorf("Node() after deletion = %v, want nil", tr.Node())
-	}
-}
-
 func TestTrackerNotify(t *testing.T) {
 	tr := newTestTracker()
 	calls := 0
