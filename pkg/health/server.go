@@ -41,6 +41,9 @@ type Config struct {
 	Timeout time.Duration
 	// Clock tells the time; nil means the real clock.
 	Clock clock.PassiveClock
+	// Observe, if set, is told of every answer: the path (/healthz or
+	// /livez) and the status code, for metrics.
+	Observe func(path string, code int)
 }
 
 // Server serves /healthz and /livez. It is healthy unless a pending
@@ -52,6 +55,7 @@ type Server struct {
 	state   State
 	timeout time.Duration
 	clock   clock.PassiveClock
+	observe func(path string, code int)
 
 	mu           sync.Mutex
 	nodeEligible bool
@@ -60,7 +64,7 @@ type Server struct {
 // NewServer returns a Server reporting state. It starts nothing; call
 // Run or Serve. Until SyncNode gives it a Node, the node is not eligible.
 func NewServer(cfg Config, state State) *Server {
-	s := &Server{addr: cfg.BindAddress, state: state, timeout: cfg.Timeout, clock: cfg.Clock}
+	s := &Server{addr: cfg.BindAddress, state: state, timeout: cfg.Timeout, clock: cfg.Clock, observe: cfg.Observe}
 	if s.timeout <= 0 {
 		period := cfg.SyncPeriod
 		if period <= 0 {
@@ -154,6 +158,13 @@ func (s *Server) answer(w http.ResponseWriter, withNode bool) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, body)
+	if s.observe != nil {
+		path := "/livez"
+		if withNode {
+			path = "/healthz"
+		}
+		s.observe(path, status)
+	}
 }
 
 // Run listens on the bind address and serves until ctx is done. With an

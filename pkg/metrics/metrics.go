@@ -32,6 +32,7 @@ type Metrics struct {
 	rules        *prometheus.GaugeVec
 	programming  prometheus.Histogram
 	servicePorts *prometheus.GaugeVec
+	kubeProxy    *kubeProxy
 }
 
 // programmingBuckets span a quarter second to ten minutes: how long an
@@ -43,8 +44,9 @@ var programmingBuckets = []float64{0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 4
 // label already present, so failures read 0 before the first one.
 func New() *Metrics {
 	m := &Metrics{
-		registry: prometheus.NewRegistry(),
-		now:      time.Now,
+		registry:  prometheus.NewRegistry(),
+		now:       time.Now,
+		kubeProxy: newKubeProxy(),
 		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "sync_duration_seconds",
 			Help:    "How long syncing the rules took, by kind of sync.",
@@ -74,6 +76,7 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(m.syncDuration, m.lastSync, m.syncFailures, m.rules, m.programming, m.servicePorts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(m.kubeProxy.collectors()...)
 	for _, kind := range []string{KindFull, KindPartial} {
 		m.syncFailures.WithLabelValues(kind)
 	}

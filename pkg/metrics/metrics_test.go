@@ -117,7 +117,7 @@ func TestObserveProgramming(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newTestMetrics()
-			m.ObserveProgramming(tt.triggers, applied)
+			m.ObserveProgramming(model.IPv4, tt.triggers, applied)
 			n, sum := histogram(t, m, "svcproxy_network_programming_duration_seconds", nil)
 			if n != tt.wantCount || sum != tt.wantSum {
 				t.Errorf("observed %d samples summing %v, want %d summing %v", n, sum, tt.wantCount, tt.wantSum)
@@ -181,7 +181,7 @@ svcproxy_service_ports{family="ipv6"} 2
 func populated() *Metrics {
 	m := newTestMetrics()
 	m.ObserveSync(KindFull, time.Second, nil)
-	m.ObserveProgramming([]time.Time{t0.Add(-time.Second)}, t0)
+	m.ObserveProgramming(model.IPv4, []time.Time{t0.Add(-time.Second)}, t0)
 	m.SetRuleCounts(model.IPv4, render.Counts{Table: "nat", Rules: 1, Chains: 1})
 	m.SetServicePorts(model.IPv4, 1)
 	return m

@@ -19,16 +19,18 @@ func (m *Metrics) ObserveSync(kind string, d time.Duration, err error) {
 	m.lastSync.Set(float64(m.now().UnixNano()) / 1e9)
 }
 
-// ObserveProgramming records, for each EndpointSlice trigger time, how
-// long it took until the rules reflecting it were applied at applied.
-// Zero trigger times (slices that carry none) and ones after applied
-// (clock skew between the API server and the node) are skipped.
-func (m *Metrics) ObserveProgramming(triggers []time.Time, applied time.Time) {
+// ObserveProgramming records, for each trigger time of an EndpointSlice
+// of family, how long it took until the rules reflecting it were applied
+// at applied. Zero trigger times (slices that carry none) and ones after
+// applied (clock skew between the API server and the node) are skipped.
+func (m *Metrics) ObserveProgramming(family model.Family, triggers []time.Time, applied time.Time) {
 	for _, trigger := range triggers {
 		if trigger.IsZero() || trigger.After(applied) {
 			continue
 		}
-		m.programming.Observe(applied.Sub(trigger).Seconds())
+		d := applied.Sub(trigger).Seconds()
+		m.programming.Observe(d)
+		m.kubeProxy.programming.WithLabelValues(ipFamily(family)).Observe(d)
 	}
 }
 

@@ -24,20 +24,35 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	input, changes := p.tracker.Snapshot()
 	full = p.forceFull.Swap(false) || full || changes.Full
 	p.ranFull = full
+	start := time.Now()
 	models := p.build(input, changes, full)
+	built := time.Since(start)
 	outs, err := p.node.Apply(ctx, models, !full)
-	p.record(outs)
+	applied := time.Now()
+	for i, out := range outs {
+		p.record(out, models[i], built)
+		if out.Err == nil {
+			p.metrics.ObserveProgramming(out.Family, triggerTimes(changes.Triggers, out.Family), applied)
+		}
+	}
 	if err != nil {
 		return err
-	}
-	p.metrics.ObserveProgramming(changes.TriggerTimes, time.Now())
-	for _, m := range models {
-		p.metrics.SetServicePorts(m.Family, len(m.Services))
 	}
 	if err := p.healthPorts.Sync(models); err != nil {
 		p.log.Warn("health check node ports", "err", err)
 	}
 	return nil
+}
+
+// triggerTimes returns the times of the triggers of family.
+func triggerTimes(triggers []watch.Trigger, family model.Family) []time.Time {
+	var out []time.Time
+	for _, t := range triggers {
+		if t.Family == family {
+			out = append(out, t.Time)
+		}
+	}
+	return out
 }
 
 // build builds the models, all Services anew on a full sync, else only
@@ -57,24 +72,50 @@ func (p *Proxy) build(input model.Input, changes watch.Changes, full bool) []*mo
 	return models
 }
 
-// record logs what each family did beyond what was asked, counts what
-// its tables hold, and notes whether any loaded in full.
-func (p *Proxy) record(outs []sync.Outcome) {
-	for _, out := range outs {
-		if out.Fallback != nil {
-			level := p.log.Warn
-			if errors.Is(out.Fallback, render.ErrFullSync) {
-				level = p.log.Info
-			}
-			level("loaded in full instead of incrementally", "family", out.Family, "reason", out.Fallback)
+// record counts one family's apply in the metrics, logs what it did
+// beyond what was asked, and notes whether it loaded in full. The
+// family's sync, for kube-proxy's metrics, is the shared build and its
+// own apply.
+func (p *Proxy) record(out sync.Outcome, m *model.Model, built time.Duration) {
+	p.metrics.ObserveFamilySync(metrics.FamilySync{Family: out.Family, Duration: built + out.Duration,
+		Incremental: out.Incremental, NFTables: out.Mode == sync.ModeNFTables, Err: out.Err, Counts: out.Counts})
+	if out.Err != nil {
+		return
+	}
+	if out.Fallback != nil {
+		level := p.log.Warn
+		if errors.Is(out.Fallback, render.ErrFullSync) {
+			level = p.log.Info
 		}
-		if !out.Incremental {
-			p.ranFull = true
+		level("loaded in full instead of incrementally", "family", out.Family, "reason", out.Fallback)
+	}
+	if !out.Incremental {
+		p.ranFull = true
+	}
+	for _, c := range out.Counts {
+		p.metrics.SetRuleCounts(out.Family, c)
+	}
+	p.metrics.SetServicePorts(m.Family, len(m.Services))
+	internal, external := noLocalEndpoints(m)
+	p.metrics.SetNoLocalEndpoints(m.Family, internal, external)
+}
+
+// noLocalEndpoints counts the ports of m whose Local internal or external
+// policy finds no local endpoint though the Service has endpoints, which
+// kube-proxy counts: their traffic of that kind is dropped.
+func noLocalEndpoints(m *model.Model) (internal, external int) {
+	for _, sp := range m.Services {
+		if !sp.HasEndpoints || len(sp.LocalEndpoints) > 0 {
+			continue
 		}
-		for _, c := range out.Counts {
-			p.metrics.SetRuleCounts(out.Family, c)
+		if sp.InternalPolicyLocal {
+			internal++
+		}
+		if sp.ExternalPolicyLocal {
+			external++
 		}
 	}
+	return internal, external
 }
 
 // observe records one sync in the metrics and the log, under the kind

@@ -106,7 +106,8 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	p.tracker.Notify(p.loop.Trigger)
-	p.health = health.NewServer(health.Config{BindAddress: cfg.HealthzBindAddress, SyncPeriod: cfg.SyncPeriod}, loopState{p.loop})
+	p.health = health.NewServer(health.Config{BindAddress: cfg.HealthzBindAddress, SyncPeriod: cfg.SyncPeriod,
+		Observe: p.metrics.ObserveHealthCheck}, loopState{p.loop})
 	// The health check follows the Node as its events arrive: a taint
 	// for removal must fail /healthz at once, not at the next sync.
 	p.tracker.NotifyNode(p.health.SyncNode)

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"time"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render"
@@ -31,6 +32,13 @@ var (
 // Outcome is what an Apply did.
 type Outcome struct {
 	Family model.Family
+	// Mode is the backend the family was applied through, once
+	// detected.
+	Mode Mode
+	// Duration is how long the apply took, detection included.
+	Duration time.Duration
+	// Err is why the apply failed; nil on success.
+	Err error
 	// Incremental is true when only what changed was sent.
 	Incremental bool
 	// Fallback says why an incremental apply that was asked for ran in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	stdsync "sync"
+	"time"
 
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -45,15 +46,16 @@ type Node struct {
 // with incremental, each family sends only what changed since its last
 // apply where its renderer can work that out. A family that fails keeps
 // its previous rules; the others are still applied, and the error names
-// every failure. The outcomes are those of the families applied.
+// every failure. There is one Outcome a model, failed or not.
 func (n *Node) Apply(ctx context.Context, models []*model.Model, incremental bool) ([]Outcome, error) {
 	var errs []error
-	var outs []Outcome
+	outs := make([]Outcome, 0, len(models))
 	for _, m := range models {
+		start := time.Now()
 		out, err := n.applyFamily(ctx, m, incremental)
+		out.Family, out.Mode, out.Duration, out.Err = m.Family, n.Mode(m.Family), time.Since(start), err
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
 		outs = append(outs, out)
 	}

@@ -24,13 +24,21 @@ type Changes struct {
 	// OldestChange is when the oldest change still in effect was recorded;
 	// zero when there is none.
 	OldestChange time.Time
-	// TriggerTimes are the v1.EndpointsLastChangeTriggerTime annotations
-	// of the changed EndpointSlices, sorted, for measuring network
-	// programming latency.
-	TriggerTimes []time.Time
+	// Triggers are the v1.EndpointsLastChangeTriggerTime annotations
+	// of the changed EndpointSlices, sorted by time, for measuring
+	// network programming latency.
+	Triggers []Trigger
 	// NodeWarnings are the problems found reading the Node when
 	// NodeChanged is true.
 	NodeWarnings []model.Warning
+}
+
+// Trigger is when a change of an EndpointSlice was made, by its
+// v1.EndpointsLastChangeTriggerTime annotation, and the family of the
+// slice's addresses: the family whose rules the change reaches.
+type Trigger struct {
+	Time   time.Time
+	Family model.Family
 }
 
 // pair is the change of one object since the last Snapshot: previous is

@@ -200,15 +200,36 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 				ch.Services.Insert(key)
 			}
 		}
-		ch.TriggerTimes = append(ch.TriggerTimes, p.triggers...)
+		fam := sliceFamily(p.current, p.previous)
+		for _, at := range p.triggers {
+			ch.Triggers = append(ch.Triggers, Trigger{Time: at, Family: fam})
+		}
 		ch.noteSince(p.since)
 	}
 	for _, p := range t.node.take() {
 		ch.NodeChanged, ch.Full, ch.NodeWarnings = true, true, warnings
 		ch.noteSince(p.since)
 	}
-	slices.SortFunc(ch.TriggerTimes, time.Time.Compare)
+	slices.SortStableFunc(ch.Triggers, func(a, b Trigger) int { return a.Time.Compare(b.Time) })
 	return in, ch
+}
+
+// sliceFamily returns the family of the first of candidates that is not nil:
+// 0 for FQDN slices, which the model does not use.
+func sliceFamily(candidates ...*discovery.EndpointSlice) model.Family {
+	for _, s := range candidates {
+		if s == nil {
+			continue
+		}
+		switch s.AddressType {
+		case discovery.AddressTypeIPv4:
+			return model.IPv4
+		case discovery.AddressTypeIPv6:
+			return model.IPv6
+		}
+		return 0
+	}
+	return 0
 }
 
 // noteSince keeps the oldest change time.

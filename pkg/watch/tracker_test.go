@@ -321,7 +321,7 @@ func checkChanges(t *testing.T, ch Changes, want wantChanges) {
 		Services:    serviceNames(ch.Services),
 		NodeChanged: ch.NodeChanged,
 		Full:        ch.Full,
-		Triggers:    ch.TriggerTimes,
+		Triggers:    triggerTimes(ch.Triggers),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
@@ -464,5 +464,32 @@ func TestNotifyNodeSeesEveryEvent(t *testing.T) {
 	tr.deleteNode(testNode)
 	if want := []*v1.Node{plain, tainted, nil}; !slices.Equal(got, want) {
 		t.Errorf("NotifyNode got %v, want %v", got, want)
+	}
+}
+
+// triggerTimes returns the times of triggers.
+func triggerTimes(triggers []Trigger) []time.Time {
+	var out []time.Time
+	for _, tr := range triggers {
+		out = append(out, tr.Time)
+	}
+	return out
+}
+
+// TestTriggersCarryTheSliceFamily checks that each trigger time comes
+// with the family of its slice, also when the slice was deleted.
+func TestTriggersCarryTheSliceFamily(t *testing.T) {
+	tr := newTestTracker()
+	tr.Snapshot()
+	v4 := endpointSlice("a-1", "a", []string{"10.1.1.5"}, triggeredAt(t1))
+	v6 := endpointSlice("a-2", "a", []string{"fd00:1::1:5"}, triggeredAt(t2), func(s *discovery.EndpointSlice) {
+		s.AddressType = discovery.AddressTypeIPv6
+	})
+	tr.OnEndpointSliceAdd(v4)
+	tr.OnEndpointSliceAdd(v6)
+	_, ch := tr.Snapshot()
+	want := []Trigger{{Time: t1, Family: model.IPv4}, {Time: t2, Family: model.IPv6}}
+	if !slices.Equal(ch.Triggers, want) {
+		t.Errorf("triggers %v, want %v", ch.Triggers, want)
 	}
 }

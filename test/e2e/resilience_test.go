@@ -112,7 +112,13 @@ func checkHealthAndMetrics(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	wants := []string{`svcproxy_sync_duration_seconds_count{kind="full"}`, `svcproxy_last_sync_timestamp_seconds`,
-		`svcproxy_rules{`, `svcproxy_network_programming_duration_seconds`, `svcproxy_sync_failures_total`}
+		`svcproxy_rules{`, `svcproxy_network_programming_duration_seconds`, `svcproxy_sync_failures_total`,
+		// kube-proxy's names, which dashboards built for it read.
+		`kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"}`,
+		`kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family="IPv4"}`,
+		`kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}`,
+		`kubeproxy_network_programming_duration_seconds_count{ip_family="IPv4"}`,
+		`kubeproxy_proxy_healthz_total{code="200"}`, `kubeproxy_proxy_livez_total{code="200"}`}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// svcproxy run collects garbage at 50% heap growth unless GOGC is set.
 		wants = append(wants, "\ngo_gc_gogc_percent 50\n")
