@@ -92,9 +92,16 @@ func killInMountNS(mntNS string, holder int) error {
 }
 
 // pidsInMountNS returns the processes whose mount namespace is mntNS (a
-// /proc/PID/ns/mnt link, "mnt:[inode]"). A process that exits meanwhile
-// is skipped; a zombie has no namespaces left and is skipped too.
+// /proc/PID/ns/mnt link, "mnt:[inode]").
 func pidsInMountNS(mntNS string) []int {
+	return pidsInNS("mnt", mntNS)
+}
+
+// pidsInNS returns the processes whose namespace of the given kind ("mnt",
+// "net") is link, as /proc/PID/ns/KIND reads ("mnt:[inode]"). A process
+// that exits meanwhile is skipped; a zombie has no namespaces left and is
+// skipped too.
+func pidsInNS(kind, link string) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -105,7 +112,7 @@ func pidsInMountNS(mntNS string) []int {
 		if err != nil {
 			continue
 		}
-		if ns, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt")); err == nil && ns == mntNS {
+		if ns, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", kind)); err == nil && ns == link {
 			pids = append(pids, pid)
 		}
 	}

@@ -68,8 +68,10 @@ type Cluster struct {
 }
 
 // Start brings the cluster up from bins (see Binaries) and waits until
-// the node is Ready. On error it has already closed what it started, and
-// returns the Cluster anyway so that LogTails can explain the failure.
+// the node is Ready. It first removes what clusters of killed tests left
+// behind (see removeStale). On error it has already closed what it
+// started, and returns the Cluster anyway so that LogTails can explain
+// the failure.
 func Start(ctx context.Context, bins map[kubeapi.Binary]string, opts Options) (_ *Cluster, err error) {
 	c := &Cluster{dir: opts.Dir, logf: opts.Logf, bins: bins}
 	if c.logf == nil {
@@ -85,6 +87,7 @@ func Start(ctx context.Context, bins map[kubeapi.Binary]string, opts Options) (_
 		what string
 		run  func(context.Context) error
 	}{
+		{"removing clusters of tests that died", c.removeStale},
 		{"creating the network namespace", c.createNetNS},
 		{"starting the API server", c.startAPI},
 		{"entering the node's namespaces", c.startHolder},
@@ -115,11 +118,17 @@ func (c *Cluster) mkdir(elem ...string) (string, error) {
 	return dir, nil
 }
 
+// removeStale removes the remains of clusters whose tests were killed
+// before they could tear them down.
+func (c *Cluster) removeStale(context.Context) error {
+	return removeStale(c.logf)
+}
+
 // createNetNS creates the node's network namespace and gives the node its
 // address. It sits on the loopback device: the node needs an address of
 // its own for the kubelet to report, but no link to anywhere.
 func (c *Cluster) createNetNS(context.Context) error {
-	ns, err := netns.Create("svcproxy-cluster-")
+	ns, err := netns.Create(ownNamePrefix())
 	if err != nil {
 		return err
 	}
