@@ -6,8 +6,8 @@
 // reaches the host and Close leaves nothing behind: no process, mount,
 // cgroup or network namespace.
 //
-// No image can be pulled: the node has only PauseImage, built from
-// ./pause and imported by Start.
+// No image can be pulled: the node has only PauseImage and EchoImage,
+// built from ./pause and ./echo and imported by Start.
 package kubecluster
 
 import (
@@ -93,7 +93,7 @@ func Start(ctx context.Context, bins map[kubeapi.Binary]string, opts Options) (_
 		{"entering the node's namespaces", c.startHolder},
 		{"creating the cgroup root", c.createCgroupRoot},
 		{"starting containerd", c.startContainerd},
-		{"importing the pause image", c.importPauseImage},
+		{"importing the images", c.importImages},
 		{"starting the kubelet", c.startKubelet},
 		{"starting the controllers", c.startControllers},
 		{"waiting for the node to be Ready", c.waitForNode},

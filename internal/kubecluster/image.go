@@ -9,38 +9,71 @@ import (
 	"path/filepath"
 )
 
-// PauseImage is the tag of the locally built pause image: every pod's
-// sandbox, and a container that does nothing for pods that need one. The
-// .test domain is reserved, so the tag can never name a real registry.
-const PauseImage = "svcproxy.test/pause:1"
+// The images Start imports, the only ones the node has. Their tags are
+// under the reserved .test domain, so they can never name a real
+// registry; pods use them with imagePullPolicy Never (or IfNotPresent).
+const (
+	// PauseImage is every pod's sandbox, and a container that does nothing
+	// for pods that need one.
+	PauseImage = "svcproxy.test/pause:1"
+	// EchoImage serves TCP on EchoPort, answering each connection with one
+	// line, "<server addr:port> <client addr:port>", and closing it.
+	EchoImage = "svcproxy.test/echo:1"
+)
 
-// pausePackage is the program inside PauseImage.
-const pausePackage = "github.com/svcproxy/svcproxy/internal/kubecluster/pause"
+// EchoPort is the TCP port EchoImage serves.
+const EchoPort = 8080
 
-// importPauseImage builds the pause program statically, packs it as a
-// docker-archive and imports it into the node's containerd.
-func (c *Cluster) importPauseImage(ctx context.Context) error {
-	bin := filepath.Join(c.dir, "pause")
-	if err := buildStatic(ctx, pausePackage, bin); err != nil {
+// image is a locally built image: one static Go program, run as its
+// entrypoint.
+type image struct {
+	tag string
+	pkg string // the program, a package of this module
+}
+
+// images are the images Start imports.
+var images = []image{
+	{PauseImage, "github.com/svcproxy/svcproxy/internal/kubecluster/pause"},
+	{EchoImage, "github.com/svcproxy/svcproxy/internal/kubecluster/echo"},
+}
+
+// importImages imports every image of images into the node's containerd.
+func (c *Cluster) importImages(ctx context.Context) error {
+	dir, err := c.mkdir("images")
+	if err != nil {
+		return err
+	}
+	for _, img := range images {
+		if err := c.importImage(ctx, dir, img); err != nil {
+			return fmt.Errorf("importing %s: %w", img.tag, err)
+		}
+	}
+	return nil
+}
+
+// importImage builds the image's program statically, packs it as a
+// docker-archive in dir and imports it.
+func (c *Cluster) importImage(ctx context.Context, dir string, img image) error {
+	name := filepath.Base(img.pkg)
+	bin := filepath.Join(dir, name)
+	if err := buildStatic(ctx, img.pkg, bin); err != nil {
 		return err
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
-		return fmt.Errorf("reading the pause binary: %w", err)
+		return fmt.Errorf("reading the program: %w", err)
 	}
 	var archive bytes.Buffer
-	files := []imageFile{{Name: "pause", Mode: 0o755, Data: data}}
-	if err := writeImageArchive(&archive, PauseImage, []string{"/pause"}, files); err != nil {
-		return fmt.Errorf("packing the pause image: %w", err)
+	files := []imageFile{{Name: name, Mode: 0o755, Data: data}}
+	if err := writeImageArchive(&archive, img.tag, []string{"/" + name}, files); err != nil {
+		return fmt.Errorf("packing the image: %w", err)
 	}
-	path := filepath.Join(c.dir, "pause.tar")
+	path := filepath.Join(dir, name+".tar")
 	if err := os.WriteFile(path, archive.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if _, err := c.ctr(ctx, "images", "import", path); err != nil {
-		return fmt.Errorf("importing the pause image: %w", err)
-	}
-	return nil
+	_, err = c.ctr(ctx, "images", "import", path)
+	return err
 }
 
 // buildStatic builds a Go package of this module into out as a static
