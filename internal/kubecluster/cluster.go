@@ -126,7 +126,9 @@ func (c *Cluster) removeStale(context.Context) error {
 
 // createNetNS creates the node's network namespace and gives the node its
 // address. It sits on the loopback device: the node needs an address of
-// its own for the kubelet to report, but no link to anywhere.
+// its own for the kubelet to report, but no link to anywhere, and a dummy
+// device is not an option on kernels built without that driver, as some
+// CI machines are.
 func (c *Cluster) createNetNS(context.Context) error {
 	ns, err := netns.Create(ownNamePrefix())
 	if err != nil {
