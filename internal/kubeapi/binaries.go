@@ -23,7 +23,7 @@ const mainModule = "github.com/svcproxy/svcproxy"
 // binaries are kept, so CI can point it at a directory it caches.
 const CacheEnv = "SVCPROXY_TEST_CACHE"
 
-// Binary is a server built from the test/tools module.
+// Binary is a server built from one of the tools modules under test/tools.
 type Binary string
 
 // The binaries Build knows.
@@ -31,19 +31,40 @@ const (
 	Etcd      Binary = "etcd"
 	APIServer Binary = "kube-apiserver"
 	KubeProxy Binary = "kube-proxy"
+	// Kubelet, ControllerManager and Scheduler are the node and controller
+	// binaries of a real cluster (internal/kubecluster), built from
+	// test/tools/cluster, which pins an older Kubernetes minor than
+	// test/tools; its go.mod says why.
+	Kubelet           Binary = "kubelet"
+	ControllerManager Binary = "kube-controller-manager"
+	Scheduler         Binary = "kube-scheduler"
 )
 
-// packages are the import paths the binaries are built from, relative to
-// test/tools.
-var packages = map[Binary]string{
-	Etcd:      "./etcd",
-	APIServer: "k8s.io/kubernetes/cmd/kube-apiserver",
-	KubeProxy: "k8s.io/kubernetes/cmd/kube-proxy",
+// source is where a binary is built from.
+type source struct {
+	module string // directory of the module's go.mod, relative to the repository root
+	pkg    string // import path, or a path relative to module
+}
+
+// Modules of the tools, relative to the repository root.
+const (
+	toolsModule   = "test/tools"
+	clusterModule = "test/tools/cluster"
+)
+
+// sources maps every binary to its module and package.
+var sources = map[Binary]source{
+	Etcd:              {toolsModule, "./etcd"},
+	APIServer:         {toolsModule, "k8s.io/kubernetes/cmd/kube-apiserver"},
+	KubeProxy:         {toolsModule, "k8s.io/kubernetes/cmd/kube-proxy"},
+	Kubelet:           {clusterModule, "k8s.io/kubernetes/cmd/kubelet"},
+	ControllerManager: {clusterModule, "k8s.io/kubernetes/cmd/kube-controller-manager"},
+	Scheduler:         {clusterModule, "k8s.io/kubernetes/cmd/kube-scheduler"},
 }
 
 // stampSuffix names the file beside each binary that records which
-// test/tools go.mod/go.sum it was built from; it is written last, so its
-// presence means a whole build.
+// go.mod/go.sum of its module it was built from; it is written last, so
+// its presence means a whole build.
 const stampSuffix = ".hash"
 
 // Logf receives progress messages; the first build takes minutes.
@@ -52,28 +73,32 @@ type Logf func(format string, args ...any)
 // Build builds (or reuses from a cache directory) the named binaries and
 // returns their paths. The cache is $SVCPROXY_TEST_CACHE, or
 // svcproxy-test-bin under the user cache directory; a binary is rebuilt
-// only when it is missing or test/tools/go.mod or go.sum changed. ctx
-// bounds the build: the first one takes about 10 minutes.
+// only when it is missing or the go.mod or go.sum of its module changed.
+// ctx bounds the build: the first one takes about 10 minutes per module.
 func Build(ctx context.Context, logf Logf, bins ...Binary) (map[Binary]string, error) {
-	toolsDir, err := toolsDir()
+	root, err := repoRoot()
 	if err != nil {
-		return nil, fmt.Errorf("finding test/tools: %w", err)
+		return nil, fmt.Errorf("finding the repository root: %w", err)
 	}
 	cache, err := cacheDir()
 	if err != nil {
 		return nil, fmt.Errorf("choosing the binary cache: %w", err)
 	}
-	sum, err := toolsHash(toolsDir)
-	if err != nil {
-		return nil, fmt.Errorf("hashing test/tools: %w", err)
-	}
+	sums := map[string]string{} // module directory -> its hash
 	paths := map[Binary]string{}
 	for _, b := range bins {
-		if _, ok := packages[b]; !ok {
+		src, ok := sources[b]
+		if !ok {
 			return nil, fmt.Errorf("building %s: unknown binary", b)
 		}
-		if !upToDate(cache, b, sum) {
-			if err := buildLocked(ctx, logf, toolsDir, cache, b, sum); err != nil {
+		dir := filepath.Join(root, filepath.FromSlash(src.module))
+		if _, ok := sums[dir]; !ok {
+			if sums[dir], err = moduleHash(dir); err != nil {
+				return nil, fmt.Errorf("hashing %s: %w", src.module, err)
+			}
+		}
+		if !upToDate(cache, b, sums[dir]) {
+			if err := buildLocked(ctx, logf, dir, cache, b, sums[dir]); err != nil {
 				return nil, fmt.Errorf("building %s: %w", b, err)
 			}
 		}
@@ -98,17 +123,17 @@ func cacheDir() (string, error) {
 	return dir, nil
 }
 
-// toolsDir finds test/tools by walking up from the working directory to
-// the main module's go.mod; go test runs each package in its own
-// directory, so this works from anywhere in the repository.
-func toolsDir() (string, error) {
+// repoRoot finds the repository root by walking up from the working
+// directory to the main module's go.mod; go test runs each package in its
+// own directory, so this works from anywhere in the repository.
+func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("getting the working directory: %w", err)
 	}
 	for {
 		if isMainModule(filepath.Join(dir, "go.mod")) {
-			return filepath.Join(dir, "test", "tools"), nil
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -134,13 +159,13 @@ func isMainModule(path string) bool {
 	return false
 }
 
-// toolsHash identifies the dependency versions the binaries come from.
-// go.mod is hashed with go.sum because a replace line can change a build
-// without necessarily changing go.sum.
-func toolsHash(toolsDir string) (string, error) {
+// moduleHash identifies the dependency versions a module's binaries come
+// from. go.mod is hashed with go.sum because a replace line can change a
+// build without necessarily changing go.sum.
+func moduleHash(moduleDir string) (string, error) {
 	h := sha256.New()
 	for _, name := range []string{"go.mod", "go.sum"} {
-		data, err := os.ReadFile(filepath.Join(toolsDir, name))
+		data, err := os.ReadFile(filepath.Join(moduleDir, name))
 		if err != nil {
 			return "", fmt.Errorf("reading %s: %w", name, err)
 		}
@@ -164,7 +189,7 @@ func upToDate(cache string, b Binary, sum string) bool {
 // test processes (go test ./... or CI jobs sharing a cache) build once.
 // The kernel drops a flock when its holder exits, so a killed test can
 // never leave the cache locked.
-func buildLocked(ctx context.Context, logf Logf, toolsDir, cache string, b Binary, sum string) error {
+func buildLocked(ctx context.Context, logf Logf, moduleDir, cache string, b Binary, sum string) error {
 	lock, err := os.OpenFile(filepath.Join(cache, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening the build lock: %w", err)
@@ -178,7 +203,7 @@ func buildLocked(ctx context.Context, logf Logf, toolsDir, cache string, b Binar
 		logf("another process built %s in %s", b, cache)
 		return nil
 	}
-	return build(ctx, logf, toolsDir, cache, b, sum)
+	return build(ctx, logf, moduleDir, cache, b, sum)
 }
 
 // waitForLock takes the flock, logging while another process holds it and
@@ -209,7 +234,7 @@ func waitForLock(ctx context.Context, logf Logf, lock *os.File) error {
 // build compiles one binary into a scratch directory and renames it into
 // the cache, writing its stamp last so a half-finished build is never
 // mistaken for a whole one.
-func build(ctx context.Context, logf Logf, toolsDir, cache string, b Binary, sum string) error {
+func build(ctx context.Context, logf Logf, moduleDir, cache string, b Binary, sum string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("finding the go command: %w", err)
@@ -221,7 +246,7 @@ func build(ctx context.Context, logf Logf, toolsDir, cache string, b Binary, sum
 	defer os.RemoveAll(scratch)
 	stamp := string(b) + stampSuffix
 	_ = os.Remove(filepath.Join(cache, stamp))
-	if err := goBuild(ctx, logf, goBin, toolsDir, filepath.Join(scratch, string(b)), packages[b]); err != nil {
+	if err := goBuild(ctx, logf, goBin, moduleDir, filepath.Join(scratch, string(b)), sources[b].pkg); err != nil {
 		return err
 	}
 	if err := os.Rename(filepath.Join(scratch, string(b)), filepath.Join(cache, string(b))); err != nil {

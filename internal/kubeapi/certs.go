@@ -26,6 +26,7 @@ type pki struct {
 	serviceAccountPublic      string // public key, verifies them
 	adminCertPEM, adminKeyPEM []byte
 	caCertPEM                 []byte
+	ca                        *keyPair // kept to sign the client certificates of Server.WriteKubeconfig
 }
 
 // keyPair is a certificate with its private key.
@@ -92,6 +93,7 @@ func newPKI(dir string) (*pki, error) {
 		serviceAccountPublic: filepath.Join(dir, "sa.pub"),
 		caCertPEM:            certPEM(ca),
 		adminCertPEM:         certPEM(admin),
+		ca:                   ca,
 	}
 	if p.adminKeyPEM, err = keyPEM(admin.key); err != nil {
 		return nil, err

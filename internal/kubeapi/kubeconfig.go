@@ -29,15 +29,21 @@ func restConfig(url string, certs *pki, dialer *nsDialer) *rest.Config {
 // so the file alone is enough for a process in the namespace, and returns
 // its path.
 func writeKubeconfig(path, url string, certs *pki) (string, error) {
+	return writeClientKubeconfig(path, url, certs.caCertPEM, certs.adminCertPEM, certs.adminKeyPEM)
+}
+
+// writeClientKubeconfig writes a kubeconfig for one client certificate,
+// embedded with its key and the CA, and returns its path.
+func writeClientKubeconfig(path, url string, caPEM, certPEM, keyPEM []byte) (string, error) {
 	const name = "svcproxy-test"
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[name] = &clientcmdapi.Cluster{
 		Server:                   url,
-		CertificateAuthorityData: certs.caCertPEM,
+		CertificateAuthorityData: caPEM,
 	}
 	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: certs.adminCertPEM,
-		ClientKeyData:         certs.adminKeyPEM,
+		ClientCertificateData: certPEM,
+		ClientKeyData:         keyPEM,
 	}
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 	cfg.CurrentContext = name

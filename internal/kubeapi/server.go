@@ -50,6 +50,12 @@ type Options struct {
 	ServiceCIDR string
 	// Logf receives progress messages; nil discards them.
 	Logf Logf
+	// Nodes prepares the apiserver for real kubelets and controllers, as
+	// internal/kubecluster runs them: the Node authorizer beside RBAC,
+	// privileged pods, the ServiceAccount admission plugin (a
+	// controller-manager now creates the accounts and their tokens), and
+	// kubelets reached at their InternalIP.
+	Nodes bool
 }
 
 // Server is a running etcd and kube-apiserver pair inside a network
@@ -76,6 +82,7 @@ type Server struct {
 	apiserver     *process
 	etcdLog       string
 	apiserverLog  string
+	certs         *pki
 }
 
 // Start runs etcd and kube-apiserver (from bins, see Build) inside ns and
@@ -100,6 +107,7 @@ func Start(ctx context.Context, ns *netns.NS, bins map[Binary]string, opts Optio
 		apiserverBin: bins[APIServer],
 		etcdLog:      filepath.Join(opts.Dir, "etcd.log"),
 		apiserverLog: filepath.Join(opts.Dir, "kube-apiserver.log"),
+		certs:        certs,
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
@@ -145,7 +153,7 @@ func apiserverArgs(opts Options, certs *pki) []string {
 	if cidr == "" {
 		cidr = ServiceCIDR
 	}
-	return []string{
+	args := []string{
 		"--etcd-servers=" + etcdClientURL,
 		"--bind-address=" + apiserverHost,
 		"--advertise-address=" + apiserverHost,
@@ -164,15 +172,34 @@ func apiserverArgs(opts Options, certs *pki) []string {
 		"--service-account-key-file=" + certs.serviceAccountPublic,
 		"--service-account-signing-key-file=" + certs.serviceAccountKey,
 		"--service-cluster-ip-range=" + cidr,
+		// Priority and fairness only adds startup work for a server that
+		// never sees contention, and would throttle a benchmark's writes.
+		"--enable-priority-and-fairness=false",
+	}
+	if opts.Nodes {
+		return append(args, nodeArgs()...)
+	}
+	return append(args,
 		// RBAC, not AlwaysAllow, so tests can check that the proxy's
 		// ClusterRole grants what it needs.
 		"--authorization-mode=RBAC",
 		// No controller-manager creates service accounts or their tokens,
 		// so the ServiceAccount plugin would reject every pod.
 		"--disable-admission-plugins=ServiceAccount",
-		// Priority and fairness only adds startup work for a server that
-		// never sees contention, and would throttle a benchmark's writes.
-		"--enable-priority-and-fairness=false",
+	)
+}
+
+// nodeArgs are the flags of Options.Nodes.
+func nodeArgs() []string {
+	return []string{
+		// The Node authorizer lets each kubelet, with its system:node
+		// certificate, read what its own pods need and nothing else.
+		"--authorization-mode=Node,RBAC",
+		// Node components such as a service proxy run privileged.
+		"--allow-privileged=true",
+		// Node names do not resolve, so logs and exec reach the kubelet at
+		// the address it reports.
+		"--kubelet-preferred-address-types=InternalIP",
 	}
 }
 

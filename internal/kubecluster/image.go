@@ -1,0 +1,88 @@
+package kubecluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// The images Start imports, the only ones the node has. Their tags are
+// under the reserved .test domain, so they can never name a real
+// registry; pods use them with imagePullPolicy Never (or IfNotPresent).
+const (
+	// PauseImage is every pod's sandbox, and a container that does nothing
+	// for pods that need one.
+	PauseImage = "svcproxy.test/pause:1"
+	// EchoImage serves TCP on EchoPort, answering each connection with one
+	// line, "<server addr:port> <client addr:port>", and closing it.
+	EchoImage = "svcproxy.test/echo:1"
+)
+
+// EchoPort is the TCP port EchoImage serves.
+const EchoPort = 8080
+
+// image is a locally built image: one static Go program, run as its
+// entrypoint.
+type image struct {
+	tag string
+	pkg string // the program, a package of this module
+}
+
+// images are the images Start imports.
+var images = []image{
+	{PauseImage, "github.com/svcproxy/svcproxy/internal/kubecluster/pause"},
+	{EchoImage, "github.com/svcproxy/svcproxy/internal/kubecluster/echo"},
+}
+
+// importImages imports every image of images into the node's containerd.
+func (c *Cluster) importImages(ctx context.Context) error {
+	dir, err := c.mkdir("images")
+	if err != nil {
+		return err
+	}
+	for _, img := range images {
+		if err := c.importImage(ctx, dir, img); err != nil {
+			return fmt.Errorf("importing %s: %w", img.tag, err)
+		}
+	}
+	return nil
+}
+
+// importImage builds the image's program statically, packs it as a
+// docker-archive in dir and imports it.
+func (c *Cluster) importImage(ctx context.Context, dir string, img image) error {
+	name := filepath.Base(img.pkg)
+	bin := filepath.Join(dir, name)
+	if err := buildStatic(ctx, img.pkg, bin); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return fmt.Errorf("reading the program: %w", err)
+	}
+	var archive bytes.Buffer
+	files := []imageFile{{Name: name, Mode: 0o755, Data: data}}
+	if err := writeImageArchive(&archive, img.tag, []string{"/" + name}, files); err != nil {
+		return fmt.Errorf("packing the image: %w", err)
+	}
+	path := filepath.Join(dir, name+".tar")
+	if err := os.WriteFile(path, archive.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = c.ctr(ctx, "images", "import", path)
+	return err
+}
+
+// buildStatic builds a Go package of this module into out as a static
+// binary, which an image of nothing else can run.
+func buildStatic(ctx context.Context, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %w\n%s", pkg, err, output)
+	}
+	return nil
+}
