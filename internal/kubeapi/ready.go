@@ -10,6 +10,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/svcproxy/svcproxy/internal/daemon"
 )
 
 // Readiness limits. The apiserver usually needs 5-15 s on a loaded CI
@@ -89,15 +91,15 @@ func failedChecks(body []byte) string {
 // poll calls check until it succeeds, p exits, timeout passes or ctx
 // ends, returning the last error so the failure says what was still
 // wrong.
-func poll(ctx context.Context, p *process, timeout time.Duration, check func() error) error {
+func poll(ctx context.Context, p *daemon.Daemon, timeout time.Duration, check func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
 		if err == nil {
 			return nil
 		}
-		if done, exitErr := p.exited(); done {
-			return fmt.Errorf("%s exited (%v); last check: %w", p.name, exitErr, err)
+		if done, exitErr := p.Exited(); done {
+			return fmt.Errorf("%s exited (%v); last check: %w", p.Name, exitErr, err)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready after %v: %w", timeout, err)

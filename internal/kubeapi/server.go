@@ -21,6 +21,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/svcproxy/svcproxy/internal/daemon"
 	"github.com/svcproxy/svcproxy/internal/netns"
 )
 
@@ -78,8 +79,8 @@ type Server struct {
 	logf          Logf
 	apiserverBin  string
 	apiserverArgs []string
-	etcd          *process
-	apiserver     *process
+	etcd          *daemon.Daemon
+	apiserver     *daemon.Daemon
 	etcdLog       string
 	apiserverLog  string
 	certs         *pki
@@ -218,7 +219,7 @@ func (s *Server) Stop() error {
 	if s.apiserver == nil {
 		return nil
 	}
-	if err := s.apiserver.stop(); err != nil {
+	if err := s.apiserver.Stop(stopGrace); err != nil {
 		return fmt.Errorf("stopping kube-apiserver: %w", err)
 	}
 	return nil
@@ -238,11 +239,11 @@ func (s *Server) Restart(ctx context.Context) error {
 // cleanly. Calling it again is harmless.
 func (s *Server) Close() error {
 	var errs []error
-	for _, p := range []*process{s.apiserver, s.etcd} {
+	for _, p := range []*daemon.Daemon{s.apiserver, s.etcd} {
 		if p == nil {
 			continue
 		}
-		if err := p.stop(); err != nil {
+		if err := p.Stop(stopGrace); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -253,7 +254,7 @@ func (s *Server) Close() error {
 func (s *Server) LogTails() string {
 	var out string
 	for _, path := range []string{s.etcdLog, s.apiserverLog} {
-		out += fmt.Sprintf("last lines of %s:\n%s\n", filepath.Base(path), logTail(path, 40))
+		out += fmt.Sprintf("last lines of %s:\n%s\n", filepath.Base(path), daemon.LogTail(path, 40))
 	}
 	return out
 }

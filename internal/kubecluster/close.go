@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/svcproxy/svcproxy/internal/daemon"
 )
 
 // Grace periods of the daemons' shutdown before they are killed.
@@ -35,11 +37,11 @@ func (c *Cluster) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var errs []error
-	errs = append(errs, c.kubelet.stop(kubeletGrace), c.scheduler.stop(controllerGrace), c.controller.stop(controllerGrace))
+	errs = append(errs, c.kubelet.Stop(kubeletGrace), c.scheduler.Stop(controllerGrace), c.controller.Stop(controllerGrace))
 	if running(c.containerd) {
 		errs = append(errs, c.killTasks(ctx))
 	}
-	errs = append(errs, c.containerd.stop(containerdGrace))
+	errs = append(errs, c.containerd.Stop(containerdGrace))
 	if c.API != nil {
 		errs = append(errs, c.API.Close())
 	}
@@ -60,11 +62,11 @@ func (c *Cluster) Close() error {
 }
 
 // running reports whether d was started and has not exited.
-func running(d *daemon) bool {
+func running(d *daemon.Daemon) bool {
 	if d == nil {
 		return false
 	}
-	done, _ := d.exited()
+	done, _ := d.Exited()
 	return !done
 }
 

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/svcproxy/svcproxy/internal/daemon"
 	"github.com/svcproxy/svcproxy/internal/kubeapi"
 	"github.com/svcproxy/svcproxy/internal/netns"
 )
@@ -60,10 +61,10 @@ type Cluster struct {
 	holder           *holder
 	cgroupRoot       string // set once created
 	containerdSocket string
-	containerd       *daemon
-	kubelet          *daemon
-	controller       *daemon
-	scheduler        *daemon
+	containerd       *daemon.Daemon
+	kubelet          *daemon.Daemon
+	controller       *daemon.Daemon
+	scheduler        *daemon.Daemon
 	closed           bool
 }
 

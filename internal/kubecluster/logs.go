@@ -1,10 +1,10 @@
 package kubecluster
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
+
+	"github.com/svcproxy/svcproxy/internal/daemon"
 )
 
 // LogTails returns the end of every log of the cluster, to explain a
@@ -14,23 +14,10 @@ func (c *Cluster) LogTails() string {
 	if c.API != nil {
 		out = c.API.LogTails()
 	}
-	for _, d := range []*daemon{c.containerd, c.kubelet, c.controller, c.scheduler} {
+	for _, d := range []*daemon.Daemon{c.containerd, c.kubelet, c.controller, c.scheduler} {
 		if d != nil {
-			out += fmt.Sprintf("last lines of %s:\n%s\n", filepath.Base(d.log), logTail(d.log, 40))
+			out += fmt.Sprintf("last lines of %s:\n%s\n", filepath.Base(d.Log), daemon.LogTail(d.Log, 40))
 		}
 	}
 	return out
-}
-
-// logTail returns the last n lines of a log file.
-func logTail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(reading %s: %v)", path, err)
-	}
-	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/svcproxy/svcproxy/internal/daemon"
 	"github.com/svcproxy/svcproxy/internal/kubeapi"
 )
 
@@ -95,7 +96,7 @@ func (c *Cluster) waitForNode(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating a client: %w", err)
 	}
-	daemons := []*daemon{c.containerd, c.kubelet, c.controller, c.scheduler}
+	daemons := []*daemon.Daemon{c.containerd, c.kubelet, c.controller, c.scheduler}
 	return poll(ctx, nodeReadyTimeout, func() error {
 		node, err := client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
 		if err != nil {
@@ -117,7 +118,7 @@ func (c *Cluster) waitForNode(ctx context.Context) error {
 // passes or ctx ends, returning the last error so the failure says what
 // was still wrong. A daemon that has exited will not make check succeed,
 // so waiting on would only delay the failure.
-func poll(ctx context.Context, timeout time.Duration, check func() error, daemons ...*daemon) error {
+func poll(ctx context.Context, timeout time.Duration, check func() error, daemons ...*daemon.Daemon) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
@@ -125,8 +126,8 @@ func poll(ctx context.Context, timeout time.Duration, check func() error, daemon
 			return nil
 		}
 		for _, d := range daemons {
-			if done, exitErr := d.exited(); done {
-				return fmt.Errorf("%s exited (%v, see %s); last check: %w", d.name, exitErr, d.log, err)
+			if done, exitErr := d.Exited(); done {
+				return fmt.Errorf("%s exited (%v, see %s); last check: %w", d.Name, exitErr, d.Log, err)
 			}
 		}
 		if time.Now().After(deadline) {
