@@ -117,7 +117,6 @@ func checkHealthAndMetrics(t *testing.T, c *cluster) {
 		`kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"}`,
 		`kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family="IPv4"}`,
 		`kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}`,
-		`kubeproxy_network_programming_duration_seconds_count{ip_family="IPv4"}`,
 		`kubeproxy_proxy_healthz_total{code="200"}`, `kubeproxy_proxy_livez_total{code="200"}`}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// svcproxy run collects garbage at 50% heap growth unless GOGC is set.
