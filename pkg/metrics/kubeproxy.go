@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strconv"
+	stdsync "sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,14 @@ type kubeProxy struct {
 	iptablesRules               *prometheus.GaugeVec
 	noLocalEndpoints            *prometheus.GaugeVec
 	healthz, livez              *prometheus.CounterVec
+	lastQueued                  *prometheus.GaugeVec
+	iptablesLast                *prometheus.GaugeVec
+
+	// mu guards families, the families synced so far, for each of which
+	// a change is queued, and queued, when a change was last queued.
+	mu       stdsync.Mutex
+	families map[model.Family]bool
+	queued   float64
 }
 
 // kubeProxySyncBuckets are kube-proxy's buckets for sync durations: 1 ms
@@ -67,12 +76,15 @@ func newKubeProxy() *kubeProxy {
 		noLocalEndpoints: gauge("sync_proxy_rules_no_local_endpoints_total", "Service ports with a Local traffic policy and no local endpoint.", []string{"traffic_policy", "ip_family"}),
 		healthz:          counter("proxy_healthz_total", "/healthz answers, by status code.", []string{"code"}),
 		livez:            counter("proxy_livez_total", "/livez answers, by status code.", []string{"code"}),
+		lastQueued:       gauge("sync_proxy_rules_last_queued_timestamp_seconds", "When a change last queued a sync of a family's rules.", family),
+		iptablesLast:     gauge("sync_proxy_rules_iptables_last", "Rules the last iptables-restore of a family sent, by table.", []string{"table", "ip_family"}),
+		families:         map[model.Family]bool{},
 	}
 }
 
 func (k *kubeProxy) collectors() []prometheus.Collector {
 	return []prometheus.Collector{k.sync, k.syncFull, k.syncPartial, k.lastSync, k.programming, k.restoreFailures,
-		k.nftablesFailures, k.iptablesRules, k.noLocalEndpoints, k.healthz, k.livez}
+		k.nftablesFailures, k.iptablesRules, k.noLocalEndpoints, k.healthz, k.livez, k.lastQueued, k.iptablesLast}
 }
 
 // ipFamily is a family as kube-proxy's ip_family label spells it.
@@ -96,8 +108,9 @@ type FamilySync struct {
 	NFTables bool
 	// Err is the apply's error; nil on success.
 	Err error
-	// Counts are the family's tables after a success.
-	Counts []render.Counts
+	// Counts are the family's tables after a success, and Sent what the
+	// apply sent of them.
+	Counts, Sent []render.Counts
 }
 
 // ObserveFamilySync records one family's sync in kube-proxy's metrics.
@@ -118,11 +131,65 @@ func (m *Metrics) ObserveFamilySync(s FamilySync) {
 		k.syncFull.WithLabelValues(fam).Observe(s.Duration.Seconds())
 	}
 	k.lastSync.WithLabelValues(fam).Set(float64(m.now().UnixNano()) / 1e9)
-	if !s.NFTables {
-		for _, c := range s.Counts {
-			k.iptablesRules.WithLabelValues(c.Table, fam).Set(float64(c.Rules))
-		}
+	k.mu.Lock()
+	if !k.families[s.Family] && k.queued != 0 {
+		// Changes queued before the family's first sync were for it too.
+		k.lastQueued.WithLabelValues(fam).Set(k.queued)
 	}
+	k.families[s.Family] = true
+	k.mu.Unlock()
+	if s.NFTables {
+		return
+	}
+	for _, c := range s.Counts {
+		k.iptablesRules.WithLabelValues(c.Table, fam).Set(float64(c.Rules))
+	}
+	for _, c := range s.Sent {
+		k.iptablesLast.WithLabelValues(c.Table, fam).Set(float64(c.Rules))
+	}
+}
+
+// ObserveQueued records that a change queued a sync, for every family
+// synced so far: svcproxy syncs them together.
+func (m *Metrics) ObserveQueued() {
+	k := m.kubeProxy
+	now := float64(m.now().UnixNano()) / 1e9
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.queued = now
+	for fam := range k.families {
+		k.lastQueued.WithLabelValues(ipFamily(fam)).Set(now)
+	}
+}
+
+// ChangeSource counts the changes of watched objects, for kube-proxy's
+// change metrics. watch.Tracker is one.
+type ChangeSource interface {
+	// PendingChanges are the objects whose change awaits a sync.
+	PendingChanges() (services, endpointSlices int)
+	// TotalChanges are the changes seen since the start.
+	TotalChanges() (services, endpointSlices int)
+}
+
+// WatchChanges registers kube-proxy's change metrics, read from src at
+// each scrape. Call it once.
+func (m *Metrics) WatchChanges(src ChangeSource) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Subsystem: kubeProxySubsystem, Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Subsystem: kubeProxySubsystem, Name: name, Help: help}, f)
+	}
+	m.registry.MustRegister(
+		gauge("sync_proxy_rules_service_changes_pending", "Service changes waiting for a sync.",
+			func() float64 { s, _ := src.PendingChanges(); return float64(s) }),
+		gauge("sync_proxy_rules_endpoint_changes_pending", "EndpointSlice changes waiting for a sync.",
+			func() float64 { _, e := src.PendingChanges(); return float64(e) }),
+		counter("sync_proxy_rules_service_changes_total", "Service changes seen.",
+			func() float64 { s, _ := src.TotalChanges(); return float64(s) }),
+		counter("sync_proxy_rules_endpoint_changes_total", "EndpointSlice changes seen.",
+			func() float64 { _, e := src.TotalChanges(); return float64(e) }),
+	)
 }
 
 // SetNoLocalEndpoints records, for a family, how many Service ports with

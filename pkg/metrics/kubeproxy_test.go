@@ -19,8 +19,12 @@ import (
 // nftables mode, a failure of each mode, and health check answers.
 func kubeProxyObserved() *Metrics {
 	m := newTestMetrics()
+	// Queued before any family synced: it counts for the families that
+	// sync next.
+	m.ObserveQueued()
 	m.ObserveFamilySync(FamilySync{Family: model.IPv4, Duration: 3 * time.Millisecond,
-		Counts: []render.Counts{{Table: "filter", Rules: 4}, {Table: "nat", Rules: 9}}})
+		Counts: []render.Counts{{Table: "filter", Rules: 4}, {Table: "nat", Rules: 9}},
+		Sent:   []render.Counts{{Table: "nat", Rules: 3}}})
 	m.ObserveFamilySync(FamilySync{Family: model.IPv6, Duration: time.Millisecond, Incremental: true, NFTables: true,
 		Counts: []render.Counts{{Table: "svcproxy", Rules: 20, Elements: 5}}})
 	m.ObserveFamilySync(FamilySync{Family: model.IPv4, Err: errors.New("restore refused")})
@@ -29,8 +33,15 @@ func kubeProxyObserved() *Metrics {
 	m.SetNoLocalEndpoints(model.IPv4, 1, 2)
 	m.ObserveHealthCheck("/healthz", http.StatusOK)
 	m.ObserveHealthCheck("/livez", http.StatusServiceUnavailable)
+	m.WatchChanges(changes{pending: [2]int{1, 2}, total: [2]int{5, 7}})
 	return m
 }
+
+// changes is a ChangeSource with fixed counts.
+type changes struct{ pending, total [2]int }
+
+func (c changes) PendingChanges() (int, int) { return c.pending[0], c.pending[1] }
+func (c changes) TotalChanges() (int, int)   { return c.total[0], c.total[1] }
 
 // TestKubeProxyMetrics checks kube-proxy's names, types, labels and
 // buckets in /metrics, and what each counts.
@@ -60,6 +71,15 @@ func TestKubeProxyMetrics(t *testing.T) {
 		`kubeproxy_sync_proxy_rules_no_local_endpoints_total{ip_family="IPv4",traffic_policy="external"} 2`,
 		`kubeproxy_proxy_healthz_total{code="200"} 1`,
 		`kubeproxy_proxy_livez_total{code="503"} 1`,
+		`kubeproxy_sync_proxy_rules_iptables_last{ip_family="IPv4",table="nat"} 3`,
+		`kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv4"} 1.7000000005e+09`,
+		`kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv6"} 1.7000000005e+09`,
+		"# TYPE kubeproxy_sync_proxy_rules_service_changes_pending gauge",
+		"kubeproxy_sync_proxy_rules_service_changes_pending 1",
+		"kubeproxy_sync_proxy_rules_endpoint_changes_pending 2",
+		"# TYPE kubeproxy_sync_proxy_rules_service_changes_total counter",
+		"kubeproxy_sync_proxy_rules_service_changes_total 5",
+		"kubeproxy_sync_proxy_rules_endpoint_changes_total 7",
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)

@@ -78,7 +78,7 @@ func (p *Proxy) build(input model.Input, changes watch.Changes, full bool) []*mo
 // own apply.
 func (p *Proxy) record(out sync.Outcome, m *model.Model, built time.Duration) {
 	p.metrics.ObserveFamilySync(metrics.FamilySync{Family: out.Family, Duration: built + out.Duration,
-		Incremental: out.Incremental, NFTables: out.Mode == sync.ModeNFTables, Err: out.Err, Counts: out.Counts})
+		Incremental: out.Incremental, NFTables: out.Mode == sync.ModeNFTables, Err: out.Err, Counts: out.Counts, Sent: out.Sent})
 	if out.Err != nil {
 		return
 	}

@@ -105,7 +105,11 @@ func New(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	p.tracker.Notify(p.loop.Trigger)
+	p.tracker.Notify(func() {
+		p.metrics.ObserveQueued()
+		p.loop.Trigger()
+	})
+	p.metrics.WatchChanges(p.tracker)
 	p.health = health.NewServer(health.Config{BindAddress: cfg.HealthzBindAddress, SyncPeriod: cfg.SyncPeriod,
 		Observe: p.metrics.ObserveHealthCheck}, loopState{p.loop})
 	// The health check follows the Node as its events arrive: a taint

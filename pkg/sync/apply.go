@@ -48,8 +48,9 @@ type Outcome struct {
 	// Nil when nothing fell back.
 	Fallback error
 	// Counts says what the family's tables hold after a successful
-	// apply, for metrics.
-	Counts []render.Counts
+	// apply, for metrics; Sent what the apply sent of them, where the
+	// backend counts it (iptables).
+	Counts, Sent []render.Counts
 }
 
 // NewApplier returns the applier of a detected mode for one family.

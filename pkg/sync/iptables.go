@@ -28,6 +28,8 @@ type IPTables struct {
 	// state is what the last successful apply loaded, nil when that is
 	// unknown (before the first apply, after a failure).
 	state *iptables.State
+	// sent counts what the last successful apply sent.
+	sent []render.Counts
 }
 
 // Apply brings the filter and nat tables to m in one iptables-restore.
@@ -38,10 +40,14 @@ type IPTables struct {
 // tools are never touched. If the kernel rejects the payload, the error
 // quotes the rejected line.
 func (a *IPTables) Apply(ctx context.Context, m *model.Model, incremental bool) (Outcome, error) {
-	return applyEither(a.Family, incremental,
+	out, err := applyEither(a.Family, incremental,
 		func() error { return a.applyDelta(ctx, m) },
 		func() error { return a.applyFull(ctx, m) },
 		func() []render.Counts { return a.state.Counts() })
+	if err == nil {
+		out.Sent = a.sent
+	}
+	return out, err
 }
 
 // applyFull reads the tables, to learn what a full restore must remove
@@ -57,6 +63,7 @@ func (a *IPTables) applyFull(ctx context.Context, m *model.Model) error {
 		return err
 	}
 	a.state = rs.State()
+	a.sent = a.state.Counts()
 	return nil
 }
 
@@ -76,7 +83,7 @@ func (a *IPTables) applyDelta(ctx context.Context, m *model.Model) error {
 		}
 	}
 	st.Commit(d)
-	a.state = st
+	a.state, a.sent = st, d.Counts()
 	return nil
 }
 

@@ -61,6 +61,8 @@ type objectChanges[T comparable] struct {
 	// same reports whether two versions of an object (either may be nil)
 	// look alike to the model.
 	same func(a, b T) bool
+	// total counts the events that left a change pending.
+	total int
 }
 
 func newObjectChanges[T comparable](same func(a, b T) bool) *objectChanges[T] {
@@ -91,6 +93,7 @@ func (c *objectChanges[T]) record(key string, obj T, now time.Time, trigger time
 		return false
 	}
 	c.pending[key] = p
+	c.total++
 	return true
 }
 

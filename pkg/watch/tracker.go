@@ -94,6 +94,23 @@ func (t *Tracker) OnNodeAdd(node *v1.Node) { t.setNode(node) }
 // OnNodeUpdate records a change of this node's Node.
 func (t *Tracker) OnNodeUpdate(_, newNode *v1.Node) { t.setNode(newNode) }
 
+// PendingChanges returns how many Services and EndpointSlices have a
+// change the next Snapshot reports.
+func (t *Tracker) PendingChanges() (services, endpointSlices int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.services.pending), len(t.slices.pending)
+}
+
+// TotalChanges returns how many events about Services and EndpointSlices
+// left a change pending for the next Snapshot, since the Tracker was
+// made; events that change nothing the model sees are not counted.
+func (t *Tracker) TotalChanges() (services, endpointSlices int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.services.total, t.slices.total
+}
+
 func (t *Tracker) setService(svc *v1.Service) {
 	if svc == nil {
 		return

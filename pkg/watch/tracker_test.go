@@ -493,3 +493,28 @@ func TestTriggersCarryTheSliceFamily(t *testing.T) {
 		t.Errorf("triggers %v, want %v", ch.Triggers, want)
 	}
 }
+
+// TestChangeCounts checks the pending and total counts of changes: an
+// event that changes nothing the model sees counts for neither, and a
+// Snapshot takes the pending ones.
+func TestChangeCounts(t *testing.T) {
+	tr := newTestTracker()
+	svc := service("a", "172.30.0.1")
+	tr.OnServiceAdd(svc)
+	tr.OnServiceUpdate(svc, service("a", "172.30.0.1"))
+	tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"10.1.1.5"}))
+	tr.OnEndpointSliceAdd(endpointSlice("a-2", "a", []string{"10.1.1.6"}))
+	check := func(when string, pendingS, pendingE, totalS, totalE int) {
+		t.Helper()
+		ps, pe := tr.PendingChanges()
+		ts, te := tr.TotalChanges()
+		if ps != pendingS || pe != pendingE || ts != totalS || te != totalE {
+			t.Errorf("%s: pending %d, %d and total %d, %d; want %d, %d and %d, %d", when, ps, pe, ts, te, pendingS, pendingE, totalS, totalE)
+		}
+	}
+	check("before the Snapshot", 1, 2, 2, 2)
+	tr.Snapshot()
+	check("after it", 0, 0, 2, 2)
+	tr.OnEndpointSliceUpdate(nil, endpointSlice("a-1", "a", []string{"10.1.1.7"}))
+	check("after one more change", 0, 1, 2, 3)
+}

@@ -159,6 +159,20 @@ func (d *Delta) add(td tableDelta) {
 	}
 }
 
+// Counts returns what the delta sends: per table it changes, the chains
+// it declares and the rules it fills them with.
+func (d *Delta) Counts() []render.Counts {
+	out := make([]render.Counts, 0, len(d.tables))
+	for _, td := range d.tables {
+		c := render.Counts{Table: td.name, Chains: len(td.refill) + len(td.removed)}
+		for _, ch := range td.refill {
+			c.Rules += len(ch.Rules)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // Empty reports whether the delta changes nothing, so that no restore is
 // needed.
 func (d *Delta) Empty() bool { return len(d.tables) == 0 }
