@@ -137,3 +137,35 @@ func TestRenderCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderWarningsCannotForgeLines renders Services whose names hold a
+// newline and a terminal escape: each warning stays one line, starting
+// with "warning: ", with the characters escaped.
+func TestRenderWarningsCannotForgeLines(t *testing.T) {
+	input := `apiVersion: v1
+kind: Service
+metadata: {namespace: demo, name: "a\nwarning: Service demo/forged: everything is fine"}
+spec: {clusterIP: 172.30.0.10, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {namespace: demo, name: "b\e[2J"}
+spec: {clusterIP: 172.30.0.11, ports: [{port: 80}]}
+`
+	_, stderr, code := runCLI(t, input, "render", "--dry-run", "-f", "-")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "warning: Service demo/a") && !strings.HasPrefix(line, "warning: Service demo/b") {
+			t.Errorf("a warning line does not start with its own object: %q", line)
+		}
+		if strings.ContainsRune(line, '\x1b') {
+			t.Errorf("a raw escape reaches the terminal: %q", line)
+		}
+	}
+	if len(lines) < 2 || !strings.Contains(stderr, `demo/a\nwarning`) || !strings.Contains(stderr, `demo/b\x1b[2J`) {
+		t.Errorf("the names are not shown escaped:\n%s", stderr)
+	}
+}

@@ -1,6 +1,10 @@
 package manifest
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
+)
 
 // Warning reports something in the manifests that was skipped or ignored.
 type Warning struct {
@@ -18,7 +22,8 @@ type Warning struct {
 	Reason string
 }
 
-// String returns "FILE: document N: [ITEM: ][KIND OBJECT: ]REASON".
+// String returns "FILE: document N: [ITEM: ][KIND OBJECT: ]REASON", with
+// control characters escaped (model.EscapeControl).
 func (w Warning) String() string {
 	var b strings.Builder
 	b.WriteString(w.File)
@@ -31,5 +36,5 @@ func (w Warning) String() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(w.Reason)
-	return b.String()
+	return model.EscapeControl(b.String())
 }

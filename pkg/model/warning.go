@@ -1,6 +1,11 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+)
 
 // Warning says that an object, or part of one, was skipped and why. The
 // rest of the input still renders.
@@ -13,9 +18,31 @@ type Warning struct {
 	Reason string
 }
 
-// String returns "Kind namespace/name: reason".
+// String returns "Kind namespace/name: reason", with control characters
+// escaped (see EscapeControl).
 func (w Warning) String() string {
-	return fmt.Sprintf("%s %s: %s", w.Kind, w.Object, w.Reason)
+	return EscapeControl(fmt.Sprintf("%s %s: %s", w.Kind, w.Object, w.Reason))
+}
+
+// EscapeControl returns s with every control character (a newline, a
+// terminal escape, any C0 or C1 code, DEL) written as a Go escape, so
+// that text quoting input stays on its line and reaches a terminal as
+// text: a name holding "\n" cannot forge another warning line, nor one
+// holding ESC recolor the screen.
+func EscapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // warnings collects Warnings while a model is built.
