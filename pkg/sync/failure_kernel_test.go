@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/svcproxy/svcproxy/internal/netns"
 	"github.com/svcproxy/svcproxy/internal/netnstest"
@@ -102,20 +104,7 @@ func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
 	netnstest.RequireRoot(t, "iptables-legacy-restore", "flock")
 	ns := netnstest.New(t)
 	lock := filepath.Join(t.TempDir(), "xtables.lock")
-	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo locked; sleep 1")
-	stdout, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "locked\n" {
-		t.Fatalf("lock holder said %q", line)
-	}
-	released := make(chan struct{})
-	go func() { _ = holder.Wait(); close(released) }()
-
+	released := holdLock(t, lock, "1")
 	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
 	a := NewApplier(r, ModeIPTablesLegacy, model.IPv4)
 	if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
@@ -127,6 +116,58 @@ func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
 		t.Error("apply finished while another process still held the xtables lock")
 	}
 	<-released
+}
+
+// TestIPTablesGivesUpOnAHeldLock holds the xtables lock and never lets go
+// while applying: the apply must fail, as kube-proxy's does after 5 s,
+// rather than stall the sync loop for as long as the holder lives.
+func TestIPTablesGivesUpOnAHeldLock(t *testing.T) {
+	netnstest.RequireRoot(t, "iptables-legacy-restore", "flock")
+	ns := netnstest.New(t)
+	lock := filepath.Join(t.TempDir(), "xtables.lock")
+	released := holdLock(t, lock, "600")
+	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
+	// The deadline only keeps a regression from hanging the test run;
+	// an apply that meets it has not given up by itself.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := NewApplier(r, ModeIPTablesLegacy, model.IPv4).Apply(ctx, trafficModel(t, trafficServices), false)
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("apply with the lock held for good: %v (context: %v), want it to give up", err, ctx.Err())
+	}
+	select {
+	case <-released:
+		t.Fatal("the lock holder ended before the apply gave up")
+	default:
+	}
+	t.Logf("gave up as expected: %v", err)
+}
+
+// holdLock takes lock in another process for seconds, returns once it
+// holds it, with a channel closed when it has let go. The process and its
+// child are killed when the test ends.
+func holdLock(t *testing.T, lock, seconds string) <-chan struct{} {
+	t.Helper()
+	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo locked; exec sleep "+seconds)
+	// A group of its own, so that the cleanup ends the sleep too.
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() { _ = holder.Wait(); close(released) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL)
+		<-released
+	})
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "locked\n" {
+		t.Fatalf("lock holder said %q", line)
+	}
+	return released
 }
 
 // TestCleanup applies rules in every mode next to other tools' rules,

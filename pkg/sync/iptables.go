@@ -118,10 +118,18 @@ func (a *IPTables) save(ctx context.Context, rs *iptables.Ruleset) (map[string]*
 // the error.
 var lineFailed = regexp.MustCompile(`line (\d+) failed|at line: (\d+)`)
 
+// xtablesWait is how long an iptables command waits for the xtables lock
+// that another program holds, as kube-proxy waits: long enough for any
+// other tool's restore, short enough that a holder that never lets go
+// fails the sync, which is then retried with backoff, instead of stalling
+// it for ever.
+const xtablesWait = "--wait=5"
+
 // restore feeds payload to iptables-restore, waiting for the xtables lock
-// rather than failing when another program holds it.
+// (xtablesWait) rather than failing at once when another program holds
+// it.
 func (a *IPTables) restore(ctx context.Context, payload []byte) error {
-	_, err := a.Runner.Run(ctx, payload, a.command("restore"), "--noflush", "--wait")
+	_, err := a.Runner.Run(ctx, payload, a.command("restore"), "--noflush", xtablesWait)
 	if err == nil {
 		return nil
 	}
@@ -142,7 +150,7 @@ func (a *IPTables) Intact(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	c := iptables.NewCanary()
-	_, err := a.Runner.Run(ctx, nil, a.command(""), append([]string{"-w", "-t", c.Table, "-C", c.Chain}, c.Rule...)...)
+	_, err := a.Runner.Run(ctx, nil, a.command(""), append([]string{xtablesWait, "-t", c.Table, "-C", c.Chain}, c.Rule...)...)
 	var ce *CommandError
 	if errors.As(err, &ce) && ce.ExitCode == 1 {
 		return false, nil
@@ -219,7 +227,7 @@ func removeIPTables(ctx context.Context, r Runner, fam model.Family, mode Mode, 
 		if rm.Chains == 0 {
 			continue
 		}
-		if _, err := r.Run(ctx, rm.Payload, restore, "--noflush", "--wait"); err != nil {
+		if _, err := r.Run(ctx, rm.Payload, restore, "--noflush", xtablesWait); err != nil {
 			return report, fmt.Errorf("removing chains from the %s table: %w", name, err)
 		}
 		report = append(report, fmt.Sprintf("%s %s %s table: removed %d chains and %d jumps", mode, fam, name, rm.Chains, rm.Jumps))

@@ -54,7 +54,7 @@ func unitModel(ep string) *model.Model {
 }
 
 func TestIPTablesApplyQuotesRejectedLine(t *testing.T) {
-	restore := "iptables-legacy-restore --noflush --wait"
+	restore := "iptables-legacy-restore --noflush --wait=5"
 	tests := []struct{ name, stderr, reason string }{
 		{"commit failure", "iptables-restore: line 3 failed", "iptables-restore: line 3 failed"},
 		{"parse failure", "iptables-restore v1.8.9 (legacy): Couldn't load target `X'\n\nError occurred at line: 3\nTry `iptables-restore -h' for more information.",
@@ -90,8 +90,8 @@ func TestApplyOutcome(t *testing.T) {
 		// the command only a full apply runs.
 		load, save string
 	}{
-		{"iptables-legacy", ModeIPTablesLegacy, "iptables-legacy-restore --noflush --wait", "iptables-legacy-save -t nat"},
-		{"iptables-nft", ModeIPTablesNFT, "iptables-nft-restore --noflush --wait", "iptables-nft-save -t nat"},
+		{"iptables-legacy", ModeIPTablesLegacy, "iptables-legacy-restore --noflush --wait=5", "iptables-legacy-save -t nat"},
+		{"iptables-nft", ModeIPTablesNFT, "iptables-nft-restore --noflush --wait=5", "iptables-nft-save -t nat"},
 		{"nftables", ModeNFTables, "nft -f -", ""},
 	}
 	type step struct {
