@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -78,5 +80,22 @@ func TestApplyMissingToolSaysHowToFix(t *testing.T) {
 	want := "nft not found: install the nftables package (apt-get install nftables)"
 	if !strings.Contains(out, want) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 		t.Errorf("got %q, want one line containing %q", out, want)
+	}
+}
+
+// TestApplyStrictRefusesBeforeTheKernel applies input with a skipped
+// object under --strict in a fresh namespace: it exits 2 and no rule
+// reaches the kernel, not even those of the valid objects.
+func TestApplyStrictRefusesBeforeTheKernel(t *testing.T) {
+	netnstest.RequireRoot(t, "nft")
+	bin := svcproxyBinary(t)
+	ns := netnstest.New(t)
+	out, err := ns.Run(strings.NewReader(badServiceYAML), bin, "render", "--strict", "--mode", "nftables", "-f", "-")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitStrict || !strings.Contains(out, "1 object(s) skipped (--strict): nothing applied") {
+		t.Fatalf("render --strict: %v\n%s", err, out)
+	}
+	if ruleset, err := ns.Run(nil, "nft", "list", "ruleset"); err != nil || strings.Contains(ruleset, "svcproxy") {
+		t.Errorf("rules reached the kernel (%v):\n%s", err, ruleset)
 	}
 }

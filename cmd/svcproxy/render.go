@@ -103,6 +103,12 @@ func (o *renderOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	models = o.selectFamily(models)
+	skipped := skippedObjects(warnings, loadWarnings)
+	if o.strict && skipped > 0 && !o.dryRun {
+		// Refused before anything touches the kernel: a strict apply
+		// is all of the input or nothing.
+		return &exitError{exitStrict, fmt.Errorf("render: %d object(s) skipped (--strict): nothing applied", skipped)}
+	}
 	if o.dryRun {
 		err = o.print(ctx, stdout, models)
 	} else {
@@ -111,10 +117,36 @@ func (o *renderOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	if o.strict && len(warnings)+len(loadWarnings) > 0 {
-		return &exitError{exitStrict, fmt.Errorf("render: %d object(s) skipped (--strict)", len(warnings)+len(loadWarnings))}
+	if o.strict && skipped > 0 {
+		return &exitError{exitStrict, fmt.Errorf("render: %d object(s) skipped (--strict)", skipped)}
 	}
 	return nil
+}
+
+// skippedObjects counts the objects the warnings name, each once: an
+// object can have several warnings. A warning that names no object (a
+// whole document) counts as one.
+func skippedObjects(warnings []model.Warning, loadWarnings []manifest.Warning) int {
+	seen := map[string]bool{}
+	n := 0
+	for _, w := range warnings {
+		if key := w.Kind + " " + w.Object; !seen[key] {
+			seen[key] = true
+			n++
+		}
+	}
+	for _, w := range loadWarnings {
+		key := w.Kind + " " + w.Object
+		if w.Object == "" {
+			n++
+			continue
+		}
+		if !seen[key] {
+			seen[key] = true
+			n++
+		}
+	}
+	return n
 }
 
 // request returns the --mode value with its default: a dry run prints

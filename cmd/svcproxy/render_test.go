@@ -80,7 +80,7 @@ func TestRenderCommand(t *testing.T) {
 			stdin:    badServiceYAML,
 			args:     []string{"render", "--dry-run", "--strict", "-f", "-"},
 			wantOut:  []string{"demo/good"},
-			wantErr:  []string{"warning: Service demo/bad", "--strict"},
+			wantErr:  []string{"warning: Service demo/bad", "1 object(s) skipped (--strict)"},
 			wantCode: 2,
 		},
 		{
