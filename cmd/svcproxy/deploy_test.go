@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -80,8 +82,27 @@ func convert(t *testing.T, doc map[string]any, obj any) {
 	}
 }
 
+// informed is what svcproxy reads, all through informers: the role must
+// grant exactly this.
+var informed = map[string][]string{
+	"/services":                       {"list", "watch"},
+	"/nodes":                          {"list", "watch"},
+	"discovery.k8s.io/endpointslices": {"list", "watch"},
+}
+
 func checkRole(t *testing.T, role *rbacv1.ClusterRole) {
 	t.Helper()
+	granted := map[string][]string{}
+	for _, rule := range role.Rules {
+		for _, group := range rule.APIGroups {
+			for _, res := range rule.Resources {
+				granted[group+"/"+res] = append(granted[group+"/"+res], rule.Verbs...)
+			}
+		}
+	}
+	if !reflect.DeepEqual(granted, informed) {
+		t.Errorf("ClusterRole grants %v, want exactly what svcproxy reads: %v", granted, informed)
+	}
 	for _, rule := range role.Rules {
 		for _, group := range rule.APIGroups {
 			for _, res := range rule.Resources {
@@ -107,13 +128,38 @@ func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet) {
 	if err := fs.Parse(c.Args[1:]); err != nil {
 		t.Errorf("svcproxy run refuses the DaemonSet's arguments: %v", err)
 	}
-	sc := c.SecurityContext
-	if sc == nil || sc.Privileged == nil || *sc.Privileged || sc.Capabilities == nil ||
-		!slices.Contains(sc.Capabilities.Add, "NET_ADMIN") {
-		t.Errorf("container must run unprivileged with NET_ADMIN, got %+v", sc)
-	}
+	checkLeastPrivilege(t, &c)
 	spec := ds.Spec.Template.Spec
 	if !spec.HostNetwork || spec.PriorityClassName != "system-node-critical" || len(spec.Tolerations) == 0 {
 		t.Errorf("DaemonSet must use the host network, system-node-critical and tolerate every taint: %+v", spec)
+	}
+}
+
+// checkLeastPrivilege checks that the container has only what svcproxy
+// uses: NET_ADMIN and NET_RAW of every capability, no privilege and no
+// way to gain any, the runtime's seccomp profile, a read-only root
+// filesystem, and no volume but the host's xtables lock.
+func checkLeastPrivilege(t *testing.T, c *corev1.Container) {
+	t.Helper()
+	sc := c.SecurityContext
+	if sc == nil || sc.Capabilities == nil {
+		t.Fatalf("container has no security context: %+v", sc)
+	}
+	caps := sc.Capabilities
+	if !slices.Equal(caps.Drop, []corev1.Capability{"ALL"}) || !slices.Equal(caps.Add, []corev1.Capability{"NET_ADMIN", "NET_RAW"}) {
+		t.Errorf("capabilities drop %v add %v, want drop ALL, add NET_ADMIN and NET_RAW", caps.Drop, caps.Add)
+	}
+	switch {
+	case sc.Privileged == nil || *sc.Privileged:
+		t.Error("container may be privileged")
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Error("container may gain privileges")
+	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Error("container's root filesystem is writable")
+	case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+		t.Error("container runs without the runtime's seccomp profile")
+	}
+	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/run/xtables.lock" {
+		t.Errorf("volume mounts %+v, want only the xtables lock", c.VolumeMounts)
 	}
 }
