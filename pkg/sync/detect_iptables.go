@@ -58,36 +58,39 @@ func parseDetectDump(out []byte) *detectDump {
 	return d
 }
 
-// probeVariant checks that a variant's tools exist and work, and reads its
-// rules.
+// probeVariant reads a variant's rules and checks that its tools exist
+// and work. The rules are read whenever the dump tool is there, even when
+// another tool is missing: a host whose rules live in a variant must get
+// an error saying what to install, not rules in the other variant.
 func (d *Detector) probeVariant(ctx context.Context, family model.Family, mode Mode) variantProbe {
 	p := variantProbe{mode: mode}
-	for _, tool := range []string{"save", "restore", ""} {
-		if err := d.lookPath(IPTablesCommand(family, mode, tool), "iptables"); err != nil {
-			p.err = err
+	save := IPTablesCommand(family, mode, "save")
+	if p.err = d.lookPath(save, "iptables"); p.err != nil {
+		return p
+	}
+	// No -t mangle: asking iptables-legacy for a table creates it, and an
+	// empty legacy mangle table would then mislead every later detection
+	// (and other tools') into thinking legacy is in use. A full dump only
+	// lists the tables that exist.
+	out, err := d.Runner.Run(ctx, nil, save)
+	if err != nil {
+		p.err = fmt.Errorf("dumping the rules: %w", err)
+		return p
+	}
+	p.dump = parseDetectDump(out)
+	for _, tool := range []string{"restore", ""} {
+		if p.err = d.lookPath(IPTablesCommand(family, mode, tool), "iptables"); p.err != nil {
 			return p
 		}
 	}
 	cmd := IPTablesCommand(family, mode, "")
-	out, err := d.Runner.Run(ctx, nil, cmd, "--version")
-	if err != nil {
+	if out, err = d.Runner.Run(ctx, nil, cmd, "--version"); err != nil {
 		p.err = fmt.Errorf("reading the version: %w", err)
 		return p
 	}
 	if p.version, p.err = variantVersion(cmd, mode, string(out)); p.err != nil {
 		return p
 	}
-	save := IPTablesCommand(family, mode, "save")
-	// No -t mangle: asking iptables-legacy for a table creates it, and an
-	// empty legacy mangle table would then mislead every later detection
-	// (and other tools') into thinking legacy is in use. A full dump only
-	// lists the tables that exist.
-	out, err = d.Runner.Run(ctx, nil, save)
-	if err != nil {
-		p.err = fmt.Errorf("dumping the rules: %w", err)
-		return p
-	}
-	p.dump = parseDetectDump(out)
 	p.err = d.sanityCheck(cmd, mode, p.version)
 	return p
 }
@@ -154,16 +157,33 @@ func decideVariant(nft, legacy variantProbe) (variantProbe, []string, error) {
 	}
 	evidence := []string{fmt.Sprintf("no %s chain in any mangle table", strings.Join(hintChains, " or "))}
 	switch {
+	case legacy.dump == nil && nft.err != nil, nft.dump == nil && legacy.err != nil:
+		// Neither can be used: say what is wrong with both.
+		return variantProbe{}, nil, noVariantError(nft.err, legacy.err)
 	case legacy.dump == nil:
 		return nft, append(evidence, fmt.Sprintf("%s not usable: %v", legacy.mode, legacy.err)), nil
 	case nft.dump == nil:
 		return legacy, append(evidence, fmt.Sprintf("%s not usable: %v", nft.mode, nft.err)), nil
 	}
 	evidence = append(evidence, fmt.Sprintf("rules: legacy %d, nft %d", legacy.dump.rules, nft.dump.rules))
+	// A variant that holds no rule and cannot write any gives way to one
+	// that can: nothing of the host's would end up beside rules of ours.
+	switch {
+	case isMissingTool(nft.err) && nft.dump.rules == 0 && legacy.err == nil:
+		return legacy, append(evidence, fmt.Sprintf("%s not usable: %v", nft.mode, nft.err)), nil
+	case isMissingTool(legacy.err) && legacy.dump.rules == 0 && nft.err == nil:
+		return nft, append(evidence, fmt.Sprintf("%s not usable: %v", legacy.mode, legacy.err)), nil
+	}
 	if legacy.dump.rules > nft.dump.rules {
 		return legacy, evidence, nil
 	}
 	return nft, append(evidence, "iptables-nft is the default unless legacy holds more rules"), nil
+}
+
+// isMissingTool reports whether err says a command is not installed.
+func isMissingTool(err error) bool {
+	var m *MissingToolError
+	return errors.As(err, &m)
 }
 
 // noVariantError explains why neither variant could be read, keeping to

@@ -307,6 +307,13 @@ func variantCases() []detectCase {
 				"requested iptables", "KUBE-IPTABLES-HINT found in iptables-legacy mangle table", evLegacyVer}},
 		},
 		{
+			name: "nft holding nothing and lacking its restore gives way to legacy", request: "iptables",
+			setup: func(h *fakeHost) { h.missing["iptables-nft-restore"] = true },
+			want: Detection{Family: model.IPv4, Mode: ModeIPTablesLegacy, IPTablesVersion: "1.8.9", Evidence: []string{
+				"requested iptables", evNoHint, "rules: legacy 0, nft 0",
+				"iptables-nft not usable: iptables-nft-restore not found: install the iptables package (apt-get install iptables)", evLegacyVer}},
+		},
+		{
 			name: "old iptables-nft accepted with no sanity check", request: "iptables", noSanityCheck: true,
 			setup: func(h *fakeHost) { h.outputs["iptables-nft --version"] = "iptables v1.8.3 (nf_tables)\n" },
 			want: Detection{Family: model.IPv4, Mode: ModeIPTablesNFT, IPTablesVersion: "1.8.3", Evidence: []string{
@@ -333,6 +340,16 @@ func failureCases() []detectCase {
 			name: "auto with neither nftables nor iptables", request: "auto", kernel: kernelOld,
 			setup:   func(h *fakeHost) { h.removeVariant("nft"); h.removeVariant("legacy") },
 			wantErr: "iptables-nft-save not found: install the iptables package (apt-get install iptables) (and nftables is not usable: kernel 5.12.0-foo is older than 5.13",
+		},
+		{
+			// The hint says the host's rules are in nftables: writing
+			// legacy rules beside them would be a silent switch.
+			name: "hint in nft whose restore is missing", request: "iptables",
+			setup: func(h *fakeHost) {
+				h.outputs["iptables-nft-save"] = saveDump([]string{"KUBE-IPTABLES-HINT"}, 3)
+				h.missing["iptables-nft-restore"] = true
+			},
+			wantErr: "iptables-nft-restore not found: install the iptables package (apt-get install iptables)",
 		},
 		{
 			name: "explicit legacy without its binaries", request: "iptables-legacy", family: model.IPv6,
