@@ -42,6 +42,7 @@ type renderOptions struct {
 	nodePortAddresses []string
 	masqueradeAll     bool
 	masqueradeBit     int
+	nodePortRange     string
 	strict            bool
 	// req is the mode asked for, parsed once by validate.
 	req sync.Request
@@ -78,6 +79,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic (default: all)")
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
+	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
 	f.BoolVar(&o.strict, "strict", false, "exit 2 when any object was skipped")
 	return cmd
 }
@@ -199,6 +201,9 @@ func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config
 	}
 	if cfg.NodePortAddresses, err = model.ParseCIDRs(o.nodePortAddresses); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --nodeport-addresses: %w", err)
+	}
+	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {
+		return model.Input{}, cfg, nil, fmt.Errorf("render: --service-node-port-range: %w", err)
 	}
 	node, warnings, err := o.node(objs)
 	if err != nil {

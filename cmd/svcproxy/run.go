@@ -145,6 +145,9 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 	if cfg.NodePortAddresses, err = model.ParseCIDRs(o.nodePortAddresses); err != nil {
 		return cfg, fmt.Errorf("--nodeport-addresses: %w", err)
 	}
+	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {
+		return cfg, fmt.Errorf("--service-node-port-range: %w", err)
+	}
 	return cfg, nil
 }
 

@@ -33,6 +33,7 @@ type runOptions struct {
 	syncPeriod         time.Duration
 	minSyncPeriod      time.Duration
 	noSanityCheck      bool
+	nodePortRange      string
 	// kp holds the rest of kube-proxy's command line.
 	kp kubeProxyFlags
 }
@@ -55,6 +56,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 		f.DurationVar(&o.minSyncPeriod, name, sync.DefaultMinSyncPeriod, "the least time between two syncs; changes meanwhile are batched")
 	}
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4")
+	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports and health check node ports outside it are skipped")
 	o.kp.addFlags(f)
 }
 

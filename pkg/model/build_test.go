@@ -486,3 +486,60 @@ func TestBuildHealthCheckNodePort(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildNodePortRange checks that node ports and health check node
+// ports outside the node port range are skipped with a warning naming
+// the Service, the port and the range, and that the rest of the Service
+// is still built.
+func TestBuildNodePortRange(t *testing.T) {
+	lb := func(nodePort, hcPort int32) *v1.Service {
+		return svc("a", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+			s.Spec.Ports[0].NodePort = nodePort
+			s.Spec.HealthCheckNodePort = hcPort
+		})
+	}
+	tests := []struct {
+		name         string
+		svc          *v1.Service
+		rng          PortRange
+		wantNodePort uint16
+		wantHC       uint16
+		wantWarning  string
+	}{
+		{name: "in the default range", svc: lb(30080, 32000), wantNodePort: 30080, wantHC: 32000},
+		{name: "an ssh node port", svc: lb(22, 32000), wantHC: 32000,
+			wantWarning: `Service ns/a: port "http" nodePort 22 is outside the node port range 30000-32767: node port skipped`},
+		{name: "a health check port below the range", svc: lb(30080, 2222), wantNodePort: 30080,
+			wantWarning: "Service ns/a: spec.healthCheckNodePort 2222 is outside the node port range 30000-32767: skipped"},
+		{name: "a custom range", svc: lb(22, 2222), rng: PortRange{First: 1, Last: 9999}, wantNodePort: 22, wantHC: 2222},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			models, warnings := Build(Input{Services: []*v1.Service{tt.svc}}, Config{MasqueradeBit: DefaultMasqueradeBit, NodePortRange: tt.rng})
+			sp := models[0].Services[0]
+			if sp.NodePort != tt.wantNodePort || sp.HealthCheckNodePort != tt.wantHC {
+				t.Errorf("node port %d, health check port %d; want %d, %d", sp.NodePort, sp.HealthCheckNodePort, tt.wantNodePort, tt.wantHC)
+			}
+			var got []string
+			for _, w := range warnings {
+				got = append(got, w.String())
+			}
+			if want := tt.wantWarning; (want == "" && len(got) > 0) || (want != "" && !slices.Contains(got, want)) {
+				t.Errorf("warnings %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	if r, err := ParsePortRange("30000-32767"); err != nil || r != DefaultNodePortRange {
+		t.Errorf("ParsePortRange(default) = %v, %v", r, err)
+	}
+	for _, bad := range []string{"", "30000", "32767-30000", "0-10", "1-70000", "a-b"} {
+		if _, err := ParsePortRange(bad); err == nil {
+			t.Errorf("ParsePortRange(%q) accepted", bad)
+		}
+	}
+}

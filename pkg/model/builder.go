@@ -192,6 +192,7 @@ func (b *Builder) buildUnit(g *objects) *unit {
 	services := convertServices(g.services, &warn)
 	endpoints := collectEndpoints(g.slices, b.node.Name, &warn)
 	for _, svc := range services {
+		svc.keepNodePortsIn(b.cfg.NodePortRange.orDefault(), &warn)
 		for _, fam := range Families {
 			ports := svc.portsFor(fam, endpoints, b.nodes[fam])
 			if len(ports) > 0 {

@@ -85,5 +85,6 @@ func SameContext(a, b *Model) bool {
 	return a.Family == b.Family && a.Node.Name == b.Node.Name && a.Node.Zone == b.Node.Zone &&
 		slices.Equal(a.Node.IPs, b.Node.IPs) && slices.Equal(a.Config.ClusterCIDRs, b.Config.ClusterCIDRs) &&
 		a.Config.MasqueradeBit == b.Config.MasqueradeBit && a.Config.MasqueradeAll == b.Config.MasqueradeAll &&
-		slices.Equal(a.Config.NodePortAddresses, b.Config.NodePortAddresses)
+		slices.Equal(a.Config.NodePortAddresses, b.Config.NodePortAddresses) &&
+		a.Config.NodePortRange == b.Config.NodePortRange
 }

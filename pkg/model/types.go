@@ -241,6 +241,10 @@ type Config struct {
 	// NodePortAddresses restricts which node addresses accept NodePort
 	// traffic; empty means every local address.
 	NodePortAddresses []netip.Prefix
+	// NodePortRange is the API server's node port range; node ports and
+	// health check node ports outside it are skipped. The zero value is
+	// DefaultNodePortRange.
+	NodePortRange PortRange
 }
 
 // DefaultMasqueradeBit is kube-proxy's default masquerade bit.
