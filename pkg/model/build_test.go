@@ -1,6 +1,7 @@
 package model
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -541,5 +542,56 @@ func TestParsePortRange(t *testing.T) {
 		if _, err := ParsePortRange(bad); err == nil {
 			t.Errorf("ParsePortRange(%q) accepted", bad)
 		}
+	}
+}
+
+// TestBuildRefusesAddressesThatAreNotAService's checks that loopback,
+// unspecified, multicast, link-local and broadcast addresses never become
+// a Service's destination: a rule matching them would capture the node's
+// own traffic (its loopback services, the cloud metadata address).
+func TestBuildRefusesAddressesThatAreNotAServices(t *testing.T) {
+	hostile := []string{"127.0.0.1", "0.0.0.0", "224.0.0.1", "169.254.169.254", "255.255.255.255"}
+	tests := []struct {
+		name   string
+		mutate func(s *v1.Service)
+		check  func(sp *ServicePort) bool
+	}{
+		{"external IPs", func(s *v1.Service) { s.Spec.ExternalIPs = append(slices.Clone(hostile), "198.51.100.20") },
+			func(sp *ServicePort) bool {
+				return len(sp.ExternalIPs) == 1 && sp.ExternalIPs[0] == netip.MustParseAddr("198.51.100.20")
+			}},
+		{"load balancer IPs", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeLoadBalancer
+			for _, ip := range append(slices.Clone(hostile), "192.0.2.10") {
+				s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, v1.LoadBalancerIngress{IP: ip})
+			}
+		}, func(sp *ServicePort) bool {
+			return len(sp.LoadBalancerIPs) == 1 && sp.LoadBalancerIPs[0] == netip.MustParseAddr("192.0.2.10")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			models, warnings := Build(Input{Services: []*v1.Service{svc("a", tt.mutate)}}, Config{MasqueradeBit: DefaultMasqueradeBit})
+			if !tt.check(models[0].Services[0]) {
+				t.Errorf("port %+v keeps a hostile address", models[0].Services[0])
+			}
+			if len(warnings) != len(hostile) {
+				t.Errorf("%d warnings, want one per refused address: %v", len(warnings), warnings)
+			}
+		})
+	}
+	for _, ip := range append(slices.Clone(hostile), "::1", "::", "fe80::1", "ff02::1") {
+		t.Run("cluster IP "+ip, func(t *testing.T) {
+			s := svc("a", func(s *v1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = ip, []string{ip} })
+			models, warnings := Build(Input{Services: []*v1.Service{s}}, Config{MasqueradeBit: DefaultMasqueradeBit})
+			for _, m := range models {
+				if len(m.Services) > 0 {
+					t.Errorf("a Service on cluster IP %s was built: %+v", ip, m.Services[0])
+				}
+			}
+			if len(warnings) == 0 {
+				t.Error("no warning")
+			}
+		})
 	}
 }

@@ -160,7 +160,7 @@ func sliceEndpoint(e *discovery.Endpoint, fam Family, nodeName, id string, i int
 		err = fmt.Errorf("%s is not an %s address", ip, fam)
 	}
 	if err == nil {
-		err = usableEndpointIP(ip)
+		err = usableAddress(ip)
 	}
 	if err != nil {
 		warn.add("EndpointSlice", id, "%s skipped: %v", field, err)

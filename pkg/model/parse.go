@@ -68,10 +68,15 @@ func ParseCIDRs(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// usableEndpointIP rejects addresses that can never be a pod: traffic
-// DNATed to them would go nowhere or somewhere it must not.
-func usableEndpointIP(addr netip.Addr) error {
+// usableAddress rejects addresses that can be neither a pod nor a
+// Service's: traffic DNATed to them would go nowhere or somewhere it must
+// not, and rules matching them would capture the node's own traffic
+// (127.0.0.1, ::1, 169.254.169.254, multicast, broadcast), not a
+// Service's.
+func usableAddress(addr netip.Addr) error {
 	switch {
+	case addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("%s is the broadcast address", addr)
 	case addr.IsUnspecified():
 		return fmt.Errorf("%s is unspecified", addr)
 	case addr.IsLoopback():

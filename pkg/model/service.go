@@ -148,8 +148,8 @@ func clusterIPs(obj *v1.Service, id string, warn *warnings) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range raw {
 		ip, err := ParseIP(s)
-		if err == nil && ip.IsUnspecified() {
-			err = fmt.Errorf("%s is unspecified", ip)
+		if err == nil {
+			err = usableAddress(ip)
 		}
 		if err != nil {
 			warn.add("Service", id, "cluster IP skipped: %v", err)
@@ -244,6 +244,9 @@ func parseIPList(list []string, field, id string, warn *warnings) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range list {
 		ip, err := ParseIP(s)
+		if err == nil {
+			err = usableAddress(ip)
+		}
 		if err != nil {
 			warn.add("Service", id, "%s entry skipped: %v", field, err)
 			continue
