@@ -141,11 +141,15 @@ func lcm(a, b int) int {
 	return a / x * b
 }
 
-// Config is the proxy configuration the benchmark builds models with.
+// Config is the proxy configuration the benchmark builds models with. Its
+// node port range is the one the port plan allocates from, as a cluster
+// whose API server ran with --service-node-port-range=10000-65535 would
+// have: the default range has room for 1,383 such Services only.
 func Config() model.Config {
 	return model.Config{
 		ClusterCIDRs:  []netip.Prefix{clusterCIDR},
 		MasqueradeBit: model.DefaultMasqueradeBit,
+		NodePortRange: model.PortRange{First: firstNodePort, Last: 65535},
 	}
 }
 
