@@ -28,7 +28,8 @@ type IPTables struct {
 	// state is what the last successful apply loaded, nil when that is
 	// unknown (before the first apply, after a failure).
 	state *iptables.State
-	// sent counts what the last successful apply sent.
+	// sent counts what the last successful delta sent; nil after a full
+	// apply, which sent all the tables hold.
 	sent []render.Counts
 }
 
@@ -46,6 +47,10 @@ func (a *IPTables) Apply(ctx context.Context, m *model.Model, incremental bool) 
 		func() []render.Counts { return a.state.Counts() })
 	if err == nil {
 		out.Sent = a.sent
+		if out.Sent == nil {
+			// A full apply sent everything the tables now hold.
+			out.Sent = out.Counts
+		}
 	}
 	return out, err
 }
@@ -62,8 +67,7 @@ func (a *IPTables) applyFull(ctx context.Context, m *model.Model) error {
 	if err := a.restore(ctx, rs.RestorePayload(saved, a.variant())); err != nil {
 		return err
 	}
-	a.state = rs.State()
-	a.sent = a.state.Counts()
+	a.state, a.sent = rs.State(), nil
 	return nil
 }
 

@@ -134,6 +134,12 @@ func TestApplyOutcome(t *testing.T) {
 				if len(out.Counts) == 0 || out.Family != model.IPv4 {
 					t.Errorf("%s: outcome %+v has no counts or family", s.name, out)
 				}
+				if tt.mode != ModeNFTables && s.wantFull && !slices.Equal(out.Sent, out.Counts) {
+					t.Errorf("%s: a full apply sent %v, want all the tables hold, %v", s.name, out.Sent, out.Counts)
+				}
+				if tt.mode != ModeNFTables && !s.wantFull && slices.Equal(out.Sent, out.Counts) {
+					t.Errorf("%s: a delta is counted as sending all the tables hold, %v", s.name, out.Sent)
+				}
 			}
 		})
 	}
