@@ -48,9 +48,10 @@ func (s *Server) waitForEtcd(ctx context.Context) error {
 	return nil
 }
 
-// waitForAPIServer waits until /readyz passes and the default namespace,
-// which the apiserver creates shortly after, exists; tests create their
-// objects there and would otherwise race it.
+// waitForAPIServer waits until /readyz passes and the default namespace and
+// the kubernetes Service, which the apiserver creates shortly after, exist:
+// tests create their objects in that namespace and read that Service, and
+// would otherwise race its creation.
 func (s *Server) waitForAPIServer(ctx context.Context) error {
 	client, err := kubernetes.NewForConfig(s.Config)
 	if err != nil {
@@ -66,7 +67,10 @@ func (s *Server) waitForAPIServer(ctx context.Context) error {
 		} else if err != nil {
 			return err
 		}
-		_, err = client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceDefault, metav1.GetOptions{})
+		if _, err := client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceDefault, metav1.GetOptions{}); err != nil {
+			return err
+		}
+		_, err = client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
 		return err
 	})
 	if err != nil {
