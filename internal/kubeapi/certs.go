@@ -24,6 +24,8 @@ type pki struct {
 	servingKey                string
 	serviceAccountKey         string // private key, signs service account tokens
 	serviceAccountPublic      string // public key, verifies them
+	kubeletClientCert         string // the apiserver's identity towards kubelets
+	kubeletClientKey          string
 	adminCertPEM, adminKeyPEM []byte
 	caCertPEM                 []byte
 	ca                        *keyPair // kept to sign the client certificates of Server.WriteKubeconfig
@@ -39,7 +41,8 @@ type keyPair struct {
 // servingIPs are the addresses clients use to reach the apiserver:
 // loopback inside the network namespace, and the kubernetes Service's
 // cluster IP (the first address of serviceCIDR) for in-cluster clients.
-var servingIPs = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}
+// Options.Address joins them when set.
+var servingIPs = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(KubernetesServiceIP)}
 
 // servingNames are the DNS names of the kubernetes Service, so that a
 // client configured the in-cluster way also verifies the certificate.
@@ -48,10 +51,11 @@ var servingNames = []string{
 	"kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
 }
 
-// newPKI writes a CA, a serving cert, a service account key pair and an
-// admin client cert into dir. ECDSA P-256 keys keep this to milliseconds;
-// RSA generation would add up to seconds per Start.
-func newPKI(dir string) (*pki, error) {
+// newPKI writes a CA, a serving cert (for servingIPs and address, if
+// any), a service account key pair, the apiserver's client cert for
+// kubelets and an admin client cert into dir. ECDSA P-256 keys keep this
+// to milliseconds; RSA generation would add up to seconds per Start.
+func newPKI(dir, address string) (*pki, error) {
 	ca, err := newCert(nil, &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "svcproxy-test-ca"},
 		IsCA:                  true,
@@ -61,10 +65,18 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the CA: %w", err)
 	}
+	ips := servingIPs
+	if address != "" {
+		ip := net.ParseIP(address)
+		if ip == nil {
+			return nil, fmt.Errorf("apiserver address %q is not an IP address", address)
+		}
+		ips = append(append([]net.IP(nil), servingIPs...), ip)
+	}
 	serving, err := newCert(ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		DNSNames:    servingNames,
-		IPAddresses: servingIPs,
+		IPAddresses: ips,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
@@ -81,6 +93,16 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the admin client certificate: %w", err)
 	}
+	// Kubelets authorize the apiserver's requests (logs, exec) through
+	// it, and RBAC gives system:masters everything.
+	kubeletClient, err := newCert(ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the kubelet client certificate: %w", err)
+	}
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating the service account key: %w", err)
@@ -91,6 +113,8 @@ func newPKI(dir string) (*pki, error) {
 		servingKey:           filepath.Join(dir, "apiserver.key"),
 		serviceAccountKey:    filepath.Join(dir, "sa.key"),
 		serviceAccountPublic: filepath.Join(dir, "sa.pub"),
+		kubeletClientCert:    filepath.Join(dir, "kubelet-client.crt"),
+		kubeletClientKey:     filepath.Join(dir, "kubelet-client.key"),
 		caCertPEM:            certPEM(ca),
 		adminCertPEM:         certPEM(admin),
 		ca:                   ca,
@@ -98,12 +122,16 @@ func newPKI(dir string) (*pki, error) {
 	if p.adminKeyPEM, err = keyPEM(admin.key); err != nil {
 		return nil, err
 	}
-	return p, p.write(serving, saKey)
+	return p, p.write(serving, kubeletClient, saKey)
 }
 
 // write saves the files the apiserver reads.
-func (p *pki) write(serving *keyPair, saKey *ecdsa.PrivateKey) error {
+func (p *pki) write(serving, kubeletClient *keyPair, saKey *ecdsa.PrivateKey) error {
 	servingKey, err := keyPEM(serving.key)
+	if err != nil {
+		return err
+	}
+	kubeletClientKey, err := keyPEM(kubeletClient.key)
 	if err != nil {
 		return err
 	}
@@ -122,6 +150,8 @@ func (p *pki) write(serving *keyPair, saKey *ecdsa.PrivateKey) error {
 		{p.caCert, p.caCertPEM},
 		{p.servingCert, certPEM(serving)},
 		{p.servingKey, servingKey},
+		{p.kubeletClientCert, certPEM(kubeletClient)},
+		{p.kubeletClientKey, kubeletClientKey},
 		{p.serviceAccountKey, saPrivate},
 		{p.serviceAccountPublic, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPublic})},
 	} {

@@ -55,8 +55,16 @@ type Options struct {
 	// internal/kubecluster runs them: the Node authorizer beside RBAC,
 	// privileged pods, the ServiceAccount admission plugin (a
 	// controller-manager now creates the accounts and their tokens), and
-	// kubelets reached at their InternalIP.
+	// kubelets reached at their InternalIP with a client certificate of
+	// the apiserver's own, so that logs and exec work.
 	Nodes bool
+	// Address is an address of the namespace at which the apiserver is
+	// also served and which it advertises, so that it becomes the
+	// endpoint of the kubernetes Service and pods reach it the in-cluster
+	// way. Empty: the apiserver serves only loopback, which the endpoint
+	// reconciler refuses, so the kubernetes Service has no endpoints and a
+	// test that needs them creates an EndpointSlice.
+	Address string
 }
 
 // Server is a running etcd and kube-apiserver pair inside a network
@@ -96,7 +104,7 @@ func Start(ctx context.Context, ns *netns.NS, bins map[Binary]string, opts Optio
 	if err != nil {
 		return nil, fmt.Errorf("preparing to dial into the namespace: %w", err)
 	}
-	certs, err := newPKI(opts.Dir)
+	certs, err := newPKI(opts.Dir, opts.Address)
 	if err != nil {
 		return nil, fmt.Errorf("generating certificates: %w", err)
 	}
@@ -154,15 +162,9 @@ func apiserverArgs(opts Options, certs *pki) []string {
 	if cidr == "" {
 		cidr = ServiceCIDR
 	}
-	args := []string{
-		"--etcd-servers=" + etcdClientURL,
-		"--bind-address=" + apiserverHost,
-		"--advertise-address=" + apiserverHost,
-		"--secure-port=" + strconv.Itoa(apiserverPort),
-		// The endpoint reconciler refuses a loopback address, and the
-		// apiserver listens on nothing else; so default/kubernetes gets no
-		// endpoints; a test that needs them creates an EndpointSlice.
-		"--endpoint-reconciler-type=none",
+	args := append(addressArgs(opts.Address),
+		"--etcd-servers="+etcdClientURL,
+		"--secure-port="+strconv.Itoa(apiserverPort),
 		// Unused while the TLS files are given, but keeps the default
 		// (/var/run/kubernetes) from being touched on the host.
 		"--cert-dir=" + filepath.Join(opts.Dir, "apiserver-certs"),
@@ -176,9 +178,9 @@ func apiserverArgs(opts Options, certs *pki) []string {
 		// Priority and fairness only adds startup work for a server that
 		// never sees contention, and would throttle a benchmark's writes.
 		"--enable-priority-and-fairness=false",
-	}
+	)
 	if opts.Nodes {
-		return append(args, nodeArgs()...)
+		return append(args, nodeArgs(certs)...)
 	}
 	return append(args,
 		// RBAC, not AlwaysAllow, so tests can check that the proxy's
@@ -190,8 +192,23 @@ func apiserverArgs(opts Options, certs *pki) []string {
 	)
 }
 
+// addressArgs are the flags that place the apiserver on the network, as
+// Options.Address says.
+func addressArgs(address string) []string {
+	if address == "" {
+		return []string{
+			"--bind-address=" + apiserverHost,
+			"--advertise-address=" + apiserverHost,
+			"--endpoint-reconciler-type=none",
+		}
+	}
+	// Every address of the namespace, so loopback keeps working for the
+	// test process and the components configured with URL.
+	return []string{"--bind-address=0.0.0.0", "--advertise-address=" + address}
+}
+
 // nodeArgs are the flags of Options.Nodes.
-func nodeArgs() []string {
+func nodeArgs(certs *pki) []string {
 	return []string{
 		// The Node authorizer lets each kubelet, with its system:node
 		// certificate, read what its own pods need and nothing else.
@@ -201,6 +218,8 @@ func nodeArgs() []string {
 		// Node names do not resolve, so logs and exec reach the kubelet at
 		// the address it reports.
 		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-client-certificate=" + certs.kubeletClientCert,
+		"--kubelet-client-key=" + certs.kubeletClientKey,
 	}
 }
 

@@ -143,13 +143,14 @@ func (c *Cluster) createNetNS(context.Context) error {
 	return err
 }
 
-// startAPI starts etcd and kube-apiserver, configured for nodes.
+// startAPI starts etcd and kube-apiserver, configured for nodes and
+// served at the node's address, which pods reach through the bridge.
 func (c *Cluster) startAPI(ctx context.Context) error {
 	dir, err := c.mkdir("apiserver")
 	if err != nil {
 		return err
 	}
-	c.API, err = kubeapi.Start(ctx, c.NetNS, c.bins, kubeapi.Options{Dir: dir, Logf: c.logf, Nodes: true})
+	c.API, err = kubeapi.Start(ctx, c.NetNS, c.bins, kubeapi.Options{Dir: dir, Logf: c.logf, Nodes: true, Address: NodeIP})
 	return err
 }
 

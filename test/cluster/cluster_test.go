@@ -73,6 +73,8 @@ func TestClusterRunsAPod(t *testing.T) {
 	if ip.IsValid() {
 		checkEcho(ctx, t, c, netip.AddrPortFrom(ip, kubecluster.EchoPort))
 	}
+	checkLogs(ctx, t, client)
+	checkKubernetesEndpoint(ctx, t, client)
 
 	if err := c.Close(); err != nil {
 		t.Fatalf("tearing the cluster down: %v", err)
@@ -80,6 +82,42 @@ func TestClusterRunsAPod(t *testing.T) {
 	if left := c.Leftovers(); len(left) > 0 {
 		t.Errorf("left behind after Close: %v", left)
 	}
+}
+
+// checkLogs reads the echo pod's log, which the apiserver fetches from
+// the kubelet with its client certificate: what exec and logs need.
+func checkLogs(ctx context.Context, t *testing.T, client kubernetes.Interface) {
+	t.Helper()
+	logs, err := client.CoreV1().Pods("default").GetLogs("echo", &v1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("reading the pod's logs: %v", err)
+	}
+	if want := fmt.Sprintf("serving on [::]:%d", kubecluster.EchoPort); !strings.Contains(string(logs), want) {
+		t.Errorf("pod logs = %q, want a line %q", logs, want)
+	}
+}
+
+// checkKubernetesEndpoint checks that the kubernetes Service points at the
+// apiserver on the node's address, where pods reach it, as a service proxy
+// in a pod does through the Service's cluster IP.
+func checkKubernetesEndpoint(ctx context.Context, t *testing.T, client kubernetes.Interface) {
+	t.Helper()
+	want := kubecluster.NodeIP + ":6443"
+	waitFor(ctx, t, "the kubernetes Service's endpoint "+want, func() (bool, error) {
+		slice, err := client.DiscoveryV1().EndpointSlices("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		var got []string
+		for _, ep := range slice.Endpoints {
+			for _, p := range slice.Ports {
+				if len(ep.Addresses) > 0 && p.Port != nil {
+					got = append(got, fmt.Sprintf("%s:%d", ep.Addresses[0], *p.Port))
+				}
+			}
+		}
+		return len(got) == 1 && got[0] == want, fmt.Errorf("endpoints %v", got)
+	})
 }
 
 // checkEcho connects to the echo server at addr from the node and checks

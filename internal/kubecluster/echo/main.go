@@ -28,6 +28,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The one line it logs, so that a test can read a pod's logs through
+	// the apiserver and the kubelet.
+	fmt.Println("serving on", l.Addr())
 	go serve(l)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
