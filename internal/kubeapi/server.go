@@ -167,14 +167,14 @@ func apiserverArgs(opts Options, certs *pki) []string {
 		"--secure-port="+strconv.Itoa(apiserverPort),
 		// Unused while the TLS files are given, but keeps the default
 		// (/var/run/kubernetes) from being touched on the host.
-		"--cert-dir=" + filepath.Join(opts.Dir, "apiserver-certs"),
-		"--tls-cert-file=" + certs.servingCert,
-		"--tls-private-key-file=" + certs.servingKey,
-		"--client-ca-file=" + certs.caCert,
+		"--cert-dir="+filepath.Join(opts.Dir, "apiserver-certs"),
+		"--tls-cert-file="+certs.servingCert,
+		"--tls-private-key-file="+certs.servingKey,
+		"--client-ca-file="+certs.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + certs.serviceAccountPublic,
-		"--service-account-signing-key-file=" + certs.serviceAccountKey,
-		"--service-cluster-ip-range=" + cidr,
+		"--service-account-key-file="+certs.serviceAccountPublic,
+		"--service-account-signing-key-file="+certs.serviceAccountKey,
+		"--service-cluster-ip-range="+cidr,
 		// Priority and fairness only adds startup work for a server that
 		// never sees contention, and would throttle a benchmark's writes.
 		"--enable-priority-and-fairness=false",
