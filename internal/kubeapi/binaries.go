@@ -38,6 +38,8 @@ const (
 	Kubelet           Binary = "kubelet"
 	ControllerManager Binary = "kube-controller-manager"
 	Scheduler         Binary = "kube-scheduler"
+	// Kubectl runs the commands README gives operators, verbatim.
+	Kubectl Binary = "kubectl"
 )
 
 // source is where a binary is built from.
@@ -60,6 +62,7 @@ var sources = map[Binary]source{
 	Kubelet:           {clusterModule, "k8s.io/kubernetes/cmd/kubelet"},
 	ControllerManager: {clusterModule, "k8s.io/kubernetes/cmd/kube-controller-manager"},
 	Scheduler:         {clusterModule, "k8s.io/kubernetes/cmd/kube-scheduler"},
+	Kubectl:           {clusterModule, "k8s.io/kubernetes/cmd/kubectl"},
 }
 
 // stampSuffix names the file beside each binary that records which

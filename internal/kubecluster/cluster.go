@@ -32,9 +32,10 @@ const (
 	PodCIDR  = "10.1.1.0/24"
 )
 
-// Binaries are what Start runs; build them with kubeapi.Build.
+// Binaries are what Start runs, and kubectl for Cluster.Kubectl; build
+// them with kubeapi.Build.
 var Binaries = []kubeapi.Binary{
-	kubeapi.Etcd, kubeapi.APIServer, kubeapi.ControllerManager, kubeapi.Scheduler, kubeapi.Kubelet,
+	kubeapi.Etcd, kubeapi.APIServer, kubeapi.ControllerManager, kubeapi.Scheduler, kubeapi.Kubelet, kubeapi.Kubectl,
 }
 
 // Options configure a Cluster.

@@ -89,6 +89,12 @@ func (p *Proxy) record(out sync.Outcome, m *model.Model, built time.Duration) {
 		}
 		level("loaded in full instead of incrementally", "family", out.Family, "reason", out.Fallback)
 	}
+	for _, line := range out.TookOver {
+		p.log.Info("took over from another backend", "family", out.Family, "removed", line)
+	}
+	if out.TakeOverErr != nil {
+		p.log.Warn("taking over from another backend", "family", out.Family, "err", out.TakeOverErr)
+	}
 	if !out.Incremental {
 		p.ranFull = true
 	}

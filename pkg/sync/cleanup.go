@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
 // Cleanup removes what svcproxy installed, in every mode: its nftables
@@ -19,21 +21,37 @@ type Cleanup struct {
 	// kube-proxy's other iptables chains have svcproxy's names and go
 	// anyway.
 	KubeProxy bool
+	// Families limits the cleanup to these families; nil is both.
+	Families []model.Family
+	// Keep names, per family, the backend svcproxy runs in: its rules
+	// there are the live ones and stay, while kube-proxy's leftovers in
+	// it still go. This is the takeover of a node, which kube-proxy
+	// itself does on start, removing the rules of its other modes.
+	Keep map[model.Family]Mode
 }
 
 // Run removes everything and reports what it removed, one line each.
 // A variant whose tools are not installed has nothing to clean.
 func (c *Cleanup) Run(ctx context.Context) ([]string, error) {
+	families := c.Families
+	if families == nil {
+		families = model.Families
+	}
 	var report []string
-	for _, fam := range model.Families {
+	tables := map[string]bool{}
+	for _, fam := range families {
 		for _, mode := range []Mode{ModeIPTablesLegacy, ModeIPTablesNFT} {
-			lines, err := removeIPTables(ctx, c.Runner, fam, mode, c.KubeProxy)
+			what := iptables.Leftovers{Own: c.Keep[fam] != mode, KubeProxy: c.KubeProxy}
+			lines, err := removeIPTables(ctx, c.Runner, fam, mode, what)
 			if err != nil {
 				return report, fmt.Errorf("cleaning up %s %s: %w", fam, mode, err)
 			}
 			report = append(report, lines...)
 		}
+		family := string(nftables.Family(fam))
+		tables[family+" "+nftables.TableName] = c.Keep[fam] != ModeNFTables
+		tables[family+" kube-proxy"] = c.KubeProxy
 	}
-	lines, err := removeNFTables(ctx, c.Runner, c.KubeProxy)
+	lines, err := removeNFTables(ctx, c.Runner, tables)
 	return append(report, lines...), err
 }

@@ -244,9 +244,24 @@ func checkCleaned(t *testing.T, ns *netns.NS, kubeProxy bool, survivors []string
 			t.Errorf("%q remains after cleanup:\n%s", g, all.String())
 		}
 	}
+	checkSurvivors(t, ns, survivors)
+}
+
+// checkSurvivors checks that every one of survivors, rules of other
+// tools, is still in some backend's dump.
+func checkSurvivors(t *testing.T, ns *netns.NS, survivors []string) {
+	t.Helper()
+	var all strings.Builder
+	for _, c := range [][]string{{"iptables-legacy-save"}, {"iptables-nft-save"}, {"nft", "list", "tables"}} {
+		out, err := ns.Run(nil, c[0], c[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.WriteString(out)
+	}
 	for _, s := range survivors {
 		if !strings.Contains(all.String(), s) {
-			t.Errorf("another tool's %q was removed by cleanup:\n%s", s, all.String())
+			t.Errorf("another tool's %q was removed:\n%s", s, all.String())
 		}
 	}
 }

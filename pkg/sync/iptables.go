@@ -206,11 +206,10 @@ func payloadLine(payload []byte, n int) string {
 	return ""
 }
 
-// removeIPTables removes svcproxy's chains, and kube-proxy's leftovers
-// with kubeProxy, from every table of one variant and family, and reports
-// what it removed, one line a table. A variant whose tools are not
-// installed has nothing to remove.
-func removeIPTables(ctx context.Context, r Runner, fam model.Family, mode Mode, kubeProxy bool) ([]string, error) {
+// removeIPTables removes the chains what chooses from every table of one
+// variant and family, and reports what it removed, one line a table. A
+// variant whose tools are not installed has nothing to remove.
+func removeIPTables(ctx context.Context, r Runner, fam model.Family, mode Mode, what iptables.Leftovers) ([]string, error) {
 	save, restore := IPTablesCommand(fam, mode, "save"), IPTablesCommand(fam, mode, "restore")
 	if _, err := r.LookPath(save); err != nil {
 		return nil, nil
@@ -227,7 +226,7 @@ func removeIPTables(ctx context.Context, r Runner, fam model.Family, mode Mode, 
 	tables := iptables.ParseSave(out)
 	var report []string
 	for _, name := range slices.Sorted(maps.Keys(tables)) {
-		rm := iptables.RemovalOf(name, tables[name], kubeProxy)
+		rm := iptables.RemovalOf(name, tables[name], what)
 		if rm.Chains == 0 {
 			continue
 		}

@@ -93,10 +93,10 @@ func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 	return strings.Contains(string(out), c.Rule), nil
 }
 
-// removeNFTables deletes svcproxy's tables, and kube-proxy's with
-// kubeProxy, and reports what it deleted, one line a table. Without nft
-// there is nothing to delete.
-func removeNFTables(ctx context.Context, r Runner, kubeProxy bool) ([]string, error) {
+// removeNFTables deletes the tables ("FAMILY NAME") that remove maps to
+// true, and reports what it deleted, one line a table. Without nft there
+// is nothing to delete.
+func removeNFTables(ctx context.Context, r Runner, remove map[string]bool) ([]string, error) {
 	if _, err := r.LookPath("nft"); err != nil {
 		return nil, nil
 	}
@@ -104,17 +104,10 @@ func removeNFTables(ctx context.Context, r Runner, kubeProxy bool) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("listing nftables tables: %w", err)
 	}
-	want := map[string]bool{}
-	for _, fam := range model.Families {
-		want[string(nftables.Family(fam))+" "+nftables.TableName] = true
-		if kubeProxy {
-			want[string(nftables.Family(fam))+" kube-proxy"] = true
-		}
-	}
 	var report []string
 	for line := range strings.Lines(string(out)) {
 		table := strings.TrimPrefix(strings.TrimSpace(line), "table ")
-		if !want[table] {
+		if !remove[table] {
 			continue
 		}
 		family, name, _ := strings.Cut(table, " ")

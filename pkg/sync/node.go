@@ -40,6 +40,9 @@ type Node struct {
 	modes    map[model.Family]Mode
 	applied  map[model.Family]*model.Model
 	appliers map[model.Family]Applier
+	// tookOver is whether a family's takeover is done; only Apply's
+	// goroutine touches it.
+	tookOver map[model.Family]bool
 }
 
 // Apply brings every family to its model, one atomic transaction each;
@@ -86,10 +89,32 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	}
 	n.applied[m.Family] = m
 	n.mu.Unlock()
+	n.takeOver(ctx, m.Family, mode, &out)
 	if n.Conntrack == nil || prev == nil {
 		return out, nil
 	}
 	return out, n.cleanConntrack(prev, m)
+}
+
+// takeOver removes, once a family's rules are in, the family's rules of
+// every other backend and kube-proxy's leftovers: what a node that ran
+// kube-proxy, or svcproxy in another mode, still holds. Doing it after
+// the apply rather than before, as kube-proxy does, means the node is
+// never without rules for its Services.
+func (n *Node) takeOver(ctx context.Context, family model.Family, mode Mode, out *Outcome) {
+	if n.tookOver[family] {
+		return
+	}
+	c := Cleanup{Runner: n.Runner, KubeProxy: true, Families: []model.Family{family}, Keep: map[model.Family]Mode{family: mode}}
+	out.TookOver, out.TakeOverErr = c.Run(ctx)
+	if out.TakeOverErr != nil {
+		out.TakeOverErr = fmt.Errorf("removing the rules of other backends and kube-proxy's: %w", out.TakeOverErr)
+		return
+	}
+	if n.tookOver == nil {
+		n.tookOver = map[model.Family]bool{}
+	}
+	n.tookOver[family] = true
 }
 
 // cleanConntrack deletes the entries the new rules made stale: those

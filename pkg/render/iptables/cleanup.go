@@ -11,22 +11,33 @@ type Removal struct {
 	Chains, Jumps int
 }
 
-// RemovalOf returns the removal of the chains svcproxy owns from a table
-// as saved: the jumps from built-in chains to them are deleted, then the
-// chains are flushed and deleted (one that another tool still jumps to is
-// only flushed). With kubeProxy it also removes what kube-proxy leaves
-// behind that svcproxy never renders: its canary chain and the KUBE-XLB-
-// chains of older versions.
-func RemovalOf(table string, st *Saved, kubeProxy bool) Removal {
-	isOwned := owned
-	if kubeProxy {
-		isOwned = func(chain string) bool {
-			return owned(chain) || chain == "KUBE-PROXY-CANARY" || strings.HasPrefix(chain, "KUBE-XLB-")
-		}
+// Leftovers chooses what a Removal removes.
+type Leftovers struct {
+	// Own is every chain svcproxy renders. They have kube-proxy's names,
+	// so these are kube-proxy's chains too.
+	Own bool
+	// KubeProxy is what kube-proxy leaves behind that svcproxy never
+	// renders: its canary chain and the KUBE-XLB- chains of older
+	// versions.
+	KubeProxy bool
+}
+
+// removes reports whether a chain of this name is one of what.
+func (what Leftovers) removes(chain string) bool {
+	if what.Own && owned(chain) {
+		return true
 	}
+	return what.KubeProxy && (chain == "KUBE-PROXY-CANARY" || strings.HasPrefix(chain, "KUBE-XLB-"))
+}
+
+// RemovalOf returns the removal of the chains what chooses from a table
+// as saved: the jumps from built-in chains to them are deleted, then the
+// chains are flushed and deleted (one that a chain of another tool still
+// jumps to is only flushed).
+func RemovalOf(table string, st *Saved, what Leftovers) Removal {
 	var remove []string
 	for _, ch := range st.chains {
-		if isOwned(ch) {
+		if what.removes(ch) {
 			remove = append(remove, ch)
 		}
 	}
@@ -40,14 +51,14 @@ func RemovalOf(table string, st *Saved, kubeProxy bool) Removal {
 	}
 	for _, ch := range builtinOrder {
 		for _, rule := range st.rules[ch] {
-			if isOwned(ruleTarget(rule)) {
+			if what.removes(ruleTarget(rule)) {
 				b = appendRuleLine(b, "-D ", ch, rule)
 				r.Jumps++
 			}
 		}
 	}
 	for _, ch := range remove {
-		if !st.referencedElsewhere(ch, isOwned) {
+		if !st.referencedElsewhere(ch, what.removes) {
 			b = appendDeletion(b, ch)
 		}
 	}

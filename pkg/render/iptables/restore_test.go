@@ -130,32 +130,39 @@ func TestRemovalOf(t *testing.T) {
 		"-A KUBE-SERVICES -j KUBE-SEP-X\n-A DOCKER -j KUBE-SEP-X\nCOMMIT\n"
 	tests := []struct {
 		name          string
-		kubeProxy     bool
+		what          Leftovers
 		chains, jumps int
 		want          []string
 		notWant       []string
 	}{
 		{
-			name: "svcproxy's chains and jumps only", chains: 2, jumps: 1,
+			name: "svcproxy's chains and jumps only", what: Leftovers{Own: true}, chains: 2, jumps: 1,
 			want:    []string{":KUBE-SERVICES - [0:0]", "-X KUBE-SERVICES", `-D PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`},
 			notWant: []string{"DOCKER", "KUBE-PROXY-CANARY", "KUBE-XLB-Y", "-X KUBE-SEP-X"},
 		},
 		{
-			name: "kube-proxy's leftovers too", kubeProxy: true, chains: 4, jumps: 1,
+			name: "kube-proxy's leftovers too", what: Leftovers{Own: true, KubeProxy: true}, chains: 4, jumps: 1,
 			want:    []string{"-X KUBE-PROXY-CANARY", "-X KUBE-XLB-Y", "-X KUBE-SERVICES"},
 			notWant: []string{"DOCKER", "-X KUBE-SEP-X"},
+		},
+		{
+			// A node svcproxy runs on in this variant: its chains are the
+			// live ones.
+			name: "kube-proxy's leftovers only", what: Leftovers{KubeProxy: true}, chains: 2, jumps: 0,
+			want:    []string{"-X KUBE-PROXY-CANARY", "-X KUBE-XLB-Y"},
+			notWant: []string{"DOCKER", "KUBE-SERVICES", "KUBE-SEP-X"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := RemovalOf("nat", ParseSave([]byte(save))["nat"], tt.kubeProxy)
+			r := RemovalOf("nat", ParseSave([]byte(save))["nat"], tt.what)
 			if r.Chains != tt.chains || r.Jumps != tt.jumps {
 				t.Errorf("removes %d chains and %d jumps, want %d and %d", r.Chains, r.Jumps, tt.chains, tt.jumps)
 			}
 			checkContains(t, string(r.Payload), tt.want, tt.notWant)
 		})
 	}
-	if r := RemovalOf("filter", ParseSave([]byte("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"))["filter"], true); r.Payload != nil || r.Chains != 0 {
+	if r := RemovalOf("filter", ParseSave([]byte("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"))["filter"], Leftovers{Own: true, KubeProxy: true}); r.Payload != nil || r.Chains != 0 {
 		t.Errorf("a table without owned chains gives %+v, want nothing", r)
 	}
 }
