@@ -1,7 +1,6 @@
 package kubecluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -51,8 +50,8 @@ func (c *Cluster) importImages(ctx context.Context) error {
 	return nil
 }
 
-// importImage builds the image's program statically, packs it as a
-// docker-archive in dir and imports it.
+// importImage builds the image's program statically and imports it as
+// the image's only file.
 func (c *Cluster) importImage(ctx context.Context, dir string, img image) error {
 	name := filepath.Base(img.pkg)
 	bin := filepath.Join(dir, name)
@@ -63,17 +62,33 @@ func (c *Cluster) importImage(ctx context.Context, dir string, img image) error 
 	if err != nil {
 		return fmt.Errorf("reading the program: %w", err)
 	}
-	var archive bytes.Buffer
-	files := []imageFile{{Name: name, Mode: 0o755, Data: data}}
-	if err := writeImageArchive(&archive, img.tag, []string{"/" + name}, files); err != nil {
-		return fmt.Errorf("packing the image: %w", err)
+	return c.ImportImage(ctx, Image{Tag: img.tag, Entrypoint: []string{"/" + name}, Files: []ImageFile{{Name: name, Mode: 0o755, Data: data}}})
+}
+
+// ImportImage packs img as a docker-archive in the cluster's directory
+// and imports it into the node's containerd, where pods can use it with
+// imagePullPolicy Never or IfNotPresent.
+func (c *Cluster) ImportImage(ctx context.Context, img Image) error {
+	dir, err := c.mkdir("images")
+	if err != nil {
+		return err
 	}
-	path := filepath.Join(dir, name+".tar")
-	if err := os.WriteFile(path, archive.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	f, err := os.CreateTemp(dir, "image-*.tar")
+	if err != nil {
+		return fmt.Errorf("creating the archive of %s: %w", img.Tag, err)
 	}
-	_, err = c.ctr(ctx, "images", "import", path)
-	return err
+	defer os.Remove(f.Name())
+	err = writeImageArchive(f, img)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return fmt.Errorf("packing %s: %w", img.Tag, err)
+	}
+	if _, err := c.ctr(ctx, "images", "import", f.Name()); err != nil {
+		return fmt.Errorf("importing %s: %w", img.Tag, err)
+	}
+	return nil
 }
 
 // buildStatic builds a Go package of this module into out as a static
