@@ -20,7 +20,7 @@ const Mirror = "http://deb.debian.org/debian"
 // formatVersion is part of every cached tarball's name. Bump it when a
 // change to how Build bootstraps, trims or writes a tree would make the
 // tarballs already in caches wrong.
-const formatVersion = 2
+const formatVersion = 3
 
 // lockName is the lock file in the cache that builders take. It is not the
 // one the test binaries are built under, so that a root filesystem and a

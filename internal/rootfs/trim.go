@@ -22,8 +22,14 @@ var trimmed = []trimRule{
 	{glob: "var/cache/apt/*.bin"},
 	// The packages debootstrap downloaded and installed.
 	{glob: "var/cache/apt/archives/*.deb"},
-	// debootstrap's own log, with the build host's times in it.
+	// Logs of the installation, and ldconfig's cache of the libraries'
+	// inode numbers and times: they are all that differs between two
+	// builds of the same packages, and an image needs none of them.
 	{glob: "var/log/bootstrap.log"},
+	{glob: "var/log/dpkg.log"},
+	{glob: "var/log/alternatives.log"},
+	{glob: "var/log/apt/*.log"},
+	{glob: "var/cache/ldconfig/aux-cache"},
 	// Copied from the build host by debootstrap. A container runtime
 	// mounts the container's own, and the host's must not leak into an
 	// image.
