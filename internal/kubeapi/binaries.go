@@ -83,7 +83,7 @@ func Build(ctx context.Context, logf Logf, bins ...Binary) (map[Binary]string, e
 	if err != nil {
 		return nil, fmt.Errorf("finding the repository root: %w", err)
 	}
-	cache, err := cacheDir()
+	cache, err := CacheDir()
 	if err != nil {
 		return nil, fmt.Errorf("choosing the binary cache: %w", err)
 	}
@@ -110,8 +110,11 @@ func Build(ctx context.Context, logf Logf, bins ...Binary) (map[Binary]string, e
 	return paths, nil
 }
 
-// cacheDir returns the binary cache directory, creating it.
-func cacheDir() (string, error) {
+// CacheDir returns the cache directory of built binaries, creating it:
+// $SVCPROXY_TEST_CACHE, or svcproxy-test-bin under the user cache
+// directory. Other built artefacts of the tests (root filesystems of
+// images) are kept there too, so CI caches one directory.
+func CacheDir() (string, error) {
 	dir := os.Getenv(CacheEnv)
 	if dir == "" {
 		base, err := os.UserCacheDir()

@@ -46,6 +46,11 @@ type Options struct {
 	Dir string
 	// Logf receives progress messages; nil discards them.
 	Logf kubeapi.Logf
+	// IPTables is the host's iptables variant, IPTablesNFT (Debian's
+	// default, and so the default) or IPTablesLegacy: the one `iptables`
+	// runs for the node's processes, where the kubelet puts its
+	// KUBE-IPTABLES-HINT chain for proxies to detect.
+	IPTables string
 }
 
 // Cluster is a running single-node cluster. Close stops it.
@@ -59,6 +64,8 @@ type Cluster struct {
 	dir              string
 	logf             kubeapi.Logf
 	bins             map[kubeapi.Binary]string
+	iptables         string
+	iptablesDir      string // links to the iptables variant, first on PATH
 	holder           *holder
 	cgroupRoot       string // set once created
 	containerdSocket string
@@ -75,7 +82,10 @@ type Cluster struct {
 // started, and returns the Cluster anyway so that LogTails can explain
 // the failure.
 func Start(ctx context.Context, bins map[kubeapi.Binary]string, opts Options) (_ *Cluster, err error) {
-	c := &Cluster{dir: opts.Dir, logf: opts.Logf, bins: bins}
+	c := &Cluster{dir: opts.Dir, logf: opts.Logf, bins: bins, iptables: opts.IPTables}
+	if c.iptables == "" {
+		c.iptables = IPTablesNFT
+	}
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
 	}
@@ -94,6 +104,7 @@ func Start(ctx context.Context, bins map[kubeapi.Binary]string, opts Options) (_
 		{"starting the API server", c.startAPI},
 		{"entering the node's namespaces", c.startHolder},
 		{"creating the cgroup root", c.createCgroupRoot},
+		{"choosing the host's iptables variant", c.chooseIPTables},
 		{"starting containerd", c.startContainerd},
 		{"importing the images", c.importImages},
 		{"starting the kubelet", c.startKubelet},
@@ -140,7 +151,14 @@ func (c *Cluster) createNetNS(context.Context) error {
 	if _, err := ns.Run(nil, "ip", "link", "set", "lo", "up"); err != nil {
 		return err
 	}
-	_, err = ns.Run(nil, "ip", "address", "add", NodeIP+"/32", "dev", "lo")
+	if _, err := ns.Run(nil, "ip", "address", "add", NodeIP+"/32", "dev", "lo"); err != nil {
+		return err
+	}
+	// A node has a default route, and connections from the node to a
+	// cluster IP need one: the route is looked up before the service
+	// proxy's DNAT in OUTPUT, which then reroutes them to the pod. Out of
+	// loopback, anything not translated goes nowhere.
+	_, err = ns.Run(nil, "ip", "route", "add", "default", "dev", "lo")
 	return err
 }
 
@@ -163,6 +181,16 @@ func (c *Cluster) startHolder(context.Context) error {
 	}
 	c.holder, err = startHolder(c.NetNS, dir)
 	return err
+}
+
+// chooseIPTables links the iptables commands to the host's variant.
+func (c *Cluster) chooseIPTables(context.Context) error {
+	dir, err := c.mkdir("iptables-" + c.iptables)
+	if err != nil {
+		return err
+	}
+	c.iptablesDir = dir
+	return linkIPTables(dir, c.iptables)
 }
 
 // createCgroupRoot creates the cgroup the kubelet puts its pods under,

@@ -45,7 +45,7 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.containerd, err = startDaemon(c.holder, "containerd", filepath.Join(dir, "containerd.log"), "containerd", "--config", config); err != nil {
+	if c.containerd, err = c.startDaemon("containerd", filepath.Join(dir, "containerd.log"), "containerd", "--config", config); err != nil {
 		return err
 	}
 	return c.waitForContainerd(ctx)
@@ -71,7 +71,7 @@ func (c *Cluster) startKubelet(context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.kubelet, err = startDaemon(c.holder, "kubelet", filepath.Join(dir, "kubelet.log"), c.bins[kubeapi.Kubelet], kubeletArgs(dir, config, kubeconfig)...)
+	c.kubelet, err = c.startDaemon("kubelet", filepath.Join(dir, "kubelet.log"), c.bins[kubeapi.Kubelet], kubeletArgs(dir, config, kubeconfig)...)
 	return err
 }
 
@@ -82,10 +82,10 @@ func (c *Cluster) startControllers(context.Context) error {
 		return err
 	}
 	kcmArgs := controllerManagerArgs(dir, c.API.Kubeconfig, c.API.CAFile(), c.API.ServiceAccountKeyFile())
-	if c.controller, err = startDaemon(c.holder, "kube-controller-manager", filepath.Join(dir, "kube-controller-manager.log"), c.bins[kubeapi.ControllerManager], kcmArgs...); err != nil {
+	if c.controller, err = c.startDaemon("kube-controller-manager", filepath.Join(dir, "kube-controller-manager.log"), c.bins[kubeapi.ControllerManager], kcmArgs...); err != nil {
 		return err
 	}
-	c.scheduler, err = startDaemon(c.holder, "kube-scheduler", filepath.Join(dir, "kube-scheduler.log"), c.bins[kubeapi.Scheduler], schedulerArgs(c.API.Kubeconfig)...)
+	c.scheduler, err = c.startDaemon("kube-scheduler", filepath.Join(dir, "kube-scheduler.log"), c.bins[kubeapi.Scheduler], schedulerArgs(c.API.Kubeconfig)...)
 	return err
 }
 

@@ -12,13 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// The environment the real build reads, shared with the cluster tests and
-// the test binaries of internal/kubeapi.
-const (
-	clusterTestEnv = "SVCPROXY_CLUSTER_TEST"
-	cacheEnv       = "SVCPROXY_TEST_CACHE"
+	"github.com/svcproxy/svcproxy/internal/kubeapi"
 )
 
 // imageTools are the programs svcproxy's image runs, where it runs them
@@ -35,13 +30,11 @@ var imageTools = []string{
 	"usr/bin/ip",
 }
 
-// requireDebootstrap skips the test unless it may bootstrap a real tree:
-// that takes minutes, downloads packages and needs root.
+// requireDebootstrap skips the test unless it can bootstrap a real tree,
+// which needs root and debootstrap, and downloads packages from Mirror
+// once: the tree is cached.
 func requireDebootstrap(t *testing.T) {
 	t.Helper()
-	if os.Getenv(clusterTestEnv) != "1" {
-		t.Skipf("set %s=1 to bootstrap a Debian root filesystem (minutes, and a download from %s)", clusterTestEnv, Mirror)
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("bootstrapping a root filesystem needs root")
 	}
@@ -54,14 +47,11 @@ func requireDebootstrap(t *testing.T) {
 // tree is bootstrapped once, not once per run.
 func testCache(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv(cacheEnv); dir != "" {
-		return dir
-	}
-	base, err := os.UserCacheDir()
+	dir, err := kubeapi.CacheDir()
 	if err != nil {
-		t.Fatalf("finding the user cache directory (set %s): %v", cacheEnv, err)
+		t.Fatal(err)
 	}
-	return filepath.Join(base, "svcproxy-test-bin")
+	return dir
 }
 
 // TestBuildDebian builds the root filesystem of the repository's

@@ -38,10 +38,29 @@ func (p *Proxy) sync(ctx context.Context, full bool) error {
 	if err != nil {
 		return err
 	}
+	p.takeOver(ctx)
 	if err := p.healthPorts.Sync(models); err != nil {
 		p.log.Warn("health check node ports", "err", err)
 	}
 	return nil
+}
+
+// takeOver removes, after the first sync that loaded every family, what
+// other backends and kube-proxy left on the node; a failure is retried
+// after the next sync.
+func (p *Proxy) takeOver(ctx context.Context) {
+	if p.tookOver {
+		return
+	}
+	removed, err := p.node.TakeOver(ctx)
+	for _, line := range removed {
+		p.log.Info("took the node over", "removed", line)
+	}
+	if err != nil {
+		p.log.Warn("taking the node over", "err", err)
+		return
+	}
+	p.tookOver = true
 }
 
 // triggerTimes returns the times of the triggers of family.
@@ -88,12 +107,6 @@ func (p *Proxy) record(out sync.Outcome, m *model.Model, built time.Duration) {
 			level = p.log.Info
 		}
 		level("loaded in full instead of incrementally", "family", out.Family, "reason", out.Fallback)
-	}
-	for _, line := range out.TookOver {
-		p.log.Info("took over from another backend", "family", out.Family, "removed", line)
-	}
-	if out.TakeOverErr != nil {
-		p.log.Warn("taking over from another backend", "family", out.Family, "err", out.TakeOverErr)
 	}
 	if !out.Incremental {
 		p.ranFull = true

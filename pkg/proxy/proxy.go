@@ -75,6 +75,9 @@ type Proxy struct {
 	// ranFull is whether the last sync loaded any family in full, for
 	// the sync metrics' kind.
 	ranFull bool
+	// tookOver is whether the node's takeover (sync.Node.TakeOver) is
+	// done.
+	tookOver bool
 
 	// forceFull makes the next sync a full one: set when the canary finds
 	// rules missing, which an incremental sync, comparing with what it

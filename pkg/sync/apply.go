@@ -51,12 +51,6 @@ type Outcome struct {
 	// apply, for metrics; Sent what the apply sent of them, where the
 	// backend counts it (iptables).
 	Counts, Sent []render.Counts
-	// TookOver lists what the family's first successful apply removed
-	// of the rules of the other backends and of kube-proxy's leftovers,
-	// one line each, as kube-proxy removes its other modes' rules when it
-	// starts. TakeOverErr is why that failed; the next apply tries again.
-	TookOver    []string
-	TakeOverErr error
 }
 
 // NewApplier returns the applier of a detected mode for one family.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	stdsync "sync"
 	"time"
@@ -40,9 +41,6 @@ type Node struct {
 	modes    map[model.Family]Mode
 	applied  map[model.Family]*model.Model
 	appliers map[model.Family]Applier
-	// tookOver is whether a family's takeover is done; only Apply's
-	// goroutine touches it.
-	tookOver map[model.Family]bool
 }
 
 // Apply brings every family to its model, one atomic transaction each;
@@ -89,32 +87,28 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	}
 	n.applied[m.Family] = m
 	n.mu.Unlock()
-	n.takeOver(ctx, m.Family, mode, &out)
 	if n.Conntrack == nil || prev == nil {
 		return out, nil
 	}
 	return out, n.cleanConntrack(prev, m)
 }
 
-// takeOver removes, once a family's rules are in, the family's rules of
-// every other backend and kube-proxy's leftovers: what a node that ran
-// kube-proxy, or svcproxy in another mode, still holds. Doing it after
-// the apply rather than before, as kube-proxy does, means the node is
-// never without rules for its Services.
-func (n *Node) takeOver(ctx context.Context, family model.Family, mode Mode, out *Outcome) {
-	if n.tookOver[family] {
-		return
+// TakeOver removes, in both families, the rules of every backend but the
+// ones Apply has loaded, and kube-proxy's leftovers: what a node that ran
+// kube-proxy, or svcproxy in another mode, still holds. kube-proxy does
+// the same when it starts, in both families whichever it serves. Called
+// after the first Apply rather than before, it leaves the node never
+// without rules for its Services. It reports what it removed, one line
+// each.
+func (n *Node) TakeOver(ctx context.Context) ([]string, error) {
+	n.mu.Lock()
+	keep := maps.Clone(n.modes)
+	n.mu.Unlock()
+	lines, err := (&Cleanup{Runner: n.Runner, KubeProxy: true, Keep: keep}).Run(ctx)
+	if err != nil {
+		return lines, fmt.Errorf("removing the rules of other backends and kube-proxy's: %w", err)
 	}
-	c := Cleanup{Runner: n.Runner, KubeProxy: true, Families: []model.Family{family}, Keep: map[model.Family]Mode{family: mode}}
-	out.TookOver, out.TakeOverErr = c.Run(ctx)
-	if out.TakeOverErr != nil {
-		out.TakeOverErr = fmt.Errorf("removing the rules of other backends and kube-proxy's: %w", out.TakeOverErr)
-		return
-	}
-	if n.tookOver == nil {
-		n.tookOver = map[model.Family]bool{}
-	}
-	n.tookOver[family] = true
+	return lines, nil
 }
 
 // cleanConntrack deletes the entries the new rules made stale: those

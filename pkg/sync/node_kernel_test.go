@@ -55,15 +55,23 @@ func checkIntact(t *testing.T, n *Node, want bool) {
 }
 
 // TestNodeTakesOver puts svcproxy's (that is, kube-proxy's) rules in every
-// backend, kube-proxy's leftovers and other tools' rules beside them, then
-// applies through Node in each mode: the first apply must leave the rules
-// of its own backend only, kube-proxy's leftovers gone and everything
-// else in place; later applies remove nothing.
+// backend and both families, kube-proxy's leftovers and other tools' rules
+// beside them, then applies the IPv4 family through Node in each mode and
+// takes the node over: only the rules of that family's backend may stay,
+// with kube-proxy's leftovers and the IPv6 family's rules gone (kube-proxy
+// writes IPv6 rules on an IPv4-only node too), and everything else in
+// place; a second takeover removes nothing.
 func TestNodeTakesOver(t *testing.T) {
-	dumps := map[Mode][]string{
-		ModeIPTablesLegacy: {"iptables-legacy-save"},
-		ModeIPTablesNFT:    {"iptables-nft-save"},
-		ModeNFTables:       {"nft", "list", "tables"},
+	dumps := []struct {
+		mode   Mode
+		family model.Family
+		cmd    []string
+	}{
+		{ModeIPTablesLegacy, model.IPv4, []string{"iptables-legacy-save"}},
+		{ModeIPTablesLegacy, model.IPv6, []string{"ip6tables-legacy-save"}},
+		{ModeIPTablesNFT, model.IPv4, []string{"iptables-nft-save"}},
+		{ModeIPTablesNFT, model.IPv6, []string{"ip6tables-nft-save"}},
+		{ModeNFTables, 0, []string{"nft", "list", "tables"}}, // both families
 	}
 	for _, mode := range trafficModes {
 		t.Run(string(mode), func(t *testing.T) {
@@ -74,35 +82,40 @@ func TestNodeTakesOver(t *testing.T) {
 			models := []*model.Model{trafficModel(t, trafficServices)}
 			ctx := context.Background()
 			for _, other := range trafficModes {
-				if _, err := NewApplier(r, other, model.IPv4).Apply(ctx, models[0], false); err != nil {
-					t.Fatalf("applying %s: %v", other, err)
+				for _, m := range []*model.Model{models[0], {Family: model.IPv6}} {
+					if _, err := NewApplier(r, other, m.Family).Apply(ctx, m, false); err != nil {
+						t.Fatalf("applying %s %s: %v", other, m.Family, err)
+					}
 				}
 			}
 			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode)}
-			outs, err := n.Apply(ctx, models, false)
-			if err != nil || outs[0].TakeOverErr != nil {
-				t.Fatalf("first apply: %v, takeover: %v", err, outs[0].TakeOverErr)
+			if _, err := n.Apply(ctx, models, false); err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("took over: %q", outs[0].TookOver)
-			for other, dump := range dumps {
-				out, err := ns.Run(nil, dump[0], dump[1:]...)
+			removed, err := n.TakeOver(ctx)
+			if err != nil {
+				t.Fatalf("taking over: %v (removed %q)", err, removed)
+			}
+			t.Logf("took over: %q", removed)
+			for _, d := range dumps {
+				out, err := ns.Run(nil, d.cmd[0], d.cmd[1:]...)
 				if err != nil {
 					t.Fatal(err)
 				}
 				own := strings.Contains(out, "KUBE-SERVICES") || strings.Contains(out, "table ip svcproxy")
-				if own != (other == mode) {
-					t.Errorf("%s holds svcproxy's rules: %v, want %v:\n%s", other, own, other == mode, out)
+				if want := d.mode == mode && d.family != model.IPv6; own != want {
+					t.Errorf("%s holds svcproxy's rules: %v, want %v:\n%s", d.cmd[0], own, want, out)
 				}
-				for _, gone := range []string{"KUBE-PROXY-CANARY", "KUBE-XLB-", "table ip kube-proxy"} {
+				for _, gone := range []string{"KUBE-PROXY-CANARY", "KUBE-XLB-", "kube-proxy", "table ip6 svcproxy"} {
 					if strings.Contains(out, gone) {
-						t.Errorf("kube-proxy's %q remains in %s:\n%s", gone, other, out)
+						t.Errorf("%q remains in %s:\n%s", gone, d.cmd[0], out)
 					}
 				}
 			}
 			checkSurvivors(t, ns, survivors)
 			checkIntact(t, n, true)
-			if outs, err := n.Apply(ctx, models, false); err != nil || len(outs[0].TookOver) > 0 {
-				t.Errorf("second apply: %v, took over %q, want nothing", err, outs[0].TookOver)
+			if removed, err := n.TakeOver(ctx); err != nil || len(removed) > 0 {
+				t.Errorf("second takeover: %v, removed %q, want nothing", err, removed)
 			}
 		})
 	}

@@ -18,28 +18,28 @@ import (
 	"github.com/svcproxy/svcproxy/internal/netnstest"
 )
 
-// Env names the environment variable that, set to 1, runs the cluster
-// tests.
-const Env = "SVCPROXY_CLUSTER_TEST"
+// SkipEnv names the environment variable that, set to 1, skips the
+// cluster tests, which take a few minutes.
+const SkipEnv = "SVCPROXY_SKIP_CLUSTER"
 
-// howToRun is the command the skip messages point at.
-const howToRun = "apt-get install -y containerd runc containernetworking-plugins && " +
-	Env + "=1 go test -timeout 60m ./test/cluster/"
+// howToRun is what the skip messages say the tests need.
+const howToRun = "run as root after apt-get install -y containerd runc containernetworking-plugins debootstrap"
 
 // needed are the host's files the node runs: containerd and runc, and the
 // CNI plugins, from Debian's containerd, runc and
-// containernetworking-plugins packages.
+// containernetworking-plugins packages; and debootstrap, which builds the
+// images' root filesystem.
 var needed = []string{
 	"/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/ctr", "/usr/sbin/runc",
-	"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback",
+	"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/usr/sbin/debootstrap",
 }
 
-// Require skips t, saying how to run it, unless Env is 1, the test runs
-// as root, and the packages the node needs are installed.
+// Require skips t, saying how to run it, unless the test runs as root,
+// the packages the node needs are installed and SkipEnv is not 1.
 func Require(t testing.TB) {
 	t.Helper()
-	if os.Getenv(Env) != "1" {
-		t.Skipf("skipping: the cluster tests run only with %s=1 (as root): %s", Env, howToRun)
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("skipping: %s=1", SkipEnv)
 	}
 	netnstest.RequireRoot(t, "nsenter", "unshare")
 	for _, path := range needed {
@@ -54,6 +54,12 @@ func Require(t testing.TB) {
 // which fails t if anything of it is left behind.
 func Start(t testing.TB) *kubecluster.Cluster {
 	t.Helper()
+	return StartWith(t, kubecluster.Options{})
+}
+
+// StartWith is Start with options; their Dir and Logf are the test's.
+func StartWith(t testing.TB, opts kubecluster.Options) *kubecluster.Cluster {
+	t.Helper()
 	Require(t)
 	ctx, cancel := testContext(t)
 	defer cancel()
@@ -61,7 +67,8 @@ func Start(t testing.TB) *kubecluster.Cluster {
 	if err != nil {
 		t.Fatalf("building the cluster (raise go test -timeout if the first build ran out of time): %v", err)
 	}
-	c, err := kubecluster.Start(ctx, bins, kubecluster.Options{Dir: t.TempDir(), Logf: t.Logf})
+	opts.Dir, opts.Logf = t.TempDir(), t.Logf
+	c, err := kubecluster.Start(ctx, bins, opts)
 	if err != nil {
 		t.Fatalf("starting the cluster: %v\n%s", err, c.LogTails())
 	}
