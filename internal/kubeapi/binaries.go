@@ -40,29 +40,40 @@ const (
 	Scheduler         Binary = "kube-scheduler"
 	// Kubectl runs the commands README gives operators, verbatim.
 	Kubectl Binary = "kubectl"
+	// E2ETest is upstream's end-to-end test binary, and Agnhost the
+	// program of the image its network tests run.
+	E2ETest Binary = "e2e.test"
+	Agnhost Binary = "agnhost"
+	// CoreDNS is the cluster DNS those tests reach Services by.
+	CoreDNS Binary = "coredns"
 )
 
 // source is where a binary is built from.
 type source struct {
 	module string // directory of the module's go.mod, relative to the repository root
 	pkg    string // import path, or a path relative to module
+	test   bool   // the package's test binary (go test -c) rather than its command
 }
 
 // Modules of the tools, relative to the repository root.
 const (
 	toolsModule   = "test/tools"
 	clusterModule = "test/tools/cluster"
+	dnsModule     = "test/tools/dns"
 )
 
 // sources maps every binary to its module and package.
 var sources = map[Binary]source{
-	Etcd:              {toolsModule, "./etcd"},
-	APIServer:         {toolsModule, "k8s.io/kubernetes/cmd/kube-apiserver"},
-	KubeProxy:         {toolsModule, "k8s.io/kubernetes/cmd/kube-proxy"},
-	Kubelet:           {clusterModule, "k8s.io/kubernetes/cmd/kubelet"},
-	ControllerManager: {clusterModule, "k8s.io/kubernetes/cmd/kube-controller-manager"},
-	Scheduler:         {clusterModule, "k8s.io/kubernetes/cmd/kube-scheduler"},
-	Kubectl:           {clusterModule, "k8s.io/kubernetes/cmd/kubectl"},
+	Etcd:              {module: toolsModule, pkg: "./etcd"},
+	APIServer:         {module: toolsModule, pkg: "k8s.io/kubernetes/cmd/kube-apiserver"},
+	KubeProxy:         {module: toolsModule, pkg: "k8s.io/kubernetes/cmd/kube-proxy"},
+	Kubelet:           {module: clusterModule, pkg: "k8s.io/kubernetes/cmd/kubelet"},
+	ControllerManager: {module: clusterModule, pkg: "k8s.io/kubernetes/cmd/kube-controller-manager"},
+	Scheduler:         {module: clusterModule, pkg: "k8s.io/kubernetes/cmd/kube-scheduler"},
+	Kubectl:           {module: clusterModule, pkg: "k8s.io/kubernetes/cmd/kubectl"},
+	E2ETest:           {module: clusterModule, pkg: "k8s.io/kubernetes/test/e2e", test: true},
+	Agnhost:           {module: clusterModule, pkg: "k8s.io/kubernetes/test/images/agnhost"},
+	CoreDNS:           {module: dnsModule, pkg: "github.com/coredns/coredns"},
 }
 
 // stampSuffix names the file beside each binary that records which
@@ -252,7 +263,7 @@ func build(ctx context.Context, logf Logf, moduleDir, cache string, b Binary, su
 	defer os.RemoveAll(scratch)
 	stamp := string(b) + stampSuffix
 	_ = os.Remove(filepath.Join(cache, stamp))
-	if err := goBuild(ctx, logf, goBin, moduleDir, filepath.Join(scratch, string(b)), sources[b].pkg); err != nil {
+	if err := goBuild(ctx, logf, goBin, moduleDir, filepath.Join(scratch, string(b)), sources[b]); err != nil {
 		return err
 	}
 	if err := os.Rename(filepath.Join(scratch, string(b)), filepath.Join(cache, string(b))); err != nil {
@@ -269,8 +280,13 @@ func build(ctx context.Context, logf Logf, moduleDir, cache string, b Binary, su
 
 // goBuild runs one go build in the tools module, logging progress because
 // the first kube-apiserver build takes minutes.
-func goBuild(ctx context.Context, logf Logf, goBin, dir, out, pkg string) error {
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, pkg)
+func goBuild(ctx context.Context, logf Logf, goBin, dir, out string, src source) error {
+	pkg := src.pkg
+	args := []string{"build", "-o", out, pkg}
+	if src.test {
+		args = []string{"test", "-c", "-o", out, pkg}
+	}
+	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
 	// GOWORK=off keeps a go.work elsewhere from pulling the tools module
 	// into a workspace whose versions it was not tidied against.

@@ -24,6 +24,8 @@ type Image struct {
 	// Files make up the top layer.
 	Files      []ImageFile
 	Entrypoint []string
+	// Cmd is the entrypoint's default arguments.
+	Cmd []string
 	// Env holds the containers' environment, NAME=VALUE, as an image's
 	// ENV lines set it.
 	Env []string
@@ -52,6 +54,7 @@ type imageConfig struct {
 	OS           string `json:"os"`
 	Config       struct {
 		Entrypoint []string `json:"Entrypoint"`
+		Cmd        []string `json:"Cmd,omitempty"`
 		Env        []string `json:"Env,omitempty"`
 	} `json:"config"`
 	RootFS struct {
@@ -85,7 +88,7 @@ func writeImageArchive(w io.Writer, img Image) error {
 	}
 	var cfg imageConfig
 	cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
-	cfg.Config.Entrypoint, cfg.Config.Env = img.Entrypoint, img.Env
+	cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.Env = img.Entrypoint, img.Cmd, img.Env
 	cfg.RootFS.Type = "layers"
 	var layerNames []string
 	if base != nil {

@@ -32,6 +32,11 @@ const (
 	PodCIDR  = "10.1.1.0/24"
 )
 
+// DNSServiceIP is the cluster IP of the kube-dns Service, which pods get
+// as their name server: the tenth address of kubeapi.ServiceCIDR, as
+// kubeadm takes the tenth of its own.
+const DNSServiceIP = "10.0.0.10"
+
 // Binaries are what Start runs, and kubectl for Cluster.Kubectl; build
 // them with kubeapi.Build.
 var Binaries = []kubeapi.Binary{

@@ -74,12 +74,11 @@ func (c *Cluster) path() string {
 // Command returns a command that runs name with args on the node, in
 // dir: in its namespaces, with its PATH (the host's iptables variant, and
 // kubectl), and KUBECONFIG set to the admin's kubeconfig, so that a test
-// runs what an operator would type on the node. dir must be absolute;
-// entering the mount namespace leaves the caller's working directory.
+// runs what an operator would type on the node. It changes to dir once
+// inside the mount namespace (env -C): a directory entered before it,
+// as nsenter --wd does, is unreachable from there, and getcwd fails.
 func (c *Cluster) Command(dir, name string, args ...string) *exec.Cmd {
-	p := c.holder.prefix()
-	full := append(append(append(p[1:len(p)-1:len(p)-1], "--wd="+dir, "--"), name), args...)
-	cmd := exec.Command(p[0], full...)
+	cmd := c.holder.command("env", append([]string{"-C", dir, name}, args...)...)
 	cmd.Env = append(os.Environ(),
 		"PATH="+filepath.Dir(c.bins[kubeapi.Kubectl])+":"+c.path(),
 		"KUBECONFIG="+c.API.Kubeconfig)

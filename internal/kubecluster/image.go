@@ -101,3 +101,12 @@ func buildStatic(ctx context.Context, pkg, out string) error {
 	}
 	return nil
 }
+
+// TagImage gives the imported image src a second name, dst, as pods may
+// ask for the same image by several.
+func (c *Cluster) TagImage(ctx context.Context, src, dst string) error {
+	if _, err := c.ctr(ctx, "images", "tag", src, dst); err != nil {
+		return fmt.Errorf("tagging %s as %s: %w", src, dst, err)
+	}
+	return nil
+}

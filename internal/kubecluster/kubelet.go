@@ -46,6 +46,9 @@ func writeKubeletConfig(p kubeletParams) (string, error) {
 		"readOnlyPort":                0,
 		"healthzBindAddress":          "127.0.0.1",
 		"clusterDomain":               "cluster.local",
+		// Where a test that needs names deploys its cluster DNS; without
+		// one, names do not resolve and nothing else changes.
+		"clusterDNS": []string{DNSServiceIP},
 	}
 	data, err := json.MarshalIndent(conf, "", "  ")
 	if err != nil {

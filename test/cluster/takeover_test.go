@@ -149,34 +149,45 @@ func checkProxyRules(t *testing.T, r rules, who, backend string) {
 // the file's path.
 func kubeProxyManifest(t *testing.T, h host) string {
 	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join("testdata", "kube-proxy.yaml"))
+	return fillTemplate(t, "kube-proxy.yaml", map[string]string{
+		"Image": kubeProxyImage, "Mode": h.proxyMode, "IPTables": h.iptables,
+		"Server": "https://" + kubecluster.NodeIP + ":6443", "ClusterCIDR": clusterCIDR,
+	})
+}
+
+// fillTemplate fills testdata/name in with values and returns the path of
+// the result.
+func fillTemplate(t *testing.T, name string, values map[string]string) string {
+	t.Helper()
+	tmpl, err := template.ParseFiles(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	err = tmpl.Execute(&b, map[string]string{
-		"Image": kubeProxyImage, "Mode": h.proxyMode, "IPTables": h.iptables,
-		"Server": "https://" + kubecluster.NodeIP + ":6443", "ClusterCIDR": clusterCIDR,
-	})
-	if err != nil {
+	if err := tmpl.Option("missingkey=error").Execute(&b, values); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "kube-proxy.yaml")
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
+// edit replaces the one occurrence of old in a file with new.
+type edit struct{ old, new string }
+
 // userCheckout is what a user has before README's steps: a directory with
-// deploy/svcproxy.yaml, its image and --cluster-cidr set as step 1 says.
-func userCheckout(t *testing.T) string {
+// deploy/svcproxy.yaml, its image and --cluster-cidr set as step 1 says,
+// and the extra edits made.
+func userCheckout(t *testing.T, extra ...edit) string {
 	t.Helper()
 	manifest := string(readFile(t, filepath.Join(repoRoot(t), "deploy", "svcproxy.yaml")))
-	for _, edit := range []struct{ old, new string }{
+	edits := append([]edit{
 		{"image: svcproxy:dev", "image: " + svcproxyImage},
 		{"--cluster-cidr=10.244.0.0/16", "--cluster-cidr=" + clusterCIDR},
-	} {
+	}, extra...)
+	for _, edit := range edits {
 		if n := strings.Count(manifest, edit.old); n != 1 {
 			t.Fatalf("deploy/svcproxy.yaml has %d of %q, want one to set as README says", n, edit.old)
 		}
