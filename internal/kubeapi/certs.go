@@ -85,21 +85,13 @@ func newPKI(dir, address string) (*pki, error) {
 	}
 	// system:masters is bound to cluster-admin by the bootstrap RBAC
 	// policy, so the admin client passes RBAC without any extra objects.
-	admin, err := newCert(ca, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "svcproxy-test-admin", Organization: []string{"system:masters"}},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	admin, err := newClientCert(ca, "svcproxy-test-admin", "system:masters")
 	if err != nil {
 		return nil, fmt.Errorf("creating the admin client certificate: %w", err)
 	}
 	// Kubelets authorize the apiserver's requests (logs, exec) through
 	// it, and RBAC gives system:masters everything.
-	kubeletClient, err := newCert(ca, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	kubeletClient, err := newClientCert(ca, "kube-apiserver-kubelet-client", "system:masters")
 	if err != nil {
 		return nil, fmt.Errorf("creating the kubelet client certificate: %w", err)
 	}
@@ -160,6 +152,16 @@ func (p *pki) write(serving, kubeletClient *keyPair, saKey *ecdsa.PrivateKey) er
 		}
 	}
 	return nil
+}
+
+// newClientCert creates a client certificate for user in groups, signed
+// by ca: the identity the apiserver authenticates, and RBAC authorizes.
+func newClientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
+	return newCert(ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: user, Organization: groups},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
 }
 
 // newCert creates a key and a certificate from template, signed by parent,

@@ -1,8 +1,6 @@
 package kubeapi
 
 import (
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 )
 
@@ -27,11 +25,7 @@ func (s *Server) ServiceAccountKeyFile() string {
 // in system:nodes, which the Node authorizer needs) rather than as the
 // admin. Like Kubeconfig, it is for processes inside the namespace.
 func (s *Server) WriteKubeconfig(path, user string, groups ...string) error {
-	client, err := newCert(s.certs.ca, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: user, Organization: groups},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	client, err := newClientCert(s.certs.ca, user, groups...)
 	if err != nil {
 		return fmt.Errorf("creating the client certificate of %s: %w", user, err)
 	}
