@@ -30,6 +30,9 @@ type Runner struct {
 	rulesGone bool
 	// refuse makes every `nft -f -` fail.
 	refuse bool
+	// tables are what `nft list tables` lists, "table FAMILY NAME" each;
+	// `nft delete table` removes one and records it in deleted.
+	tables, deleted []string
 }
 
 var _ sync.Runner = (*Runner)(nil)
@@ -43,6 +46,11 @@ func (r *Runner) Run(_ context.Context, stdin []byte, name string, args ...strin
 	case cmd == "nft --version":
 		return []byte(Version + "\n"), nil
 	case cmd == "nft list tables":
+		return []byte(strings.Join(r.tables, "\n")), nil
+	case strings.HasPrefix(cmd, "nft delete table "):
+		table := "table " + strings.TrimPrefix(cmd, "nft delete table ")
+		r.tables = slices.DeleteFunc(r.tables, func(t string) bool { return t == table })
+		r.deleted = append(r.deleted, table)
 		return nil, nil
 	case cmd == "nft -f -":
 		if r.refuse {
@@ -86,4 +94,19 @@ func (r *Runner) SetRefuse(refuse bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.refuse = refuse
+}
+
+// SetTables sets the tables `nft list tables` lists, as "table FAMILY
+// NAME", other programs' tables standing for a node's earlier state.
+func (r *Runner) SetTables(tables ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tables = slices.Clone(tables)
+}
+
+// Deleted returns the tables `nft delete table` deleted so far.
+func (r *Runner) Deleted() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deleted)
 }

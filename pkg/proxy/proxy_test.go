@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/svcproxy/svcproxy/internal/fakenft"
 	"github.com/svcproxy/svcproxy/pkg/health"
 	"github.com/svcproxy/svcproxy/pkg/metrics"
@@ -281,5 +283,28 @@ func TestHealthFollowsTheNode(t *testing.T) {
 	p.tracker.OnNodeUpdate(nil, tainted)
 	if got := healthz(); got != http.StatusServiceUnavailable {
 		t.Errorf("right after the taint /healthz = %d, want 503", got)
+	}
+}
+
+// TestFirstSyncTakesTheNodeOver checks that the first successful sync
+// removes what kube-proxy left (its nftables tables), other tools' tables
+// stay, and later syncs remove nothing more.
+func TestFirstSyncTakesTheNodeOver(t *testing.T) {
+	p := newTestProxy(t)
+	p.nft.SetTables("table ip kube-proxy", "table ip6 kube-proxy", "table inet othertool")
+	p.tracker.OnNodeAdd(node("192.168.0.10"))
+	p.tracker.OnServiceAdd(service("web", "172.30.0.10"))
+	p.syncOnce(t, false)
+	want := []string{"table ip kube-proxy", "table ip6 kube-proxy"}
+	if diff := cmp.Diff(want, p.nft.Deleted()); diff != "" {
+		t.Errorf("tables deleted by the first sync (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(p.log.String(), "took the node over") {
+		t.Errorf("the takeover was not logged:\n%s", p.log)
+	}
+	p.nft.SetTables("table ip kube-proxy")
+	p.syncOnce(t, true)
+	if got := p.nft.Deleted(); len(got) != len(want) {
+		t.Errorf("a later sync deleted %q too; the takeover runs once", got[len(want):])
 	}
 }
