@@ -38,6 +38,11 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 		return err
 	}
 	c.containerdSocket = filepath.Join(dir, "containerd.sock")
+	// containerd also listens on the path with ".ttrpc" appended; a unix
+	// socket's path has at most 107 bytes.
+	if n := len(c.containerdSocket + ".ttrpc"); n > 107 {
+		return fmt.Errorf("containerd's socket %s.ttrpc has %d bytes, more than a unix socket's 107: give the cluster a shorter directory", c.containerdSocket, n)
+	}
 	config, err := writeContainerdConfig(dir, containerdParams{
 		Dir: dir, Socket: c.containerdSocket, PauseImage: PauseImage,
 		Runc: "/usr/sbin/runc", CNIBinDir: cniBinDir, CNIConfDir: confDir,

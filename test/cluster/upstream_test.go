@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/svcproxy/svcproxy/internal/kubeapi"
 	"github.com/svcproxy/svcproxy/internal/kubecluster"
@@ -49,6 +52,9 @@ type proxyUnderTest struct {
 	kubeProxyMode string
 	// svcproxyMode is the --proxy-mode set in deploy/svcproxy.yaml.
 	svcproxyMode string
+	// fresh deploys svcproxy on a cluster that never ran kube-proxy,
+	// rather than over kube-proxy by README's steps.
+	fresh bool
 }
 
 var proxiesUnderTest = []proxyUnderTest{
@@ -56,12 +62,15 @@ var proxiesUnderTest = []proxyUnderTest{
 	{name: "kube-proxy nftables", kubeProxyMode: "nftables"},
 	{name: "svcproxy iptables", svcproxyMode: "iptables"},
 	{name: "svcproxy nftables", svcproxyMode: "auto"},
+	{name: "svcproxy nftables fresh", svcproxyMode: "auto", fresh: true},
 }
 
 // TestUpstreamServices runs upstream's own [sig-network] Services e2e
 // tests (e2e.test of the cluster's Kubernetes minor) on a cluster served
-// by kube-proxy in each mode and by svcproxy in each mode, and requires
-// that every test kube-proxy passes, svcproxy passes too.
+// by kube-proxy in each mode, by svcproxy in each mode after it took the
+// node over from kube-proxy, and by svcproxy on a cluster that never ran
+// kube-proxy, and requires that every test kube-proxy passes, svcproxy
+// passes too.
 func TestUpstreamServices(t *testing.T) {
 	Require(t)
 	ctx, cancel := testContext(t)
@@ -73,6 +82,7 @@ func TestUpstreamServices(t *testing.T) {
 	}
 	agnhost := buildAgnhostImage(ctx, t, bins[kubeapi.Agnhost])
 	focus, skip := upstreamFocus()
+	steps := readmeSteps(t)
 	results := map[string]map[string]string{} // proxy -> test -> outcome
 	for _, p := range proxiesUnderTest {
 		t.Run(p.name, func(t *testing.T) {
@@ -80,7 +90,7 @@ func TestUpstreamServices(t *testing.T) {
 			img.importKubeProxy(ctx, t, c)
 			img.importSvcproxy(ctx, t, c)
 			agnhost.importInto(ctx, t, c, bins[kubeapi.E2ETest])
-			deployProxy(ctx, t, c, p)
+			deployProxy(ctx, t, c, p, steps)
 			deployDNS(ctx, t, c, img.base, bins[kubeapi.CoreDNS])
 			results[p.name] = runUpstream(ctx, t, c, bins[kubeapi.E2ETest], focus, skip)
 		})
@@ -103,22 +113,65 @@ func upstreamFocus() (focus, skip string) {
 	}
 }
 
-// deployProxy starts p on the cluster and waits until it serves: kube-proxy
-// from testdata/kube-proxy.yaml, svcproxy from deploy/svcproxy.yaml as a
-// user has it after README's step 1.
-func deployProxy(ctx context.Context, t *testing.T, c *kubecluster.Cluster, p proxyUnderTest) {
+// deployProxy starts p on the cluster and waits until it serves:
+// kube-proxy from testdata/kube-proxy.yaml; svcproxy from
+// deploy/svcproxy.yaml as a user has it after README's step 1, over
+// kube-proxy in iptables mode by README's steps, or on a cluster that
+// never ran kube-proxy, pointed at the API server as the manifest's
+// comment says.
+func deployProxy(ctx context.Context, t *testing.T, c *kubecluster.Cluster, p proxyUnderTest, steps []string) {
 	t.Helper()
-	if p.kubeProxyMode != "" {
-		kubectl(ctx, t, c, "", "apply", "-f", kubeProxyManifest(t, host{iptables: kubecluster.IPTablesNFT, proxyMode: p.kubeProxyMode}))
-	} else {
-		// A cluster that never ran kube-proxy, as the manifest's comment
-		// on the API server's address describes.
-		dir := userCheckout(t, edit{"--proxy-mode=auto", "--proxy-mode=" + p.svcproxyMode},
+	mode := edit{"--proxy-mode=auto", "--proxy-mode=" + p.svcproxyMode}
+	switch {
+	case p.kubeProxyMode != "":
+		startKubeProxy(ctx, t, c, p.kubeProxyMode)
+	case p.fresh:
+		dir := userCheckout(t, mode,
 			edit{`# - {name: KUBERNETES_SERVICE_HOST, value: "API-SERVER-ADDRESS"}`, `- {name: KUBERNETES_SERVICE_HOST, value: "` + kubecluster.NodeIP + `"}`},
 			edit{`# - {name: KUBERNETES_SERVICE_PORT, value: "6443"}`, `- {name: KUBERNETES_SERVICE_PORT, value: "6443"}`})
 		kubectl(ctx, t, c, dir, "apply", "-f", "deploy/svcproxy.yaml")
+	default:
+		startKubeProxy(ctx, t, c, "iptables")
+		dir := userCheckout(t, mode)
+		for _, step := range steps {
+			run(ctx, t, c, dir, "sh", "-c", step)
+		}
+		client, err := kubernetes.NewForConfig(c.API.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitForSvcproxy(ctx, t, c, client)
 	}
 	kubectl(ctx, t, c, "", "-n", "kube-system", "rollout", "status", "daemonset", "--timeout=3m")
+}
+
+// startKubeProxy runs kube-proxy in mode on the cluster, an iptables-nft
+// host, and waits until it serves the kubernetes Service: its DaemonSet
+// reports Ready before kube-proxy's first sync, and a proxy that replaces
+// it then would find no way to the API server.
+func startKubeProxy(ctx context.Context, t *testing.T, c *kubecluster.Cluster, mode string) {
+	t.Helper()
+	kubectl(ctx, t, c, "", "apply", "-f", kubeProxyManifest(t, host{iptables: kubecluster.IPTablesNFT, proxyMode: mode}))
+	kubectl(ctx, t, c, "", "-n", "kube-system", "rollout", "status", "daemonset/kube-proxy", "--timeout=3m")
+	waitForConnect(ctx, t, c, net.JoinHostPort(kubeapi.KubernetesServiceIP, "443"))
+}
+
+// waitForConnect waits until a TCP connection from the node to target
+// opens.
+func waitForConnect(ctx context.Context, t *testing.T, c *kubecluster.Cluster, target string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	dial := dialer(t, c)
+	waitFor(ctx, t, "a connection to "+target, func() (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		conn, err := dial(ctx, "tcp", target)
+		if err != nil {
+			return false, err
+		}
+		return true, conn.Close()
+	})
 }
 
 // dnsImage is CoreDNS's image: the binary on the images' root filesystem.
