@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/svcproxy/svcproxy/internal/filelock"
 )
 
 // mainModule is the module whose go.mod marks the repository root.
@@ -202,50 +203,19 @@ func upToDate(cache string, b Binary, sum string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// buildLocked builds under an exclusive flock on the cache, so parallel
+// buildLocked builds under an exclusive lock on the cache, so parallel
 // test processes (go test ./... or CI jobs sharing a cache) build once.
-// The kernel drops a flock when its holder exits, so a killed test can
-// never leave the cache locked.
 func buildLocked(ctx context.Context, logf Logf, moduleDir, cache string, b Binary, sum string) error {
-	lock, err := os.OpenFile(filepath.Join(cache, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := filelock.Lock(ctx, logf, filepath.Join(cache, "build.lock"))
 	if err != nil {
-		return fmt.Errorf("opening the build lock: %w", err)
-	}
-	defer lock.Close()
-	if err := waitForLock(ctx, logf, lock); err != nil {
 		return err
 	}
-	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
+	defer unlock()
 	if upToDate(cache, b, sum) {
 		logf("another process built %s in %s", b, cache)
 		return nil
 	}
 	return build(ctx, logf, moduleDir, cache, b, sum)
-}
-
-// waitForLock takes the flock, logging while another process holds it and
-// giving up when ctx ends rather than waiting forever.
-func waitForLock(ctx context.Context, logf Logf, lock *os.File) error {
-	start := time.Now()
-	logged := time.Time{}
-	for {
-		err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("locking %s: %w", lock.Name(), err)
-		}
-		if time.Since(logged) > 30*time.Second {
-			logf("waiting for another process building into %s (%v so far)", filepath.Dir(lock.Name()), time.Since(start).Round(time.Second))
-			logged = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting %v for another process to build into %s: %w", time.Since(start).Round(time.Second), filepath.Dir(lock.Name()), ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // build compiles one binary into a scratch directory and renames it into

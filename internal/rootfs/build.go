@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/svcproxy/svcproxy/internal/filelock"
 )
 
 // Mirror is the Debian archive Build installs packages from.
@@ -103,7 +105,7 @@ func buildLocked(ctx context.Context, logf func(string, ...any), cacheDir, tarPa
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return fmt.Errorf("creating the cache: %w", err)
 	}
-	unlock, err := lock(ctx, logf, filepath.Join(cacheDir, lockName))
+	unlock, err := filelock.Lock(ctx, logf, filepath.Join(cacheDir, lockName))
 	if err != nil {
 		return err
 	}
