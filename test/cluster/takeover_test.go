@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -55,13 +56,19 @@ func TestTakeover(t *testing.T) {
 	ctx, cancel := testContext(t)
 	defer cancel()
 	img := buildImages(ctx, t)
-	steps := readmeSteps(t)
+	steps, rollback := readmeSteps(t), readmeRollback(t)
 	for _, h := range hosts {
-		t.Run(h.name, func(t *testing.T) { takeover(ctx, t, img, steps, h) })
+		t.Run(h.name, func(t *testing.T) {
+			c, dir, targets, before := takeover(ctx, t, img, steps, h)
+			rollBack(ctx, t, c, dir, rollback, targets, before, h)
+		})
 	}
 }
 
-func takeover(ctx context.Context, t *testing.T, img images, steps []string, h host) {
+// takeover runs README's takeover steps on a fresh cluster whose node
+// kube-proxy serves as on h, and returns the cluster, the user's checkout
+// the steps ran in, the Service's addresses and the node's rules before.
+func takeover(ctx context.Context, t *testing.T, img images, steps []string, h host) (*kubecluster.Cluster, string, []string, rules) {
 	c := StartWith(t, kubecluster.Options{IPTables: h.iptables})
 	client, err := kubernetes.NewForConfig(c.API.Config)
 	if err != nil {
@@ -83,7 +90,7 @@ func takeover(ctx context.Context, t *testing.T, img images, steps []string, h h
 		t.Logf("README: %s", step)
 		run(ctx, t, c, dir, "sh", "-c", step)
 	}
-	owned := waitForSvcproxy(ctx, t, c, client)
+	owned := waitForOwner(ctx, t, client, svcproxyPods, kubeProxyPods)
 	t.Logf("%s host: svcproxy owned the node %v after the first step", h.name, owned.Sub(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // and keeps serving after
 	tries, failed, failures, servers := p.result()
@@ -96,6 +103,46 @@ func takeover(ctx context.Context, t *testing.T, img images, steps []string, h h
 	}
 	after := readRules(t, c)
 	checkProxyRules(t, after, "svcproxy", "nftables")
+	checkOthersKept(t, before, after)
+	return c, dir, targets, before
+}
+
+// rollBack runs README's rollback steps after takeover, probing the
+// Service throughout: no connection may fail, and the node's rules must
+// be kube-proxy's again, as they were before the takeover.
+func rollBack(ctx context.Context, t *testing.T, c *kubecluster.Cluster, dir string, steps, targets []string, before rules, h host) {
+	client, err := kubernetes.NewForConfig(c.API.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProbe(dialer(t, c), targets...)
+	start := time.Now()
+	for _, step := range steps {
+		t.Logf("README: %s", step)
+		run(ctx, t, c, dir, "sh", "-c", step)
+	}
+	waitForOwner(ctx, t, client, kubeProxyPods, svcproxyPods)
+	t.Logf("%s host: kube-proxy owned the node again %v after the first step", h.name, time.Since(start).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	tries, failed, failures, _ := p.result()
+	t.Logf("%s host: %d of %d connections failed during the rollback", h.name, failed, tries)
+	if failed > 0 {
+		t.Errorf("%d of %d connections failed; the first: %s", failed, tries, strings.Join(failures, "; "))
+	}
+	after := settledRules(ctx, t, c)
+	checkProxyRules(t, after, "kube-proxy", kubeProxyBackend(h))
+	checkOthersKept(t, before, after)
+	bl, bn, bt := before.proxies()
+	al, an, at := after.proxies()
+	if diff := cmp.Diff([][]string{bl, bn, bt}, [][]string{al, an, at}, cmpopts.SortSlices(strings.Compare)); diff != "" {
+		t.Errorf("kube-proxy's rules after the rollback differ from before the takeover (-before +after):\n%s", diff)
+	}
+}
+
+// checkOthersKept checks that every rule that is not a proxy's is as it
+// was before.
+func checkOthersKept(t *testing.T, before, after rules) {
+	t.Helper()
 	if diff := cmp.Diff(before.others(), after.others()); diff != "" {
 		t.Errorf("rules of other tools changed (-before +after):\n%s\nbefore:\n%s\nafter:\n%s", diff, before, after)
 	}
@@ -203,25 +250,50 @@ func userCheckout(t *testing.T, extra ...edit) string {
 	return dir
 }
 
-// readmeCommand is a command of README's takeover steps.
-var readmeCommand = regexp.MustCompile("`(kubectl [^`]+)`")
+// readmeCommand is a command of README's takeover or rollback steps.
+var readmeCommand = regexp.MustCompile("`((?:kubectl|until|nft) [^`]+)`")
 
-// readmeSteps returns the kubectl commands of README's "Replacing
-// kube-proxy on a cluster", in order: what the test runs, verbatim.
+// readmeSteps returns the commands of README's "Replacing kube-proxy on a
+// cluster", in order: what the test runs, verbatim.
 func readmeSteps(t *testing.T) []string {
+	t.Helper()
+	takeover, _ := readmeSections(t)
+	return readmeCommands(t, takeover, "takeover", "stop kube-proxy, apply deploy/svcproxy.yaml")
+}
+
+// readmeRollback returns the commands of README's rollback, in order.
+func readmeRollback(t *testing.T) []string {
+	t.Helper()
+	_, rollback := readmeSections(t)
+	return readmeCommands(t, rollback, "rollback", "delete svcproxy, start kube-proxy, wait for its sync, delete svcproxy's table")
+}
+
+// readmeSections returns README's takeover steps and its rollback steps.
+func readmeSections(t *testing.T) (takeover, rollback string) {
 	t.Helper()
 	readme := string(readFile(t, filepath.Join(repoRoot(t), "README.md")))
 	_, section, ok := strings.Cut(readme, "### Replacing kube-proxy on a cluster\n")
 	if !ok {
 		t.Fatal(`README.md has no "### Replacing kube-proxy on a cluster"`)
 	}
-	section, _, _ = strings.Cut(section, "\nRolling back")
+	takeover, rollback, ok = strings.Cut(section, "\nRolling back")
+	if !ok {
+		t.Fatal(`README's "Replacing kube-proxy on a cluster" has no "Rolling back"`)
+	}
+	rollback, _, _ = strings.Cut(rollback, "\n\n")
+	return takeover, rollback
+}
+
+// readmeCommands returns the commands in section, which must be one per
+// step of want.
+func readmeCommands(t *testing.T, section, what, want string) []string {
+	t.Helper()
 	var steps []string
 	for _, m := range readmeCommand.FindAllStringSubmatch(section, -1) {
 		steps = append(steps, m[1])
 	}
-	if len(steps) != 2 {
-		t.Fatalf("README's takeover has commands %q, want two: stop kube-proxy, apply deploy/svcproxy.yaml", steps)
+	if len(steps) != strings.Count(want, ",")+1 {
+		t.Fatalf("README's %s has commands %q, want: %s", what, steps, want)
 	}
 	return steps
 }
@@ -255,23 +327,31 @@ func waitForServing(ctx context.Context, t *testing.T, c *kubecluster.Cluster, t
 	})
 }
 
-// waitForSvcproxy waits until svcproxy's pod is Ready and kube-proxy's is
-// gone, and returns when.
-func waitForSvcproxy(ctx context.Context, t *testing.T, c *kubecluster.Cluster, client kubernetes.Interface) time.Time {
+// proxyPods names the pods of a proxy's DaemonSet by a label.
+type proxyPods struct{ name, label, value string }
+
+var (
+	kubeProxyPods = proxyPods{"kube-proxy", "k8s-app", "kube-proxy"}
+	svcproxyPods  = proxyPods{"svcproxy", "app.kubernetes.io/name", "svcproxy"}
+)
+
+// waitForOwner waits until owner's pod is Ready and other's is gone, and
+// returns when.
+func waitForOwner(ctx context.Context, t *testing.T, client kubernetes.Interface, owner, other proxyPods) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	waitFor(ctx, t, "svcproxy to own the node", func() (bool, error) {
+	waitFor(ctx, t, owner.name+" to own the node", func() (bool, error) {
 		pods, err := client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
 		}
-		var ready, kubeProxy bool
+		var ready, left bool
 		for _, pod := range pods.Items {
-			kubeProxy = kubeProxy || pod.Labels["k8s-app"] == "kube-proxy"
-			ready = ready || pod.Labels["app.kubernetes.io/name"] == "svcproxy" && podReady(&pod)
+			left = left || pod.Labels[other.label] == other.value
+			ready = ready || pod.Labels[owner.label] == owner.value && podReady(&pod)
 		}
-		return ready && !kubeProxy, fmt.Errorf("svcproxy Ready: %v, kube-proxy's pod still there: %v", ready, kubeProxy)
+		return ready && !left, fmt.Errorf("%s Ready: %v, %s's pod still there: %v", owner.name, ready, other.name, left)
 	})
 	return time.Now()
 }
