@@ -138,8 +138,8 @@ func (c *Cluster) mkdir(elem ...string) (string, error) {
 
 // removeStale removes the remains of clusters whose tests were killed
 // before they could tear them down.
-func (c *Cluster) removeStale(context.Context) error {
-	return removeStale(c.logf)
+func (c *Cluster) removeStale(ctx context.Context) error {
+	return removeStale(ctx, c.logf)
 }
 
 // createNetNS creates the node's network namespace and gives the node its

@@ -1,6 +1,7 @@
 package kubecluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/svcproxy/svcproxy/internal/filelock"
 	"github.com/svcproxy/svcproxy/internal/netns"
 )
 
@@ -21,6 +23,9 @@ const namePrefix = "svcproxy-cluster-"
 
 // netnsDir is where ip netns keeps its named network namespaces.
 const netnsDir = "/run/netns"
+
+// staleLock is the lock that removing clusters of dead tests holds.
+const staleLock = "/run/svcproxy-cluster.lock"
 
 // ownNamePrefix is the prefix of the names of this process's clusters.
 func ownNamePrefix() string {
@@ -79,7 +84,15 @@ func staleNames() []string {
 // session of their own, nor the containers, and not the cgroups or the
 // network namespace. Only names with namePrefix and a dead owner are
 // touched.
-func removeStale(logf func(string, ...any)) error {
+//
+// Clusters starting at once, in this process or others, would race to
+// remove the same remains, so removal holds a lock of the host's.
+func removeStale(ctx context.Context, logf func(string, ...any)) error {
+	unlock, err := filelock.Lock(ctx, logf, staleLock)
+	if err != nil {
+		return fmt.Errorf("waiting to remove clusters of tests that died: %w", err)
+	}
+	defer unlock()
 	var errs []error
 	for _, name := range staleNames() {
 		logf("cluster: removing %s, left by a test that died", name)
