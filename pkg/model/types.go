@@ -281,3 +281,16 @@ type Model struct {
 	// Services is sorted by port name and protocol.
 	Services []*ServicePort
 }
+
+// MayHairpin reports whether ep can be its own client through this
+// node's rules, so that its traffic to sp must be masqueraded: its reply
+// would otherwise go from its own address straight back to itself and
+// be dropped. A pod's traffic to a cluster IP is rewritten on the pod's
+// own node, so there only an endpoint on this node can reach itself; an
+// endpoint whose node is unknown is taken as possibly local. But pods
+// anywhere in the cluster CIDRs skip a Local external policy for the
+// cluster endpoints, on whichever node their traffic to a NodePort or
+// external IP arrives, so every endpoint of such a port can.
+func (m *Model) MayHairpin(sp *ServicePort, ep Endpoint) bool {
+	return ep.Local || ep.NodeName == "" || sp.ExternalPolicyLocal && len(m.Config.ClusterCIDRs) > 0
+}

@@ -293,20 +293,7 @@ var trafficCases = []trafficCase{
 		}
 	}},
 	{"hairpin is masqueraded", func(t *testing.T, e *trafficEnv) {
-		hairpins := 0
-		for range 40 {
-			a := askOne(t, e.pod("pod-a"), testnet.TCP, netip.Addr{}, "172.30.0.10:80")
-			self := a.Endpoint.Addr() == podA
-			if self {
-				hairpins++
-			}
-			if self == (a.Client.Addr() == podA) {
-				t.Fatalf("endpoint %s saw client %s: a pod reaching itself must be masqueraded, others not", a.Endpoint, a.Client)
-			}
-		}
-		if hairpins == 0 {
-			t.Error("no connection of 40 reached the client pod itself")
-		}
+		checkHairpin(t, e, "pod-a", podA, "172.30.0.10:80")
 	}},
 	{"NodePort from outside reaches the endpoints, masqueraded", func(t *testing.T, e *trafficEnv) {
 		counts := ask(t, e.topo.External, testnet.TCP, clientIn, "192.168.0.10:30080", 30)
@@ -344,6 +331,11 @@ var trafficCases = []trafficCase{
 			t.Errorf("endpoint saw client %s, want the external client %s", a.Client, clientIn)
 		}
 	}},
+	{"a pod of another node reaching itself through a Local NodePort here is masqueraded", func(t *testing.T, e *trafficEnv) {
+		// Pods skip a Local external policy for the cluster endpoints, so
+		// pod-c, "on node-b", may be sent back to itself by this node.
+		checkHairpin(t, e, "pod-c", podC, "192.168.0.10:30081")
+	}},
 	{"internalTrafficPolicy Local reaches only local endpoints", func(t *testing.T, e *trafficEnv) {
 		counts := ask(t, e.pod("pod-z"), testnet.TCP, netip.Addr{}, "172.30.0.30:80", 20)
 		if !sameAddrs(endpointsOf(counts), podB) {
@@ -364,6 +356,27 @@ var trafficCases = []trafficCase{
 			t.Errorf("UDP reached %s, want 10.1.3.7", a.Endpoint)
 		}
 	}},
+}
+
+// checkHairpin connects from pod, whose address is self, to dst until it
+// has reached itself: those connections must be masqueraded, and the
+// others keep the pod's address.
+func checkHairpin(t *testing.T, e *trafficEnv, pod string, self netip.Addr, dst string) {
+	t.Helper()
+	hairpins := 0
+	for range 40 {
+		a := askOne(t, e.pod(pod), testnet.TCP, netip.Addr{}, dst)
+		itself := a.Endpoint.Addr() == self
+		if itself {
+			hairpins++
+		}
+		if itself == (a.Client.Addr() == self) {
+			t.Fatalf("endpoint %s saw client %s: a pod reaching itself must be masqueraded, others not", a.Endpoint, a.Client)
+		}
+	}
+	if hairpins == 0 {
+		t.Errorf("no connection of 40 from %s reached the pod itself", pod)
+	}
 }
 
 func askOne(t *testing.T, from *netns.NS, proto testnet.Proto, src netip.Addr, dst string) testnet.Answer {

@@ -19,15 +19,6 @@ import (
 // and their service in their chain name and cluster IP.
 const largeClusterEndpoints = 1000
 
-// hairpinPossible reports whether a client whose traffic this node
-// rewrites can be ep itself, so that ep's traffic needs the hairpin check
-// of a KUBE-SEP- chain. A pod's traffic to a service is rewritten on the
-// pod's own node, so only an endpoint on this node can reach itself; an
-// endpoint whose node is unknown is treated as possibly local.
-func hairpinPossible(ep model.Endpoint) bool {
-	return ep.Local || ep.NodeName == ""
-}
-
 // policyChain renders a KUBE-SVC- or KUBE-SVL- chain, which picks one of
 // eps. If it is the chain cluster IP traffic goes to, it first marks that
 // traffic for masquerade where needed. An endpoint that cannot be its own
@@ -79,7 +70,7 @@ func (b *builder) pickRule(s *serviceInfo, ep model.Endpoint, match ...string) s
 	for _, m := range match {
 		buf = append(buf, m...)
 	}
-	if hairpinPossible(ep) {
+	if b.m.MayHairpin(s.sp, ep) {
 		buf = append(buf, "-j "+prefixSEP...)
 		buf = append(buf, ep.Hash...)
 		return b.keep(buf)

@@ -67,7 +67,7 @@ func newBuilder(m *model.Model, chained []*model.ServicePort) *builder {
 	seps := 0
 	for _, sp := range chained {
 		for _, ep := range sp.ClusterEndpoints {
-			if hairpinPossible(ep) {
+			if m.MayHairpin(sp, ep) {
 				seps++
 			}
 		}
@@ -221,7 +221,7 @@ func (b *builder) chains(s *serviceInfo) {
 		b.natChains = append(b.natChains, b.firewallChain(s))
 	}
 	for _, ep := range s.endpoints() {
-		if hairpinPossible(ep) {
+		if b.m.MayHairpin(s.sp, ep) {
 			b.natChains = append(b.natChains, b.endpointChain(s, ep))
 		}
 	}

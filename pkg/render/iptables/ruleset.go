@@ -23,9 +23,10 @@
 // masqueraded, or it would get its reply from its own address and drop
 // it, and that needs a second rule (`-s IP -j KUBE-MARK-MASQ`) before the
 // DNAT, so a chain of two rules. A pod's traffic to a service is DNATed
-// on the pod's own node, so only endpoints on this node, and those whose
-// node is unknown, get a KUBE-SEP- chain; hairpin behaviour is exactly
-// kube-proxy's. Session affinity needs no chain either: the affinity check
+// on the pod's own node, so only endpoints on this node, those whose node
+// is unknown, and those of ports whose Local external policy pods anywhere
+// skip here, get a KUBE-SEP- chain (model.Model.MayHairpin); hairpin
+// behaviour is exactly kube-proxy's. Session affinity needs no chain either: the affinity check
 // and the pick record the client with `-m recent --set` in the same rule
 // as the DNAT, in the list kube-proxy names after the KUBE-SEP- chain
 // (matches are evaluated in order, so `--set` runs only if the rule
