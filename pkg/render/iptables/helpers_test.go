@@ -84,6 +84,16 @@ func newModel(cidrs []string, sps ...*model.ServicePort) *model.Model {
 // withNodePort gives the port a NodePort.
 func withNodePort(sp *model.ServicePort) { sp.NodePort = nodePortN }
 
+// withRemoteNode says which node the remote endpoint runs on, so that it
+// is known not to be this one.
+func withRemoteNode(sp *model.ServicePort) {
+	for i, ep := range sp.ClusterEndpoints {
+		if !ep.Local {
+			sp.ClusterEndpoints[i].NodeName = "node2"
+		}
+	}
+}
+
 // withLocalEndpoints sets LocalEndpoints to the endpoints on this node.
 func withLocalEndpoints(sp *model.ServicePort) {
 	sp.LocalEndpoints = nil

@@ -186,6 +186,16 @@ func TestRenderBehaviour(t *testing.T) {
 			},
 		},
 		{
+			name: "a pod of another node reaching itself through a Local NodePort is masqueraded",
+			model: newModel([]string{podCIDR}, servicePort(withNodePort, withLocalEndpoints, withRemoteNode, func(sp *model.ServicePort) {
+				sp.ExternalPolicyLocal = true
+			})),
+			probes: []probe{
+				{"10.1.0.6 tcp 192.168.0.10:30080", localEP + " " + remoteEP + "+masq"},
+				{"10.1.0.9 tcp 192.168.0.10:30080", both},
+			},
+		},
+		{
 			name: "external Local policy without local endpoints drops external traffic",
 			model: newModel([]string{podCIDR}, servicePort(withNodePort, func(sp *model.ServicePort) {
 				sp.ExternalPolicyLocal = true
