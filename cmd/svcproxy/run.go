@@ -148,6 +148,10 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {
 		return cfg, fmt.Errorf("--service-node-port-range: %w", err)
 	}
+	// Read once at start, as kube-proxy does.
+	if cfg.TCPBeLiberal, err = conntrack.TCPBeLiberal(""); err != nil {
+		return cfg, fmt.Errorf("reading the node's conntrack settings: %w", err)
+	}
 	return cfg, nil
 }
 

@@ -245,6 +245,10 @@ type Config struct {
 	// health check node ports outside it are skipped. The zero value is
 	// DefaultNodePortRange.
 	NodePortRange PortRange
+	// TCPBeLiberal is the node's nf_conntrack_tcp_be_liberal: conntrack
+	// then marks only out-of-window resets INVALID, so iptables mode
+	// forwards INVALID packets rather than drop them, as kube-proxy does.
+	TCPBeLiberal bool
 }
 
 // DefaultMasqueradeBit is kube-proxy's default masquerade bit.

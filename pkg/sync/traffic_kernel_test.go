@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -386,4 +387,53 @@ func askOne(t *testing.T, from *netns.NS, proto testnet.Proto, src netip.Addr, d
 		t.Fatalf("%s %s: %v", proto, dst, err)
 	}
 	return a
+}
+
+// TestInvalidPackets sends a segment conntrack finds INVALID (SYN with
+// FIN) between two pods through the node: kube-proxy's iptables mode
+// drops it unless the node's conntrack is liberal, and its nftables mode
+// lets it through. A plain SYN first shows what arrives.
+func TestInvalidPackets(t *testing.T) {
+	for _, mode := range trafficModes {
+		for _, liberal := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/liberal=%v", mode, liberal), func(t *testing.T) {
+				e := newTrafficEnv(t, mode)
+				m := trafficModel(t, trafficServices)
+				m.Config.TCPBeLiberal = liberal
+				if _, err := e.applier.Apply(context.Background(), m, false); err != nil {
+					t.Fatalf("applying %s rules: %v", mode, err)
+				}
+				wantDropped := mode != ModeNFTables && !liberal
+				if arrived := sendTCP(t, e, testnet.FlagSYN); !arrived {
+					t.Fatal("a plain SYN from pod-z never reached pod-c")
+				}
+				if arrived := sendTCP(t, e, testnet.FlagSYN|testnet.FlagFIN); arrived == wantDropped {
+					t.Errorf("SYN+FIN from pod-z to pod-c arrived: %v, want %v", arrived, !wantDropped)
+				}
+			})
+		}
+	}
+}
+
+// sendTCP sends one segment with flags from pod-z to pod-c, through the
+// node, and reports whether pod-c received it.
+func sendTCP(t *testing.T, e *trafficEnv, flags byte) bool {
+	t.Helper()
+	const port = 9999
+	w, err := testnet.WatchTCP(e.pod("pod-c"), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := testnet.SendTCP(e.pod("pod-z"), netip.AddrPortFrom(podZ, 40000), netip.AddrPortFrom(podC, port), flags); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := w.Next(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok && got != flags {
+		t.Fatalf("pod-c received flags %#x, want %#x", got, flags)
+	}
+	return ok
 }

@@ -68,10 +68,17 @@ func (b *builder) clusterIPMasqRule(s *serviceInfo) string {
 
 // forwardRules fills filter KUBE-FORWARD. A host whose FORWARD policy is
 // DROP would otherwise drop service traffic DNATed to a pod on another
-// node, and its replies.
+// node, and its replies. Packets conntrack finds INVALID go first, as
+// kube-proxy drops them: a DNATed connection's out-of-window packet would
+// otherwise reach the pod un-NATed and have it reset the connection
+// (kubernetes#74839), unless the node's conntrack is liberal.
 func (b *builder) forwardRules() []string {
-	return []string{
-		comment("kubernetes forwarding rules") + " -m mark --mark " + b.markMask + " -j ACCEPT",
-		comment("kubernetes forwarding conntrack rule") + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+	rules := make([]string, 0, 3)
+	if !b.m.Config.TCPBeLiberal {
+		rules = append(rules, "-m conntrack --ctstate INVALID -j DROP")
 	}
+	return append(rules,
+		comment("kubernetes forwarding rules")+" -m mark --mark "+b.markMask+" -j ACCEPT",
+		comment("kubernetes forwarding conntrack rule")+" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+	)
 }
