@@ -208,6 +208,9 @@ func TestGoldenBehaviour(t *testing.T) {
 			backends := newTraceBackends(t, sc.models(t))
 			for _, e := range exps {
 				for _, b := range backends {
+					if e.Backend != "" && e.Backend != b.name {
+						continue
+					}
 					got, err := b.trace(e.Packet)
 					if err != nil {
 						t.Errorf("%s trace line %d (%s): %v", b.name, e.Line, e.Packet, err)

@@ -12,18 +12,23 @@ import (
 // Expectation is one line of a scenario's trace section: a packet and the
 // outcomes it must have.
 type Expectation struct {
-	Line   int
-	Packet Packet
+	Line int
+	// Backend is the only backend the line is for, "iptables" or
+	// "nftables"; empty for every backend.
+	Backend string
+	Packet  Packet
 	// Want is the expected Result in its String form, normalized.
 	Want string
 }
 
 // ParseExpectations reads lines of the form
 //
-//	[node] SRC PROTO DST:PORT => OUTCOME...
+//	[iptables|nftables] [node] SRC PROTO DST:PORT => OUTCOME...
 //
 // where OUTCOME is "accept", "reject", "drop" or "IP:PORT" with an optional
-// "+masq". Blank lines and lines starting with # are skipped.
+// "+masq". A backend's name first limits the line to that backend, where
+// kube-proxy's modes differ. Blank lines and lines starting with # are
+// skipped.
 func ParseExpectations(text string) ([]Expectation, error) {
 	var out []Expectation
 	for i, line := range strings.Split(text, "\n") {
@@ -47,6 +52,10 @@ func parseExpectation(line string) (Expectation, error) {
 		return Expectation{}, fmt.Errorf("missing =>: %q", line)
 	}
 	f := strings.Fields(lhs)
+	var backend string
+	if len(f) > 0 && (f[0] == "iptables" || f[0] == "nftables") {
+		backend, f = f[0], f[1:]
+	}
 	var p Packet
 	if len(f) > 0 && f[0] == "node" {
 		p.FromNode = true
@@ -75,7 +84,7 @@ func parseExpectation(line string) (Expectation, error) {
 		}
 	}
 	slices.Sort(want)
-	return Expectation{Packet: p, Want: strings.Join(slices.Compact(want), " ")}, nil
+	return Expectation{Backend: backend, Packet: p, Want: strings.Join(slices.Compact(want), " ")}, nil
 }
 
 func checkOutcome(s string) error {

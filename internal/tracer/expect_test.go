@@ -25,6 +25,12 @@ func TestParseExpectations(t *testing.T) {
 			want: []Expectation{{Line: 1, Want: "reject", Packet: Packet{FromNode: true,
 				Src: netip.MustParseAddr("fd00:192::10"), Dst: netip.MustParseAddr("fd00:30::10"), Protocol: "udp", Port: 53}}},
 		},
+		{
+			name: "one backend's node packet",
+			text: "nftables node 192.168.0.10 tcp 172.30.0.10:81 => reject",
+			want: []Expectation{{Line: 1, Backend: "nftables", Want: "reject", Packet: Packet{FromNode: true,
+				Src: netip.MustParseAddr("192.168.0.10"), Dst: netip.MustParseAddr("172.30.0.10"), Protocol: "tcp", Port: 81}}},
+		},
 		{name: "missing arrow", text: "10.1.1.9 tcp 172.30.0.10:80 drop", wantErr: "line 1: missing =>"},
 		{name: "no outcome", text: "10.1.1.9 tcp 172.30.0.10:80 =>", wantErr: "no outcome"},
 		{name: "bad outcome", text: "10.1.1.9 tcp 172.30.0.10:80 => dropped", wantErr: `bad outcome "dropped"`},

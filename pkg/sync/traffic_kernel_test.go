@@ -323,6 +323,16 @@ var trafficCases = []trafficCase{
 			}
 		}
 	}},
+	{"a port the Service does not have is refused in nftables mode only", func(t *testing.T, e *trafficEnv) {
+		// kube-proxy's nftables mode refuses it; its iptables mode leaves
+		// it to routing, which here has nowhere to send it.
+		for _, from := range []*netns.NS{e.pod("pod-z"), e.topo.Node} {
+			_, err := testnet.Ask(from, testnet.TCP, netip.Addr{}, netip.MustParseAddrPort("172.30.0.10:81"), trafficTimeout)
+			if refused := testnet.Refused(err); refused != (e.mode == ModeNFTables) {
+				t.Errorf("from %s: got %v, want refused: %v", from.Name, err, e.mode == ModeNFTables)
+			}
+		}
+	}},
 	{"externalTrafficPolicy Local reaches only local endpoints, keeping the source", func(t *testing.T, e *trafficEnv) {
 		counts := ask(t, e.topo.External, testnet.TCP, clientIn, "192.168.0.10:30081", 20)
 		if !sameAddrs(endpointsOf(counts), podA) {

@@ -1,6 +1,8 @@
 package nftables
 
 import (
+	"net/netip"
+
 	"sigs.k8s.io/knftables"
 )
 
@@ -27,6 +29,7 @@ const (
 	setClusterCIDRs        = "cluster-cidrs"
 	setNodePortIPs         = "nodeport-ips"
 	setHairpin             = "hairpin"
+	setClusterIPs          = "cluster-ips"
 )
 
 // Base chain priorities. The firewall chains run at dstnat-10 so that they
@@ -72,6 +75,13 @@ func (r *renderer) addBaseChains() {
 	}
 	r.rule(chainFilterInput, noNodePort, "nodeports without endpoints")
 	r.rule(chainFilterOutputNAT, noNodePort, "nodeports without endpoints")
+	// What is still addressed to a cluster IP after DNAT is for a port
+	// the Service does not have: refused, as kube-proxy's nftables mode
+	// refuses it, rather than routed out of the node.
+	unknownPort := "ct state new " + r.syn.ip + " daddr @" + setClusterIPs + " reject"
+	for _, c := range []string{chainFilterForward, chainFilterOutputNAT} {
+		r.rule(c, unknownPort, "cluster IP ports that do not exist")
+	}
 
 	r.rule(chainNATPrerouting, "jump "+chainServices, "service dispatch")
 	r.rule(chainNATOutput, "jump "+chainServices, "service dispatch")
@@ -132,6 +142,7 @@ func (r *renderer) addSharedObjects() {
 		Flags: []knftables.SetFlag{knftables.IntervalFlag}, AutoMerge: knftables.PtrTo(true)})
 	r.addSet(&knftables.Set{Name: setNodePortIPs, Type: r.syn.addrType})
 	r.addSet(&knftables.Set{Name: setHairpin, Type: r.syn.addrType + " . " + r.syn.addrType})
+	r.addSet(&knftables.Set{Name: setClusterIPs, Type: r.syn.addrType})
 	for _, p := range r.m.Config.ClusterCIDRs {
 		r.setElement(setClusterCIDRs, p.String())
 	}
@@ -142,19 +153,37 @@ func (r *renderer) addSharedObjects() {
 	}
 }
 
-// finish adds what needs every Service seen: the hairpin set. It
-// sorts endpointIPs in place.
+// sharedSet is a set whose elements several Service ports may
+// contribute, each an address: an incremental sync adds an element when
+// its first contributor comes and deletes it when its last goes.
+type sharedSet struct {
+	name string
+	// add appends the element of an address to a list.
+	add func(l *elementList, ip netip.Addr)
+}
+
+// sharedSets are the hairpin set (an endpoint's address, from every port
+// it serves) and the cluster IPs (a Service's, from each of its ports).
+var sharedSets = []sharedSet{
+	{setClusterIPs, (*elementList).addAddr},
+	{setHairpin, (*elementList).addPair},
+}
+
+// finish adds what needs every Service seen: the shared sets. It sorts
+// their addresses in place.
 func (r *renderer) finish() {
-	ips := r.endpointIPs
-	sortAddrs(ips)
-	l := r.list(setHairpin)
-	for i, ip := range ips {
-		if i > 0 && ips[i-1] == ip {
-			continue
+	for _, s := range sharedSets {
+		ips := r.shared[s.name]
+		sortAddrs(ips)
+		l := r.list(s.name)
+		for i, ip := range ips {
+			if i > 0 && ips[i-1] == ip {
+				continue
+			}
+			s.add(l, ip)
 		}
-		l.addPair(ip)
-	}
-	if l.len() == 0 {
-		delete(r.elements, setHairpin)
+		if l.len() == 0 {
+			delete(r.elements, s.name)
+		}
 	}
 }

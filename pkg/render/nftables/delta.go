@@ -30,10 +30,10 @@ type Delta struct {
 	ports int
 	next  *model.Model
 
-	claims  map[string]change
-	chains  map[string]change
-	hairpin map[addrKey]change
-	counts  render.Counts
+	claims map[string]change
+	chains map[string]change
+	shared map[string]map[addrKey]change
+	counts render.Counts
 }
 
 // Empty reports whether the delta changes nothing, so that nothing needs
@@ -45,7 +45,7 @@ func (d *Delta) Empty() bool { return d.text == "" }
 func (d *Delta) Payload() []byte { return []byte(d.text) }
 
 // change counts how many changed ports stopped and started claiming a
-// destination, using a chain or contributing a hairpin address.
+// destination, using a chain or contributing an address to a shared set.
 type change struct{ removed, added int32 }
 
 // after returns the count once the change is applied to prev, and false
@@ -109,7 +109,9 @@ func (st *State) Commit(d *Delta) {
 	idx := st.idx
 	commitCounts(idx.claims, d.claims)
 	commitCounts(idx.chains, d.chains)
-	commitCounts(idx.hairpin, d.hairpin)
+	for name, changes := range d.shared {
+		commitCounts(idx.shared[name], changes)
+	}
 	idx.counts = d.counts
 	st.model = d.next
 }

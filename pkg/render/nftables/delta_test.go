@@ -146,7 +146,10 @@ func TestIndexIsTheSumOfFragments(t *testing.T) {
 	for _, fam := range model.Families {
 		m := uncontested(fam)
 		idx := RenderRuleset(m).index
-		claims, chains, hairpin := map[string]int32{}, map[string]int32{}, map[addrKey]int32{}
+		claims, chains, shared := map[string]int32{}, map[string]int32{}, map[string]map[addrKey]int32{}
+		for _, s := range sharedSets {
+			shared[s.name] = map[addrKey]int32{}
+		}
 		for _, sp := range m.Services {
 			f := fragmentOf(m, sp)
 			for k, n := range f.claimed {
@@ -155,14 +158,16 @@ func TestIndexIsTheSumOfFragments(t *testing.T) {
 			for name := range f.chains {
 				chains[name]++
 			}
-			for _, ip := range f.endpointIPs {
-				hairpin[ip.As16()]++
+			for name, ips := range f.shared {
+				for _, ip := range ips {
+					shared[name][ip.As16()]++
+				}
 			}
 		}
 		for _, c := range []struct {
 			name      string
 			got, want any
-		}{{"claims", idx.claims, claims}, {"chains", idx.chains, chains}, {"hairpin", idx.hairpin, hairpin}} {
+		}{{"claims", idx.claims, claims}, {"chains", idx.chains, chains}, {"shared sets", idx.shared, shared}} {
 			if diff := cmp.Diff(c.want, c.got); diff != "" {
 				t.Errorf("%s: %s index differs from the fragments' (-fragments +index):\n%s", fam, c.name, diff)
 			}

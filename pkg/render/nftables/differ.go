@@ -17,9 +17,9 @@ type differ struct {
 	prev, next *model.Model
 	idx        *Index
 
-	claims  map[string]change
-	chains  map[string]change
-	hairpin map[addrKey]change
+	claims map[string]change
+	chains map[string]change
+	shared map[string]map[addrKey]change
 	// oldChains and newChains hold each chain as the changed ports
 	// rendered it in prev and in next.
 	oldChains, newChains map[string]*chain
@@ -33,7 +33,7 @@ func newDiffer(prev, next *model.Model, idx *Index) *differ {
 		prev: prev, next: next, idx: idx,
 		claims:    map[string]change{},
 		chains:    map[string]change{},
-		hairpin:   map[addrKey]change{},
+		shared:    map[string]map[addrKey]change{},
 		oldChains: map[string]*chain{},
 		newChains: map[string]*chain{},
 		deletes:   map[string]*elementList{},
@@ -70,8 +70,15 @@ func (d *differ) count(f *renderer, removed bool) {
 			d.newChains[name] = ch
 		}
 	}
-	for _, ip := range f.endpointIPs {
-		bump(d.hairpin, ip.As16(), 1, removed)
+	for _, s := range sharedSets {
+		changes := d.shared[s.name]
+		if changes == nil {
+			changes = map[addrKey]change{}
+			d.shared[s.name] = changes
+		}
+		for _, ip := range f.shared[s.name] {
+			bump(changes, ip.As16(), 1, removed)
+		}
 	}
 }
 
@@ -150,30 +157,32 @@ func (d *differ) checkClaims() error {
 	return nil
 }
 
-// queueHairpin queues the hairpin elements whose last contributor left
-// or whose first one came.
-func (d *differ) queueHairpin() error {
-	var added, removed []addrKey
-	for k, c := range d.hairpin {
-		prev := d.idx.hairpin[k]
-		after, ok := c.after(prev)
-		switch {
-		case !ok:
-			return fmt.Errorf("%w: the index lost a hairpin address", render.ErrFullSync)
-		case prev == 0 && after > 0:
-			added = append(added, k)
-		case prev > 0 && after == 0:
-			removed = append(removed, k)
-		}
-	}
+// queueShared queues the elements of the shared sets whose last
+// contributor left or whose first one came.
+func (d *differ) queueShared() error {
 	ipv4 := d.next.Family == model.IPv4
-	for _, q := range []struct {
-		keys  []addrKey
-		lists map[string]*elementList
-	}{{removed, d.deletes}, {added, d.adds}} {
-		slices.SortFunc(q.keys, func(a, b addrKey) int { return bytes.Compare(a[:], b[:]) })
-		for _, k := range q.keys {
-			listIn(q.lists, setHairpin).addPair(addrOf(k, ipv4))
+	for _, s := range sharedSets {
+		var added, removed []addrKey
+		for k, c := range d.shared[s.name] {
+			prev := d.idx.shared[s.name][k]
+			after, ok := c.after(prev)
+			switch {
+			case !ok:
+				return fmt.Errorf("%w: the index lost an address of set %s", render.ErrFullSync, s.name)
+			case prev == 0 && after > 0:
+				added = append(added, k)
+			case prev > 0 && after == 0:
+				removed = append(removed, k)
+			}
+		}
+		for _, q := range []struct {
+			keys  []addrKey
+			lists map[string]*elementList
+		}{{removed, d.deletes}, {added, d.adds}} {
+			slices.SortFunc(q.keys, func(a, b addrKey) int { return bytes.Compare(a[:], b[:]) })
+			for _, k := range q.keys {
+				s.add(listIn(q.lists, s.name), addrOf(k, ipv4))
+			}
 		}
 	}
 	return nil

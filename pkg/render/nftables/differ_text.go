@@ -55,7 +55,7 @@ func (d *differ) delta() (*Delta, error) {
 	if err := d.checkClaims(); err != nil {
 		return nil, err
 	}
-	if err := d.queueHairpin(); err != nil {
+	if err := d.queueShared(); err != nil {
 		return nil, err
 	}
 	cc, err := d.chainChanges()
@@ -69,7 +69,7 @@ func (d *differ) delta() (*Delta, error) {
 		b.WriteString(skeleton.String())
 	}
 	d.writeElements(&b, "add element "+string(family)+" "+TableName+" ", d.adds, false)
-	return &Delta{text: b.String(), claims: d.claims, chains: d.chains, hairpin: d.hairpin, counts: d.counts(cc)}, nil
+	return &Delta{text: b.String(), claims: d.claims, chains: d.chains, shared: d.shared, counts: d.counts(cc)}, nil
 }
 
 func (d *differ) writeElements(b *strings.Builder, prefix string, lists map[string]*elementList, keysOnly bool) {

@@ -100,6 +100,14 @@ func (l *elementList) addSelection(key string, i int, ip netip.Addr, port uint16
 	l.end()
 }
 
+// addAddr appends the set element "ip", as the cluster IPs set holds.
+func (l *elementList) addAddr(ip netip.Addr) {
+	l.reserve(maxElementSize)
+	l.buf = ip.AppendTo(l.buf)
+	l.endKey()
+	l.end()
+}
+
 // addPair appends the set element "ip . ip", as the hairpin set holds.
 func (l *elementList) addPair(ip netip.Addr) {
 	l.reserve(maxElementSize)

@@ -8,7 +8,7 @@ import (
 
 // A fragment is what one Service port adds to the table, rendered alone
 // in its model's context: a renderer holding only that port's elements
-// (no hairpin set, which is shared), the chains it uses with their rules
+// (no shared sets: hairpin, cluster IPs), the chains it uses with their rules
 // and own sets and maps, its claims and its endpoint addresses. Rendering
 // the ports of a model one by one as fragments gives the same elements
 // and chains as rendering the model whole, except where two ports claim

@@ -43,10 +43,11 @@ func (u *usage) endPort() {
 // and 100,000 addresses, a few MB; the 221,000 elements themselves are
 // not kept, they are rendered again from the model when needed.
 type Index struct {
-	counts  render.Counts
-	claims  map[string]int32
-	chains  map[string]int32
-	hairpin map[addrKey]int32
+	counts render.Counts
+	claims map[string]int32
+	chains map[string]int32
+	// shared counts the contributors of each shared set's addresses.
+	shared map[string]map[addrKey]int32
 }
 
 // addrKey is an address as map key: 16 bytes without the pointer a
@@ -55,18 +56,21 @@ type addrKey [16]byte
 
 // newIndex takes the counts of a whole render.
 func newIndex(r *renderer) *Index {
-	idx := &Index{claims: r.claimed, chains: r.usage.chains}
-	// endpointIPs is sorted by finish: count each run of one address.
-	ips := r.endpointIPs
-	unique := 0
-	for i := range ips {
-		if i == 0 || ips[i] != ips[i-1] {
-			unique++
+	idx := &Index{claims: r.claimed, chains: r.usage.chains, shared: map[string]map[addrKey]int32{}}
+	for _, s := range sharedSets {
+		// finish sorted the addresses: count each run of one address.
+		ips := r.shared[s.name]
+		unique := 0
+		for i := range ips {
+			if i == 0 || ips[i] != ips[i-1] {
+				unique++
+			}
 		}
-	}
-	idx.hairpin = make(map[addrKey]int32, unique)
-	for _, ip := range ips {
-		idx.hairpin[ip.As16()]++
+		counts := make(map[addrKey]int32, unique)
+		for _, ip := range ips {
+			counts[ip.As16()]++
+		}
+		idx.shared[s.name] = counts
 	}
 	idx.counts = r.counts()
 	return idx

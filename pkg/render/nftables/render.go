@@ -30,7 +30,8 @@ func renderAll(m *model.Model) *renderer {
 	for _, sp := range m.Services {
 		n += len(sp.ClusterEndpoints) + len(sp.LocalEndpoints)
 	}
-	r.endpointIPs = make([]netip.Addr, 0, n)
+	r.shared[setHairpin] = make([]netip.Addr, 0, n)
+	r.shared[setClusterIPs] = make([]netip.Addr, 0, len(m.Services))
 	r.addBaseChains()
 	r.addSharedObjects()
 	// Only now: the fixed chains belong to no Service port.
@@ -83,8 +84,9 @@ type renderer struct {
 	// ports claim one, the first in model order wins, as nft refuses
 	// duplicate keys.
 	claimed map[string]int32
-	// endpointIPs collects every endpoint address for the hairpin set.
-	endpointIPs []netip.Addr
+	// shared collects the addresses of each shared set (sharedSets), one
+	// per contributing Service port.
+	shared map[string][]netip.Addr
 	// building is the chain whose rules are being made, so that the sets
 	// and maps made on the way are known to be its own.
 	building string
@@ -101,6 +103,7 @@ func newRenderer(m *model.Model) *renderer {
 		maps:     map[string]*knftables.Map{},
 		elements: map[string]*elementList{},
 		claimed:  map[string]int32{},
+		shared:   map[string][]netip.Addr{},
 	}
 }
 

@@ -47,8 +47,10 @@ func TestRenderBehaviour(t *testing.T) {
 			10.1.0.1 tcp 172.30.0.1:80 => 10.1.0.5:8080 10.2.0.5:8080
 			node 192.168.0.10 tcp 172.30.0.1:80 => 10.1.0.5:8080+masq 10.2.0.5:8080+masq
 			203.0.113.7 tcp 172.30.0.1:80 => 10.1.0.5:8080+masq 10.2.0.5:8080+masq
-			10.1.0.1 udp 172.30.0.1:80 => accept
-			10.1.0.1 tcp 172.30.0.1:81 => accept`},
+			10.1.0.1 udp 172.30.0.1:80 => reject
+			10.1.0.1 tcp 172.30.0.1:81 => reject
+			node 192.168.0.10 tcp 172.30.0.1:81 => reject
+			10.1.0.1 tcp 172.30.0.2:81 => accept`},
 		{"cluster IP without cluster CIDRs is never masqueraded", newModel(model.IPv4, noCIDRs, node4, svc("a", clusterIP, twoEps)), `
 			node 192.168.0.10 tcp 172.30.0.1:80 => 10.1.0.5:8080 10.2.0.5:8080`},
 		{"masquerade all", newModel(model.IPv4, model.Config{MasqueradeAll: true, MasqueradeBit: 3}, node4, svc("a", clusterIP, twoEps)), `

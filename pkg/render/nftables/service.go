@@ -42,7 +42,7 @@ func (r *renderer) addServicePort(sp *model.ServicePort) {
 func (r *renderer) addHairpinCandidates(sp *model.ServicePort, eps []model.Endpoint) {
 	for _, ep := range eps {
 		if r.m.MayHairpin(sp, ep) {
-			r.endpointIPs = append(r.endpointIPs, ep.IP)
+			r.shared[setHairpin] = append(r.shared[setHairpin], ep.IP)
 		}
 	}
 }
@@ -58,6 +58,9 @@ func destKey(ip netip.Addr, proto model.Protocol, port uint16) string {
 }
 
 func (r *renderer) addClusterIP(sp *model.ServicePort) {
+	// Every port of a Service contributes its cluster IP: the set must
+	// hold it as long as any port is left.
+	r.shared[setClusterIPs] = append(r.shared[setClusterIPs], sp.ClusterIP)
 	key := destKey(sp.ClusterIP, sp.Name.Protocol, sp.Port)
 	if !r.claim(key) {
 		return
