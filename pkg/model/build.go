@@ -107,10 +107,18 @@ func nodeOfFamily(node Node, fam Family) Node {
 	return out
 }
 
-func configOfFamily(cfg Config, fam Family) Config {
+func configOfFamily(cfg Config, fam Family, node Node) Config {
 	out := cfg
 	out.ClusterCIDRs = prefixesOfFamily(cfg.ClusterCIDRs, fam)
 	out.NodePortAddresses = prefixesOfFamily(cfg.NodePortAddresses, fam)
+	if cfg.NodePortPrimary {
+		out.NodePortAddresses = nil
+		// Without a primary address of the family nothing restricts it,
+		// as kube-proxy then falls back to every address.
+		if ip, ok := node.Primary(fam); ok {
+			out.NodePortAddresses = []netip.Prefix{netip.PrefixFrom(ip, ip.BitLen())}
+		}
+	}
 	return out
 }
 

@@ -225,7 +225,7 @@ func presentOf(node Node, families map[Family]int) []Family {
 func (b *Builder) assemble() ([]*Model, []Warning) {
 	var models []*Model
 	for _, fam := range presentOf(b.node, b.families) {
-		m := &Model{Family: fam, Node: b.nodes[fam], Config: configOfFamily(b.cfg, fam)}
+		m := &Model{Family: fam, Node: b.nodes[fam], Config: configOfFamily(b.cfg, fam, b.nodes[fam])}
 		// A family without ports keeps nil Services, not an empty list,
 		// so that Models that say the same compare equal however they
 		// were reached.

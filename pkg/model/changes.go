@@ -86,5 +86,6 @@ func SameContext(a, b *Model) bool {
 		slices.Equal(a.Node.IPs, b.Node.IPs) && slices.Equal(a.Config.ClusterCIDRs, b.Config.ClusterCIDRs) &&
 		a.Config.MasqueradeBit == b.Config.MasqueradeBit && a.Config.MasqueradeAll == b.Config.MasqueradeAll &&
 		slices.Equal(a.Config.NodePortAddresses, b.Config.NodePortAddresses) &&
-		a.Config.NodePortRange == b.Config.NodePortRange
+		a.Config.NodePortPrimary == b.Config.NodePortPrimary &&
+		a.Config.NodePortRange == b.Config.NodePortRange && a.Config.TCPBeLiberal == b.Config.TCPBeLiberal
 }

@@ -1,33 +1,49 @@
 package model
 
 import (
+	"net/netip"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
 )
 
 // NodeFromObject returns the Node of a Node object: its name, the
-// InternalIP and ExternalIP entries of status.addresses in their order
-// (duplicates dropped) and the v1.LabelTopologyZone label. An address that
-// does not parse is left out, with a Warning.
+// InternalIP entries of status.addresses and then its ExternalIP entries,
+// each in their order (duplicates dropped), and the v1.LabelTopologyZone
+// label. InternalIPs come first because the first address of a family is
+// the node's primary one (Node.Primary), as kube-proxy picks it. An
+// address that does not parse is left out, with a Warning.
 func NodeFromObject(n *v1.Node) (Node, []Warning) {
 	if n == nil {
 		return Node{}, nil
 	}
 	node := Node{Name: n.Name, Zone: n.Labels[v1.LabelTopologyZone]}
 	var warn warnings
-	for _, a := range n.Status.Addresses {
-		if a.Type != v1.NodeInternalIP && a.Type != v1.NodeExternalIP {
-			continue
-		}
-		ip, err := ParseIP(a.Address)
-		if err != nil {
-			warn.add("Node", n.Name, "ignoring %s address: %v", a.Type, err)
-			continue
-		}
-		if !slices.Contains(node.IPs, ip) {
-			node.IPs = append(node.IPs, ip)
+	for _, typ := range []v1.NodeAddressType{v1.NodeInternalIP, v1.NodeExternalIP} {
+		for _, a := range n.Status.Addresses {
+			if a.Type != typ {
+				continue
+			}
+			ip, err := ParseIP(a.Address)
+			if err != nil {
+				warn.add("Node", n.Name, "ignoring %s address: %v", a.Type, err)
+				continue
+			}
+			if !slices.Contains(node.IPs, ip) {
+				node.IPs = append(node.IPs, ip)
+			}
 		}
 	}
 	return node, warn
+}
+
+// Primary returns the node's primary address of fam: its first address
+// of that family.
+func (n Node) Primary(fam Family) (netip.Addr, bool) {
+	for _, ip := range n.IPs {
+		if FamilyOf(ip) == fam {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
 }

@@ -28,7 +28,7 @@ func TestNodeFromObject(t *testing.T) {
 		wantWarns []string
 	}{
 		{
-			name: "internal and external IPs in status order",
+			name: "internal and external IPs",
 			node: nodeObject(nil,
 				addr(v1.NodeInternalIP, "192.168.0.10"),
 				addr(v1.NodeHostName, "node-a"),
@@ -49,6 +49,16 @@ func TestNodeFromObject(t *testing.T) {
 			),
 			want: Node{Name: "node-a", IPs: []netip.Addr{
 				netip.MustParseAddr("fd00:192::10"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("fd00:192::11"),
+			}},
+		},
+		{
+			name: "internal IPs before external ones, whatever the status order",
+			node: nodeObject(nil,
+				addr(v1.NodeExternalIP, "198.51.100.10"),
+				addr(v1.NodeInternalIP, "192.168.0.10"),
+			),
+			want: Node{Name: "node-a", IPs: []netip.Addr{
+				netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10"),
 			}},
 		},
 		{
@@ -100,5 +110,22 @@ func TestNodeFromObject(t *testing.T) {
 				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestNodePrimary(t *testing.T) {
+	n := Node{IPs: []netip.Addr{
+		netip.MustParseAddr("fd00:192::10"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("192.168.0.11"),
+	}}
+	for _, tc := range []struct {
+		fam  Family
+		want string
+	}{{IPv4, "192.168.0.10"}, {IPv6, "fd00:192::10"}} {
+		if got, ok := n.Primary(tc.fam); !ok || got.String() != tc.want {
+			t.Errorf("Primary(%s) = %v, %v; want %s", tc.fam, got, ok, tc.want)
+		}
+	}
+	if got, ok := (Node{}).Primary(IPv4); ok {
+		t.Errorf("Primary of a node without addresses = %v, want none", got)
 	}
 }

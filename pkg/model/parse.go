@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"net/netip"
 	"strings"
@@ -66,6 +67,23 @@ func ParseCIDRs(list []string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// NodePortAddressesPrimary is the --nodeport-addresses value that means
+// the node's primary address of each family, as it does for kube-proxy.
+const NodePortAddressesPrimary = "primary"
+
+// ParseNodePortAddresses parses --nodeport-addresses: CIDRs, or
+// NodePortAddressesPrimary alone.
+func ParseNodePortAddresses(list []string) (cidrs []netip.Prefix, primary bool, err error) {
+	if slices.Contains(list, NodePortAddressesPrimary) {
+		if len(list) != 1 {
+			return nil, false, fmt.Errorf("%q cannot be combined with CIDRs", NodePortAddressesPrimary)
+		}
+		return nil, true, nil
+	}
+	cidrs, err = ParseCIDRs(list)
+	return cidrs, false, err
 }
 
 // usableAddress rejects addresses that can be neither a pod nor a

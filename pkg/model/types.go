@@ -239,8 +239,14 @@ type Config struct {
 	// MasqueradeAll masquerades all traffic to cluster IPs.
 	MasqueradeAll bool
 	// NodePortAddresses restricts which node addresses accept NodePort
-	// traffic; empty means every local address.
+	// traffic; empty means every local address in iptables mode and the
+	// node's primary address of the family in nftables mode, as with
+	// kube-proxy.
 	NodePortAddresses []netip.Prefix
+	// NodePortPrimary is kube-proxy's --nodeport-addresses=primary: only
+	// the node's primary address of each family (Node.Primary) accepts
+	// NodePort traffic. A Model has it resolved into NodePortAddresses.
+	NodePortPrimary bool
 	// NodePortRange is the API server's node port range; node ports and
 	// health check node ports outside it are skipped. The zero value is
 	// DefaultNodePortRange.
