@@ -76,7 +76,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.StringVar(&o.nodeName, "node-name", "", "this node's name (default: the only Node in the input)")
 	f.StringSliceVar(&o.nodeIPs, "node-ip", nil, "this node's IPs, comma-separated (default: the Node's addresses)")
 	f.StringSliceVar(&o.clusterCIDRs, "cluster-cidr", nil, "pod CIDRs, comma-separated: traffic to cluster IPs from outside them is masqueraded")
-	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic (default: all)")
+	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic, or primary for the node's primary address of each family (default: every local address in iptables mode, primary in nftables mode)")
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
@@ -199,7 +199,7 @@ func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config
 	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --cluster-cidr: %w", err)
 	}
-	if cfg.NodePortAddresses, err = model.ParseCIDRs(o.nodePortAddresses); err != nil {
+	if cfg.NodePortAddresses, cfg.NodePortPrimary, err = model.ParseNodePortAddresses(o.nodePortAddresses); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --nodeport-addresses: %w", err)
 	}
 	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {

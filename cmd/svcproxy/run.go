@@ -142,7 +142,7 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
 		return cfg, fmt.Errorf("--cluster-cidr: %w", err)
 	}
-	if cfg.NodePortAddresses, err = model.ParseCIDRs(o.nodePortAddresses); err != nil {
+	if cfg.NodePortAddresses, cfg.NodePortPrimary, err = model.ParseNodePortAddresses(o.nodePortAddresses); err != nil {
 		return cfg, fmt.Errorf("--nodeport-addresses: %w", err)
 	}
 	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {

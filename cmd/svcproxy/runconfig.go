@@ -46,7 +46,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.clusterCIDRs, "cluster-cidr", nil, "pod CIDRs, comma-separated: traffic to cluster IPs from outside them is masqueraded")
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "iptables-masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading, in every mode")
-	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic (default: all)")
+	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic, or primary for the node's primary address of each family (default: every local address in iptables mode, primary in nftables mode)")
 	f.StringVar(&o.healthzBindAddress, "healthz-bind-address", "0.0.0.0:10256", `address of /healthz and /livez ("" disables)`)
 	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", "127.0.0.1:10249", `address of /metrics ("" disables)`)
 	for _, name := range []string{"sync-period", "iptables-sync-period"} {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -127,5 +128,63 @@ func TestNodePrimary(t *testing.T) {
 	}
 	if got, ok := (Node{}).Primary(IPv4); ok {
 		t.Errorf("Primary of a node without addresses = %v, want none", got)
+	}
+}
+
+func TestNodePortIPs(t *testing.T) {
+	v4, v4b := netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10")
+	node := Node{IPs: []netip.Addr{v4, netip.MustParseAddr("fd00:192::10"), v4b}}
+	prefixes := func(s ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, p := range s {
+			out = append(out, netip.MustParsePrefix(p))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		node    Node
+		cidrs   []netip.Prefix
+		primary bool // primaryByDefault, nftables mode
+		want    []netip.Addr
+		wantAll bool
+	}{
+		{name: "iptables default: every local address", node: node, wantAll: true},
+		{name: "nftables default: the primary address", node: node, primary: true, want: []netip.Addr{v4}},
+		{name: "nftables default without a primary address: every address", primary: true, wantAll: true},
+		{name: "CIDRs pick node addresses of the family", node: node, cidrs: prefixes("198.51.100.0/24", "fd00::/8"), want: []netip.Addr{v4b}},
+		{name: "a zero-length prefix admits every address", node: node, cidrs: prefixes("0.0.0.0/0"), primary: true, wantAll: true},
+		{name: "CIDRs matching nothing admit nothing", node: node, cidrs: prefixes("10.9.0.0/16")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Model{Family: IPv4, Node: tc.node, Config: Config{NodePortAddresses: tc.cidrs}}
+			got, all := m.NodePortIPs(tc.primary)
+			if all != tc.wantAll || !slices.Equal(got, tc.want) {
+				t.Errorf("NodePortIPs = %v, all %v; want %v, all %v", got, all, tc.want, tc.wantAll)
+			}
+		})
+	}
+}
+
+func TestParseNodePortAddresses(t *testing.T) {
+	if cidrs, primary, err := ParseNodePortAddresses([]string{"primary"}); err != nil || !primary || cidrs != nil {
+		t.Errorf(`"primary" = %v, %v, %v; want primary`, cidrs, primary, err)
+	}
+	if cidrs, primary, err := ParseNodePortAddresses([]string{"10.0.0.0/8"}); err != nil || primary || len(cidrs) != 1 {
+		t.Errorf(`"10.0.0.0/8" = %v, %v, %v; want one CIDR`, cidrs, primary, err)
+	}
+	if _, _, err := ParseNodePortAddresses([]string{"primary", "10.0.0.0/8"}); err == nil {
+		t.Error(`"primary" with a CIDR: no error, want one as kube-proxy gives`)
+	}
+}
+
+func TestPrimaryResolvedPerFamily(t *testing.T) {
+	node := Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("192.168.0.11")}}
+	cfg := configOfFamily(Config{NodePortPrimary: true}, IPv4, node)
+	if want := []netip.Prefix{netip.MustParsePrefix("192.168.0.10/32")}; !slices.Equal(cfg.NodePortAddresses, want) {
+		t.Errorf("IPv4 NodePortAddresses = %v, want %v", cfg.NodePortAddresses, want)
+	}
+	if cfg := configOfFamily(Config{NodePortPrimary: true}, IPv6, node); cfg.NodePortAddresses != nil {
+		t.Errorf("IPv6 without a primary address: NodePortAddresses = %v, want none", cfg.NodePortAddresses)
 	}
 }

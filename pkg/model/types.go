@@ -12,6 +12,7 @@ package model
 import (
 	"cmp"
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -303,4 +304,30 @@ type Model struct {
 // external IP arrives, so every endpoint of such a port can.
 func (m *Model) MayHairpin(sp *ServicePort, ep Endpoint) bool {
 	return ep.Local || ep.NodeName == "" || sp.ExternalPolicyLocal && len(m.Config.ClusterCIDRs) > 0
+}
+
+// NodePortIPs returns the node addresses that accept NodePort traffic,
+// or all true for every local address: kube-proxy's meaning of
+// NodePortAddresses, where a zero-length prefix admits every address
+// and, when none is given, primaryByDefault (nftables mode) admits the
+// node's primary address of the family, or every address if it has none.
+func (m *Model) NodePortIPs(primaryByDefault bool) (ips []netip.Addr, all bool) {
+	cidrs := m.Config.NodePortAddresses
+	if len(cidrs) == 0 {
+		if ip, ok := m.Node.Primary(m.Family); ok && primaryByDefault {
+			return []netip.Addr{ip}, false
+		}
+		return nil, true
+	}
+	for _, p := range cidrs {
+		if p.Bits() == 0 {
+			return nil, true
+		}
+	}
+	for _, ip := range m.Node.IPs {
+		if FamilyOf(ip) == m.Family && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			ips = append(ips, ip)
+		}
+	}
+	return ips, false
 }

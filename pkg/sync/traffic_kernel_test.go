@@ -305,6 +305,16 @@ var trafficCases = []trafficCase{
 			t.Errorf("endpoint saw the external client %s: NodePort traffic must be masqueraded", a.Client)
 		}
 	}},
+	{"NodePorts open on every local address in iptables mode, the primary one in nftables mode", func(t *testing.T, e *trafficEnv) {
+		// kube-proxy's defaults without --nodeport-addresses.
+		e.topo.AddNodeAddr(t, netip.MustParsePrefix("198.51.100.10/32"))
+		defer e.topo.DelNodeAddr(t, netip.MustParsePrefix("198.51.100.10/32"))
+		askOne(t, e.topo.External, testnet.TCP, clientIn, "192.168.0.10:30080")
+		_, err := testnet.Ask(e.topo.External, testnet.TCP, clientIn, netip.MustParseAddrPort("198.51.100.10:30080"), trafficTimeout)
+		if served := err == nil; served != (e.mode != ModeNFTables) {
+			t.Errorf("NodePort on the node's second address: %v, want served: %v", err, e.mode != ModeNFTables)
+		}
+	}},
 	{"load balancer IP admits its source ranges and drops the rest", func(t *testing.T, e *trafficEnv) {
 		if a := askOne(t, e.topo.External, testnet.TCP, clientIn, "192.0.2.10:80"); a.Endpoint.Addr() != podC {
 			t.Errorf("LB connection from inside the range reached %s, want 10.1.3.7", a.Endpoint)

@@ -27,19 +27,17 @@ func (b *builder) nodePort(s *serviceInfo) {
 // on 127.0.0.1, which route_localnet would require), or only the node
 // addresses inside NodePortAddresses.
 func (b *builder) nodePortsJumps() []string {
-	cfg := b.m.Config
-	if len(cfg.NodePortAddresses) == 0 {
+	ips, all := b.m.NodePortIPs(false)
+	if all {
 		loopback := "127.0.0.0/8"
 		if b.m.Family == model.IPv6 {
 			loopback = "::1/128"
 		}
 		return []string{comment(nodePortsComment) + " -m addrtype --dst-type LOCAL ! -d " + loopback + " -j " + chainNodePorts}
 	}
-	var rules []string
-	for _, ip := range b.m.Node.IPs {
-		if inAny(ip, cfg.NodePortAddresses) {
-			rules = append(rules, comment(nodePortsComment)+" -d "+ip.String()+" -j "+chainNodePorts)
-		}
+	rules := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		rules = append(rules, comment(nodePortsComment)+" -d "+ip.String()+" -j "+chainNodePorts)
 	}
 	return rules
 }

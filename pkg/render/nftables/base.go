@@ -116,11 +116,12 @@ func (r *renderer) addFixedChains(dst string) {
 	})
 }
 
-// nodePortMatch matches packets addressed to a NodePort address: any
-// local address but loopback, or those in the nodeport-ips set when
-// NodePortAddresses restricts them.
+// nodePortMatch matches packets addressed to a NodePort address: those
+// in the nodeport-ips set, which by default, as in kube-proxy's nftables
+// mode, holds the node's primary address, or any local address but
+// loopback where NodePortAddresses admits every address.
 func (r *renderer) nodePortMatch() string {
-	if len(r.m.Config.NodePortAddresses) > 0 {
+	if _, all := r.m.NodePortIPs(true); !all {
 		return r.syn.ip + " daddr @" + setNodePortIPs
 	}
 	return "fib daddr type local " + r.syn.ip + " daddr != " + r.syn.loopback
@@ -146,10 +147,9 @@ func (r *renderer) addSharedObjects() {
 	for _, p := range r.m.Config.ClusterCIDRs {
 		r.setElement(setClusterCIDRs, p.String())
 	}
-	for _, ip := range r.m.Node.IPs {
-		if containsAddr(r.m.Config.NodePortAddresses, ip) {
-			r.setElement(setNodePortIPs, ip.String())
-		}
+	ips, _ := r.m.NodePortIPs(true)
+	for _, ip := range ips {
+		r.setElement(setNodePortIPs, ip.String())
 	}
 }
 
