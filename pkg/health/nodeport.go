@@ -35,6 +35,11 @@ type NodePortConfig struct {
 	Listen func(addr netip.Addr, port uint16) (net.Listener, error)
 	// Health is the proxy's own health; nil counts the proxy healthy.
 	Health ProxyHealth
+	// PrimaryByDefault reports whether a family's rules are in nftables
+	// mode, where no --nodeport-addresses means the node's primary
+	// address: health check node ports follow the NodePorts, as
+	// kube-proxy's do. Nil reports false, every address.
+	PrimaryByDefault func(model.Family) bool
 }
 
 // NodePortServers serve the health check node ports of Services with
@@ -44,6 +49,7 @@ type NodePortConfig struct {
 type NodePortServers struct {
 	listen func(addr netip.Addr, port uint16) (net.Listener, error)
 	health ProxyHealth
+	primary func(model.Family) bool
 
 	mu      sync.Mutex
 	servers map[uint16]*nodePortServer
@@ -77,9 +83,12 @@ type nodePortServer struct {
 // NewNodePortServers returns NodePortServers with no port open; Sync
 // opens them.
 func NewNodePortServers(cfg NodePortConfig) *NodePortServers {
-	n := &NodePortServers{listen: cfg.Listen, health: cfg.Health, servers: map[uint16]*nodePortServer{}}
+	n := &NodePortServers{listen: cfg.Listen, health: cfg.Health, primary: cfg.PrimaryByDefault, servers: map[uint16]*nodePortServer{}}
 	if n.listen == nil {
 		n.listen = listen
+	}
+	if n.primary == nil {
+		n.primary = func(model.Family) bool { return false }
 	}
 	return n
 }
@@ -98,27 +107,24 @@ func listen(addr netip.Addr, port uint16) (net.Listener, error) {
 }
 
 // listenAddrs returns the addresses health check node ports listen on,
-// as kube-proxy chooses them: the node's addresses that
-// --nodeport-addresses admits, and, for a family it does not restrict,
-// every address of that family; nil, meaning every address, when it
-// restricts no family.
-func listenAddrs(models []*model.Model) []netip.Addr {
+// as kube-proxy chooses them: the node addresses that take NodePort
+// traffic (model.Model.NodePortIPs), and, for a family where every
+// address does, every address of that family; nil, meaning every
+// address, when that is so in every family.
+func listenAddrs(models []*model.Model, primary func(model.Family) bool) []netip.Addr {
 	restricted := false
 	var out []netip.Addr
 	for _, m := range models {
 		if m == nil {
 			continue
 		}
-		if len(m.Config.NodePortAddresses) == 0 {
+		ips, all := m.NodePortIPs(primary(m.Family))
+		if all {
 			out = append(out, unspecified(m.Family))
 			continue
 		}
 		restricted = true
-		for _, ip := range m.Node.IPs {
-			if slices.ContainsFunc(m.Config.NodePortAddresses, func(p netip.Prefix) bool { return p.Contains(ip) }) {
-				out = append(out, ip)
-			}
-		}
+		out = append(out, ips...)
 	}
 	if !restricted {
 		return nil
@@ -128,11 +134,9 @@ func listenAddrs(models []*model.Model) []netip.Addr {
 		return []netip.Addr{}
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
-	return slices.Compact(out)
+	return out
 }
 
-// unspecified returns a family's unspecified address, which listens on
-// every address of the family.
 func unspecified(f model.Family) netip.Addr {
 	if f == model.IPv6 {
 		return netip.IPv6Unspecified()
@@ -147,7 +151,7 @@ func unspecified(f model.Family) netip.Addr {
 // the next Sync; the other ports are served regardless.
 func (n *NodePortServers) Sync(models []*model.Model) error {
 	want, errs := healthCheckPorts(models)
-	addrs := listenAddrs(models)
+	addrs := listenAddrs(models, n.primary)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for port, s := range n.servers {

@@ -250,7 +250,10 @@ func TestListenAddrs(t *testing.T) {
 	tests := []struct {
 		name   string
 		models []*model.Model
-		want   string
+		// nftables has the families in nftables mode, where no
+		// --nodeport-addresses means the primary address.
+		nftables bool
+		want     string
 	}{
 		{name: "unrestricted listens everywhere", models: []*model.Model{
 			restricted(modelOf(model.IPv4), []string{"192.168.0.10"}),
@@ -263,6 +266,9 @@ func TestListenAddrs(t *testing.T) {
 			restricted(modelOf(model.IPv4), []string{"192.168.0.10", "198.51.100.10"}, "192.168.0.0/24"),
 			restricted(modelOf(model.IPv6), []string{"fd00:192::10"}),
 		}, want: "192.168.0.10 ::"},
+		{name: "nftables mode listens on the primary address by default", nftables: true, models: []*model.Model{
+			restricted(modelOf(model.IPv4), []string{"192.168.0.10", "198.51.100.10"}),
+		}, want: "192.168.0.10"},
 		{name: "no node address admitted", models: []*model.Model{
 			restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24"),
 		}, want: ""},
@@ -270,7 +276,7 @@ func TestListenAddrs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, a := range listenAddrs(tt.models) {
+			for _, a := range listenAddrs(tt.models, func(model.Family) bool { return tt.nftables }) {
 				got = append(got, a.String())
 			}
 			if strings.Join(got, " ") != tt.want {
@@ -278,7 +284,7 @@ func TestListenAddrs(t *testing.T) {
 			}
 		})
 	}
-	if got := listenAddrs([]*model.Model{restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24")}); got == nil {
+	if got := listenAddrs([]*model.Model{restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24")}, func(model.Family) bool { return false }); got == nil {
 		t.Error("no admitted address reads as every address")
 	}
 }

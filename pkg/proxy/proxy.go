@@ -118,7 +118,8 @@ func New(cfg Config) (*Proxy, error) {
 	// The health check follows the Node as its events arrive: a taint
 	// for removal must fail /healthz at once, not at the next sync.
 	p.tracker.NotifyNode(p.health.SyncNode)
-	p.healthPorts = health.NewNodePortServers(health.NodePortConfig{Health: p.health})
+	p.healthPorts = health.NewNodePortServers(health.NodePortConfig{Health: p.health,
+		PrimaryByDefault: func(f model.Family) bool { return p.node.Mode(f) == sync.ModeNFTables }})
 	p.metricsServer = metrics.NewServer(cfg.MetricsBindAddress, p.metrics)
 	return p, nil
 }
