@@ -100,10 +100,17 @@ func reportPlaces(warns []Warning, in Input) map[objectRef]reportPlace {
 	return places
 }
 
+// nodeOfFamily narrows node to fam's addresses: the primary one first,
+// so that Node.Primary still finds it, then the others sorted.
 func nodeOfFamily(node Node, fam Family) Node {
 	out := Node{Name: node.Name, Zone: node.Zone, IPs: addrsOfFamily(node.IPs, fam)}
-	slices.SortFunc(out.IPs, netip.Addr.Compare)
-	out.IPs = slices.Compact(out.IPs)
+	if len(out.IPs) > 1 {
+		rest := out.IPs[1:]
+		slices.SortFunc(rest, netip.Addr.Compare)
+		rest = slices.Compact(rest)
+		rest = slices.DeleteFunc(rest, func(a netip.Addr) bool { return a == out.IPs[0] })
+		out.IPs = append(out.IPs[:1], rest...)
+	}
 	return out
 }
 

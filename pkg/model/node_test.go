@@ -188,3 +188,15 @@ func TestPrimaryResolvedPerFamily(t *testing.T) {
 		t.Errorf("IPv6 without a primary address: NodePortAddresses = %v, want none", cfg.NodePortAddresses)
 	}
 }
+
+func TestNodeOfFamilyKeepsThePrimaryFirst(t *testing.T) {
+	node := Node{IPs: []netip.Addr{
+		netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("fd00:192::10"),
+		netip.MustParseAddr("192.168.0.11"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("192.168.0.11"),
+	}}
+	got := nodeOfFamily(node, IPv4).IPs
+	want := []netip.Addr{netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("192.168.0.11")}
+	if !slices.Equal(got, want) {
+		t.Errorf("IPv4 addresses = %v, want %v: the primary first, then the rest sorted", got, want)
+	}
+}
