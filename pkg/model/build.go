@@ -104,6 +104,14 @@ func reportPlaces(warns []Warning, in Input) map[objectRef]reportPlace {
 // so that Node.Primary still finds it, then the others sorted.
 func nodeOfFamily(node Node, fam Family) Node {
 	out := Node{Name: node.Name, Zone: node.Zone, IPs: addrsOfFamily(node.IPs, fam)}
+	if node.LocalIPs != nil {
+		out.LocalIPs = addrsOfFamily(node.LocalIPs, fam)
+		slices.SortFunc(out.LocalIPs, netip.Addr.Compare)
+		out.LocalIPs = slices.Compact(out.LocalIPs)
+		if out.LocalIPs == nil {
+			out.LocalIPs = []netip.Addr{} // known, and none
+		}
+	}
 	if len(out.IPs) > 1 {
 		rest := out.IPs[1:]
 		slices.SortFunc(rest, netip.Addr.Compare)

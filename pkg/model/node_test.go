@@ -155,6 +155,10 @@ func TestNodePortIPs(t *testing.T) {
 		{name: "CIDRs pick node addresses of the family", node: node, cidrs: prefixes("198.51.100.0/24", "fd00::/8"), want: []netip.Addr{v4b}},
 		{name: "a zero-length prefix admits every address", node: node, cidrs: prefixes("0.0.0.0/0"), primary: true, wantAll: true},
 		{name: "CIDRs matching nothing admit nothing", node: node, cidrs: prefixes("10.9.0.0/16")},
+		{name: "CIDRs match the interface addresses where they are known", cidrs: prefixes("198.51.100.0/24", "127.0.0.0/8"),
+			node: Node{IPs: []netip.Addr{v4}, LocalIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), v4, v4b}}, want: []netip.Addr{v4b}},
+		{name: "no interface address admitted", cidrs: prefixes("198.51.100.0/24"),
+			node: Node{IPs: []netip.Addr{v4b}, LocalIPs: []netip.Addr{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Model{Family: IPv4, Node: tc.node, Config: Config{NodePortAddresses: tc.cidrs}}

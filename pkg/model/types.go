@@ -225,6 +225,10 @@ type Node struct {
 	Name string
 	// IPs are the node's addresses, of this family in a Model.
 	IPs []netip.Addr
+	// LocalIPs are the addresses on the node's interfaces, which
+	// --nodeport-addresses CIDRs match, as kube-proxy matches them; nil
+	// where they are not known (a dry run), and IPs stand in.
+	LocalIPs []netip.Addr
 	// Zone is the node's v1.LabelTopologyZone label.
 	Zone string
 }
@@ -324,8 +328,14 @@ func (m *Model) NodePortIPs(primaryByDefault bool) (ips []netip.Addr, all bool) 
 			return nil, true
 		}
 	}
-	for _, ip := range m.Node.IPs {
-		if FamilyOf(ip) == m.Family && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+	candidates := m.Node.LocalIPs
+	if candidates == nil {
+		candidates = m.Node.IPs
+	}
+	for _, ip := range candidates {
+		// No NodePort listens on loopback: svcproxy serves no localhost
+		// NodePorts.
+		if FamilyOf(ip) == m.Family && !ip.IsLoopback() && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
 			ips = append(ips, ip)
 		}
 	}

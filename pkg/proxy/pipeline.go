@@ -22,6 +22,7 @@ import (
 // for a changed Node) rebuilds and reloads everything.
 func (p *Proxy) sync(ctx context.Context, full bool) error {
 	input, changes := p.tracker.Snapshot()
+	p.addLocalAddrs(&input)
 	full = p.forceFull.Swap(false) || full || changes.Full
 	p.ranFull = full
 	start := time.Now()
@@ -72,6 +73,21 @@ func triggerTimes(triggers []watch.Trigger, family model.Family) []time.Time {
 		}
 	}
 	return out
+}
+
+// addLocalAddrs gives the input's node the addresses on its interfaces,
+// where --nodeport-addresses needs them; if they cannot be read, the
+// Node object's addresses stand in.
+func (p *Proxy) addLocalAddrs(input *model.Input) {
+	if p.localAddrs == nil {
+		return
+	}
+	addrs, err := p.localAddrs()
+	if err != nil {
+		p.log.Warn("matching --nodeport-addresses against the Node's addresses instead", "err", err)
+		return
+	}
+	input.Node.LocalIPs = addrs
 }
 
 // build builds the models, all Services anew on a full sync, else only

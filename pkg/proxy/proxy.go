@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	stdsync "sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,10 @@ type Config struct {
 	// HealthzBindAddress and MetricsBindAddress are where /healthz and
 	// /metrics are served; "" serves neither.
 	HealthzBindAddress, MetricsBindAddress string
+	// LocalAddrs lists the addresses on the node's interfaces, read at
+	// every sync where Model.NodePortAddresses has CIDRs to match them
+	// against; nil is sync.LocalAddrs.
+	LocalAddrs func() ([]netip.Addr, error)
 }
 
 // Proxy is a running svcproxy: watcher, sync loop, node rules, health and
@@ -68,6 +73,9 @@ type Proxy struct {
 	// The fields below are the pipeline's: sync and observe run on the
 	// loop's goroutine only.
 	warnings warningLog
+	// localAddrs reads the node's interface addresses; nil when nothing
+	// needs them.
+	localAddrs func() ([]netip.Addr, error)
 	// nodeWarnings are the problems of the Node as last read: the
 	// tracker reports them only with a Node change, and they still hold
 	// until the next one.
@@ -96,6 +104,12 @@ func New(cfg Config) (*Proxy, error) {
 		tracker: watch.NewTracker(cfg.NodeName),
 		node:    cfg.Node,
 		metrics: metrics.New(),
+	}
+	if len(cfg.Model.NodePortAddresses) > 0 {
+		p.localAddrs = cfg.LocalAddrs
+		if p.localAddrs == nil {
+			p.localAddrs = sync.LocalAddrs
+		}
 	}
 	var err error
 	if p.watcher, err = watch.NewWatcher(cfg.Client, p.tracker, cfg.ConfigSyncPeriod); err != nil {

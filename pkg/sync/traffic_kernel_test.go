@@ -163,17 +163,27 @@ endpoints: [{addresses: [10.1.3.7]}]
 // trafficModel builds the IPv4 model of the manifests for node-a.
 func trafficModel(t *testing.T, manifests string) *model.Model {
 	t.Helper()
+	return trafficModelWith(t, manifests, func(*model.Input, *model.Config) {})
+}
+
+// trafficModelWith is trafficModel with the input and configuration
+// changed by change.
+func trafficModelWith(t *testing.T, manifests string, change func(*model.Input, *model.Config)) *model.Model {
+	t.Helper()
 	objs, _, err := manifest.Load("traffic test", strings.NewReader(manifests))
 	if err != nil {
 		t.Fatal(err)
 	}
-	models, warns := model.Build(model.Input{
+	in := model.Input{
 		Services: objs.Services, EndpointSlices: objs.EndpointSlices,
 		Node: model.Node{Name: "node-a", IPs: []netip.Addr{testnet.NodeIPv4}},
-	}, model.Config{
+	}
+	cfg := model.Config{
 		ClusterCIDRs:  []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
 		MasqueradeBit: model.DefaultMasqueradeBit,
-	})
+	}
+	change(&in, &cfg)
+	models, warns := model.Build(in, cfg)
 	if len(warns) > 0 {
 		t.Fatalf("warnings: %v", warns)
 	}
@@ -456,4 +466,29 @@ func sendTCP(t *testing.T, e *trafficEnv, flags byte) bool {
 		t.Fatalf("pod-c received flags %#x, want %#x", got, flags)
 	}
 	return ok
+}
+
+// TestNodePortAddressesMatchInterfaces restricts NodePorts to a CIDR that
+// holds an address of the node's interfaces but none of its Node
+// object's: as with kube-proxy, that address serves NodePorts, and the
+// Node object's address no longer does.
+func TestNodePortAddressesMatchInterfaces(t *testing.T) {
+	second := netip.MustParsePrefix("198.51.100.10/32")
+	for _, mode := range trafficModes {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newTrafficEnv(t, mode)
+			e.topo.AddNodeAddr(t, second)
+			m := trafficModelWith(t, trafficServices, func(in *model.Input, cfg *model.Config) {
+				in.Node.LocalIPs = []netip.Addr{testnet.NodeIPv4, second.Addr()}
+				cfg.NodePortAddresses = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+			})
+			if _, err := e.applier.Apply(context.Background(), m, false); err != nil {
+				t.Fatalf("applying %s rules: %v", mode, err)
+			}
+			askOne(t, e.topo.External, testnet.TCP, clientIn, "198.51.100.10:30080")
+			if _, err := testnet.Ask(e.topo.External, testnet.TCP, clientIn, netip.MustParseAddrPort("192.168.0.10:30080"), trafficTimeout); err == nil {
+				t.Error("the Node object's address outside --nodeport-addresses still serves the NodePort")
+			}
+		})
+	}
 }
