@@ -47,8 +47,8 @@ type NodePortConfig struct {
 // HealthCheckNodePort, answering on every path with 200 when the Service
 // has a ready local endpoint and the proxy is healthy, 503 otherwise.
 type NodePortServers struct {
-	listen func(addr netip.Addr, port uint16) (net.Listener, error)
-	health ProxyHealth
+	listen  func(addr netip.Addr, port uint16) (net.Listener, error)
+	health  ProxyHealth
 	primary func(model.Family) bool
 
 	mu      sync.Mutex
