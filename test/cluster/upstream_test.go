@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,7 +75,10 @@ var proxiesUnderTest = []proxyUnderTest{
 func TestUpstreamServices(t *testing.T) {
 	Require(t)
 	ctx, cancel := testContext(t)
-	defer cancel()
+	// The proxies run in parallel (go test's -parallel, GOMAXPROCS by
+	// default), after this function returns: cleanups end the context
+	// and judge the results once they all have.
+	t.Cleanup(cancel)
 	img := buildImages(ctx, t)
 	bins, err := kubeapi.Build(ctx, t.Logf, kubeapi.E2ETest, kubeapi.Agnhost, kubeapi.CoreDNS)
 	if err != nil {
@@ -83,20 +87,27 @@ func TestUpstreamServices(t *testing.T) {
 	agnhost := buildAgnhostImage(ctx, t, bins[kubeapi.Agnhost])
 	focus, skip := upstreamFocus()
 	steps := readmeSteps(t)
+	var mu sync.Mutex
 	results := map[string]map[string]string{} // proxy -> test -> outcome
+	t.Cleanup(func() {
+		t.Logf("upstream results:\n%s", resultTable(results))
+		checkParity(t, results)
+	})
 	for _, p := range proxiesUnderTest {
 		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
 			c := StartWith(t, kubecluster.Options{})
 			img.importKubeProxy(ctx, t, c)
 			img.importSvcproxy(ctx, t, c)
 			agnhost.importInto(ctx, t, c, bins[kubeapi.E2ETest])
 			deployProxy(ctx, t, c, p, steps)
 			deployDNS(ctx, t, c, img.base, bins[kubeapi.CoreDNS])
-			results[p.name] = runUpstream(ctx, t, c, bins[kubeapi.E2ETest], focus, skip)
+			r := runUpstream(ctx, t, c, bins[kubeapi.E2ETest], focus, skip)
+			mu.Lock()
+			defer mu.Unlock()
+			results[p.name] = r
 		})
 	}
-	t.Logf("upstream results:\n%s", resultTable(results))
-	checkParity(t, results)
 }
 
 // upstreamFocus returns the focus and skip of UpstreamFocusEnv.
@@ -140,7 +151,7 @@ func deployProxy(ctx context.Context, t *testing.T, c *kubecluster.Cluster, p pr
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitForSvcproxy(ctx, t, c, client)
+		waitForOwner(ctx, t, client, svcproxyPods, kubeProxyPods)
 	}
 	kubectl(ctx, t, c, "", "-n", "kube-system", "rollout", "status", "daemonset", "--timeout=3m")
 }
@@ -202,7 +213,7 @@ func runUpstream(ctx context.Context, t *testing.T, c *kubecluster.Cluster, e2e,
 	start := time.Now()
 	cmd := c.Command(work, e2e,
 		"--kubeconfig="+c.API.Kubeconfig, "--provider=skeleton", "--report-dir="+report,
-		"--ginkgo.focus="+focus, "--ginkgo.skip="+skip, "--ginkgo.no-color", "--ginkgo.timeout=50m",
+		"--ginkgo.focus="+focus, "--ginkgo.skip="+skip, "--ginkgo.no-color", "--ginkgo.timeout=2h",
 		"--e2e-output-dir="+output, "--disable-log-dump")
 	cmd.Env = append(cmd.Env, "KUBE_CONTAINER_RUNTIME=remote")
 	out, err := cmd.CombinedOutput()
@@ -338,8 +349,9 @@ type agnhostImage struct {
 }
 
 // agnhostPackages are the Debian packages of the tools upstream's agnhost
-// image installs.
-var agnhostPackages = []string{"bind9-dnsutils", "curl", "iperf", "iproute2", "netcat-openbsd"}
+// image installs, and wget, which busybox gives its Alpine base: the
+// tests that check a Service from a pod's shell run it.
+var agnhostPackages = []string{"bind9-dnsutils", "curl", "iperf", "iproute2", "netcat-openbsd", "wget"}
 
 func buildAgnhostImage(ctx context.Context, t *testing.T, bin string) agnhostImage {
 	t.Helper()
