@@ -328,14 +328,15 @@ func (m *Model) NodePortIPs(primaryByDefault bool) (ips []netip.Addr, all bool) 
 			return nil, true
 		}
 	}
-	candidates := m.Node.LocalIPs
+	candidates, local := m.Node.LocalIPs, true
 	if candidates == nil {
-		candidates = m.Node.IPs
+		candidates, local = m.Node.IPs, false
 	}
 	for _, ip := range candidates {
-		// No NodePort listens on loopback: svcproxy serves no localhost
-		// NodePorts.
-		if FamilyOf(ip) == m.Family && !ip.IsLoopback() && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+		// Of the interfaces' addresses, loopback never takes NodePorts:
+		// svcproxy serves no localhost NodePorts, and kube-proxy's
+		// nftables mode skips it too.
+		if FamilyOf(ip) == m.Family && !(local && ip.IsLoopback()) && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
 			ips = append(ips, ip)
 		}
 	}
