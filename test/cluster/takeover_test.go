@@ -87,7 +87,7 @@ func takeover(ctx context.Context, t *testing.T, img images, steps []string, h h
 	start := time.Now()
 	dir := userCheckout(t)
 	for _, step := range steps {
-		t.Logf("README: %s", step)
+		t.Logf("%s README: %s", time.Now().Format("15:04:05.000"), step)
 		run(ctx, t, c, dir, "sh", "-c", step)
 	}
 	owned := waitForOwner(ctx, t, client, svcproxyPods, kubeProxyPods)
@@ -118,7 +118,7 @@ func rollBack(ctx context.Context, t *testing.T, c *kubecluster.Cluster, dir str
 	p := startProbe(dialer(t, c), targets...)
 	start := time.Now()
 	for _, step := range steps {
-		t.Logf("README: %s", step)
+		t.Logf("%s README: %s", time.Now().Format("15:04:05.000"), step)
 		run(ctx, t, c, dir, "sh", "-c", step)
 	}
 	waitForOwner(ctx, t, client, kubeProxyPods, svcproxyPods)
