@@ -67,7 +67,9 @@
 // set holds only endpoints on this node (or of unknown node): a pod's
 // traffic is rewritten on its own node, so no other endpoint can reach
 // itself here. Holding every endpoint, as the set first did, made it
-// 221,001 elements and the first load 2.1–2.3 s.
+// 221,001 elements and the first load 2.1–2.3 s. The cluster-ips set,
+// added later, brought 10,000 elements more: 141,003 loaded in 1.56 s,
+// resynced in 1.48 s, and one endpoint change took 20 ms (2026-12-01).
 //
 //   - nft -f of the text: 1.6 s on an empty namespace, 1.1 s for a
 //     resync over the loaded table (with 221,001 elements, a busier run
