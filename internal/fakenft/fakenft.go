@@ -11,6 +11,8 @@ import (
 	"strings"
 	stdsync "sync"
 
+	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
@@ -62,9 +64,23 @@ func (r *Runner) Run(_ context.Context, stdin []byte, name string, args ...strin
 		if r.rulesGone {
 			return nil, &sync.CommandError{Command: cmd, ExitCode: 1, Stderr: "Error: No such file or directory"}
 		}
-		return []byte("table ip svcproxy {\n\tchain nat-prerouting {\n\t\tjump services\n\t}\n}\n"), nil
+		return listChain(args[len(args)-1]), nil
 	}
 	return nil, &sync.CommandError{Command: cmd, ExitCode: 127, Err: errors.New("not faked")}
+}
+
+// listChain prints chain as nft would with svcproxy's rules in place:
+// every rule the canary looks for in it.
+func listChain(chain string) []byte {
+	var b strings.Builder
+	b.WriteString("table ip svcproxy {\n\tchain " + chain + " {\n")
+	for _, c := range nftables.NewCanary(model.IPv4).Rules {
+		if c.Chain == chain {
+			b.WriteString("\t\t" + c.Rule + "\n")
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	return []byte(b.String())
 }
 
 // LookPath finds only nft.

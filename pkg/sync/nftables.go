@@ -75,22 +75,34 @@ func (a *NFTables) load(ctx context.Context, text []byte) error {
 	return err
 }
 
-// Intact reports whether the canary rule of the last successful apply is
-// still in the table.
+// Intact reports whether the canary rules of the last successful apply
+// are all still in the table: each chain of the canary is listed once,
+// and a missing chain or rule means another program removed it.
 func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 	if a.state == nil {
 		return true, nil
 	}
 	c := nftables.NewCanary(a.Family)
-	out, err := a.Runner.Run(ctx, nil, "nft", "list", "chain", string(c.Family), c.Table, c.Chain)
-	if err != nil {
-		var ce *CommandError
-		if errors.As(err, &ce) && ce.ExitCode != 0 {
+	listed := map[string]string{}
+	for _, want := range c.Rules {
+		out, ok := listed[want.Chain]
+		if !ok {
+			b, err := a.Runner.Run(ctx, nil, "nft", "list", "chain", string(c.Family), c.Table, want.Chain)
+			var ce *CommandError
+			if errors.As(err, &ce) && ce.ExitCode != 0 {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			out = string(b)
+			listed[want.Chain] = out
+		}
+		if !strings.Contains(out, want.Rule) {
 			return false, nil
 		}
-		return false, err
 	}
-	return strings.Contains(string(out), c.Rule), nil
+	return true, nil
 }
 
 // removeNFTables deletes the tables ("FAMILY NAME") that remove maps to

@@ -8,6 +8,7 @@ import (
 	"github.com/svcproxy/svcproxy/internal/netns"
 	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
 // TestNodeNoticesFlushedRules applies rules through Node in each mode,
@@ -136,4 +137,40 @@ func installKubelet(t *testing.T, ns *netns.NS) []string {
 		}
 	}
 	return []string{":KUBE-IPTABLES-HINT", ":KUBE-KUBELET-CANARY", "-A INPUT -j KUBE-FIREWALL"}
+}
+
+// TestNFTablesCanaryNoticesEveryChain flushes, one at a time, each chain
+// the nftables canary watches: every hooked chain and the dispatch
+// chain. Intact must notice each, and a new Apply repair it.
+func TestNFTablesCanaryNoticesEveryChain(t *testing.T) {
+	netnstest.RequireRoot(t, "nft")
+	ns := netnstest.New(t)
+	r := ExecRunner{Prefix: ns.Prefix()}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(ModeNFTables)}
+	models := []*model.Model{trafficModel(t, trafficServices)}
+	ctx := context.Background()
+	if _, err := n.Apply(ctx, models, false); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range nftables.NewCanary(model.IPv4).Rules {
+		if seen[c.Chain] {
+			continue
+		}
+		seen[c.Chain] = true
+		t.Run(c.Chain, func(t *testing.T) {
+			checkIntact(t, n, true)
+			if _, err := ns.Run(nil, "nft", "flush", "chain", "ip", nftables.TableName, c.Chain); err != nil {
+				t.Fatal(err)
+			}
+			checkIntact(t, n, false)
+			if _, err := n.Apply(ctx, models, false); err != nil {
+				t.Fatal(err)
+			}
+			checkIntact(t, n, true)
+		})
+	}
+	if len(seen) < 9 {
+		t.Errorf("the canary watches %d chains, want every hooked chain and the dispatch chain", len(seen))
+	}
 }

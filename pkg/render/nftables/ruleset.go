@@ -67,17 +67,37 @@ func (rs *Ruleset) Transaction() []byte {
 	return append(append(text, prefix...), rs.Text...)
 }
 
-// Canary is the rule whose presence proves svcproxy's table is in place:
-// the jump from the nat prerouting chain into the service dispatch.
+// Canary is what proves svcproxy's table is in place: in every hooked
+// chain and in the dispatch chain, a rule only svcproxy's own render puts
+// there. Another program's cleanup deletes the table, or flushes or
+// deletes a chain; any of that loses one of them. Checking costs the
+// same whatever the number of Services: these chains hold a few rules
+// each.
 type Canary struct {
 	Family knftables.Family
 	Table  string
-	Chain  string
-	// Rule is how `nft list chain` prints the rule.
-	Rule string
+	Rules  []CanaryRule
+}
+
+// CanaryRule is one rule a chain must hold, as `nft list chain` prints
+// part of it.
+type CanaryRule struct {
+	Chain, Rule string
 }
 
 // NewCanary returns the canary of a family's table.
 func NewCanary(f model.Family) Canary {
-	return Canary{Family: Family(f), Table: TableName, Chain: chainNATPrerouting, Rule: "jump " + chainServices}
+	dispatch, firewall, noEndpoints := "jump "+chainServices, "vmap @"+mapFirewallIPs, "vmap @"+mapNoEndpointServices
+	return Canary{Family: Family(f), Table: TableName, Rules: []CanaryRule{
+		{chainNATPrerouting, dispatch},
+		{chainNATOutput, dispatch},
+		{chainNATPostrouting, "jump " + chainMasquerading},
+		{chainFilterPrerouting, firewall},
+		{chainFilterOutput, firewall},
+		{chainFilterInput, noEndpoints},
+		{chainFilterForward, noEndpoints},
+		{chainFilterOutputNAT, noEndpoints},
+		{chainServices, "vmap @" + mapServiceIPs},
+		{chainServices, "vmap @" + mapServiceNodePorts},
+	}}
 }
