@@ -2,7 +2,6 @@ package conntrack
 
 import (
 	"fmt"
-	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -58,44 +57,19 @@ func openHandle(path string) (flowDeleter, error) {
 	return h, nil
 }
 
-// DeleteUDPEndpoints deletes the UDP entries of family that were DNATed
-// to one of endpoints (their reply comes from the endpoint's ip:port and
-// they were not addressed to it directly), so clients of a Service that
-// lost those endpoints get a new one with their next datagram. It returns
-// how many entries it deleted. Every endpoint must be of family.
-func (c *Cleaner) DeleteUDPEndpoints(family model.Family, endpoints []netip.AddrPort) (int, error) {
-	if len(endpoints) == 0 {
+// ReconcileUDP deletes the UDP entries of m's family that m makes stale
+// (ReconcileFilter), so clients of a Service whose endpoints changed get
+// a current one with their next datagram. It runs after every sync, the
+// first after a restart included, as kube-proxy reconciles, and returns
+// how many entries it deleted.
+func (c *Cleaner) ReconcileUDP(m *model.Model) (int, error) {
+	f := NewReconcileFilter(m)
+	if f.Empty() {
 		return 0, nil
 	}
-	filter := make(endpointFilter, len(endpoints))
-	for _, ep := range endpoints {
-		ep = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
-		if model.FamilyOf(ep.Addr()) != family {
-			return 0, fmt.Errorf("deleting %s UDP conntrack entries: endpoint %s is not %s", family, ep, family)
-		}
-		filter[ep] = true
-	}
-	n, err := c.delete(family, filter)
+	n, err := c.delete(m.Family, f)
 	if err != nil {
-		return n, fmt.Errorf("deleting %s UDP conntrack entries of %d endpoints: %w", family, len(endpoints), err)
-	}
-	return n, nil
-}
-
-// DeleteUDPServiceIP deletes the UDP entries addressed to ip:port (every
-// port if port is 0), DNATed or not. Call it for the addresses of a
-// Service that had no endpoints and now has some (see
-// RevivedUDPServiceAddrs): datagrams sent meanwhile left entries that were
-// never DNATed, and while they last, the client's flow bypasses the new
-// endpoints. It returns how many entries it deleted.
-func (c *Cleaner) DeleteUDPServiceIP(ip netip.Addr, port uint16) (int, error) {
-	ip = ip.Unmap()
-	if !ip.IsValid() {
-		return 0, fmt.Errorf("deleting UDP conntrack entries of a Service: invalid IP")
-	}
-	n, err := c.delete(model.FamilyOf(ip), serviceFilter{ip: ip, port: port})
-	if err != nil {
-		return n, fmt.Errorf("deleting UDP conntrack entries to %s: %w", netip.AddrPortFrom(ip, port), err)
+		return n, fmt.Errorf("reconciling %s UDP conntrack entries: %w", m.Family, err)
 	}
 	return n, nil
 }

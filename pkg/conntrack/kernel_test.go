@@ -144,18 +144,31 @@ func TestCleanerKernel(t *testing.T) {
 			setDNAT(t, topo.Node, tc, otherEP)
 			wantAnswer(t, resolver, dnsEP)
 
+			// The model as the proxy now has it: the Service on the other
+			// pod, and the Service that had no endpoint with one now.
+			m := &model.Model{Family: tc.family, Services: []*model.ServicePort{
+				servicePort(tc.serviceIP, otherEP), servicePort(tc.noEndpointsVIP, otherEP),
+			}}
 			c := NewCleaner("/run/netns/" + topo.Node.Name)
-			if n, err := c.DeleteUDPEndpoints(tc.family, []netip.AddrPort{dnsEP}); err != nil || n != 1 {
-				t.Errorf("DeleteUDPEndpoints(%s) = %d, %v; want 1, nil", dnsEP, n, err)
+			if n, err := c.ReconcileUDP(m); err != nil || n != 2 {
+				t.Errorf("ReconcileUDP = %d, %v; want 2, nil", n, err)
 			}
-			wantEntries(t, topo.Node, tc.family, []entry{direct, other, stuck}, []entry{dnat})
+			wantEntries(t, topo.Node, tc.family, []entry{direct, other}, []entry{dnat, stuck})
 			wantAnswer(t, resolver, otherEP)
-
-			if n, err := c.DeleteUDPServiceIP(tc.noEndpointsVIP, 53); err != nil || n != 1 {
-				t.Errorf("DeleteUDPServiceIP(%s, 53) = %d, %v; want 1, nil", tc.noEndpointsVIP, n, err)
+			// Nothing is stale now: a second pass deletes nothing.
+			if n, err := c.ReconcileUDP(m); err != nil || n != 0 {
+				t.Errorf("second ReconcileUDP = %d, %v; want 0, nil", n, err)
 			}
-			wantEntries(t, topo.Node, tc.family, []entry{direct, other}, []entry{stuck})
 		})
+	}
+}
+
+// servicePort returns a UDP port 53 on ip whose one endpoint is ep.
+func servicePort(ip netip.Addr, ep netip.AddrPort) *model.ServicePort {
+	return &model.ServicePort{
+		Name:      model.PortName{Namespace: "ns", Name: ip.String(), Port: "dns", Protocol: model.UDP},
+		ClusterIP: ip, Port: 53, HasEndpoints: true,
+		ClusterEndpoints: []model.Endpoint{{IP: ep.Addr(), Port: ep.Port(), Ready: true, Serving: true}},
 	}
 }
 

@@ -595,3 +595,43 @@ func TestBuildRefusesAddressesThatAreNotAServices(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherServing checks which serving endpoints of a UDP port take no
+// new traffic: a terminating one while another is ready, and one topology
+// keeps from this node. TCP ports keep no such list.
+func TestOtherServing(t *testing.T) {
+	ep := func(ip string, ready, terminating bool, zoneHint string) Endpoint {
+		e := Endpoint{IP: netip.MustParseAddr(ip), Port: 53, Ready: ready, Serving: true, Terminating: terminating}
+		if zoneHint != "" {
+			e.ZoneHints = []string{zoneHint}
+		}
+		return e
+	}
+	node := Node{Name: "node-a", Zone: "z1"}
+	for _, tc := range []struct {
+		name  string
+		proto Protocol
+		eps   []Endpoint
+		want  []netip.AddrPort
+	}{
+		{name: "terminating beside a ready one", proto: UDP,
+			eps:  []Endpoint{ep("10.1.1.5", true, false, ""), ep("10.1.1.6", false, true, "")},
+			want: []netip.AddrPort{netip.MustParseAddrPort("10.1.1.6:53")}},
+		{name: "kept from this zone by topology", proto: UDP,
+			eps:  []Endpoint{ep("10.1.1.5", true, false, "z1"), ep("10.1.2.5", true, false, "z2")},
+			want: []netip.AddrPort{netip.MustParseAddrPort("10.1.2.5:53")}},
+		{name: "every serving endpoint chosen", proto: UDP,
+			eps: []Endpoint{ep("10.1.1.5", true, false, ""), ep("10.1.1.6", true, false, "")}},
+		{name: "TCP keeps none", proto: TCP,
+			eps: []Endpoint{ep("10.1.1.5", true, false, ""), ep("10.1.1.6", false, true, "")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := &ServicePort{Name: PortName{Namespace: "ns", Name: "dns", Port: "dns", Protocol: tc.proto}}
+			categorize(sp, tc.eps, node)
+			keepOtherServing(sp, tc.eps)
+			if !slices.Equal(sp.OtherServing, tc.want) {
+				t.Errorf("OtherServing = %v, want %v", sp.OtherServing, tc.want)
+			}
+		})
+	}
+}

@@ -67,7 +67,8 @@ func SamePort(a, b *ServicePort) bool {
 		a.InternalPolicyLocal == b.InternalPolicyLocal && a.HealthCheckNodePort == b.HealthCheckNodePort &&
 		a.AffinitySeconds == b.AffinitySeconds && a.HasEndpoints == b.HasEndpoints &&
 		slices.EqualFunc(a.ClusterEndpoints, b.ClusterEndpoints, sameEndpoint) &&
-		slices.EqualFunc(a.LocalEndpoints, b.LocalEndpoints, sameEndpoint)
+		slices.EqualFunc(a.LocalEndpoints, b.LocalEndpoints, sameEndpoint) &&
+		slices.Equal(a.OtherServing, b.OtherServing)
 }
 
 func sameEndpoint(a, b Endpoint) bool {

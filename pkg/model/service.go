@@ -355,7 +355,9 @@ func (svc *service) portsFor(fam Family, eps endpointIndex, node Node) []*Servic
 		if len(sp.LoadBalancerIPs) == 0 {
 			sp.SourceRanges, sp.Firewall = nil, false
 		}
-		categorize(sp, eps.lookup(svc.namespace, svc.name, p.name, p.protocol, fam), node)
+		endpoints := eps.lookup(svc.namespace, svc.name, p.name, p.protocol, fam)
+		categorize(sp, endpoints, node)
+		keepOtherServing(sp, endpoints)
 		out = append(out, sp)
 	}
 	return out

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"net/netip"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
@@ -46,6 +47,23 @@ func categorize(sp *ServicePort, eps []Endpoint, node Node) {
 	}
 	if slices.ContainsFunc(eps, func(ep Endpoint) bool { return ep.Ready || (ep.Serving && ep.Terminating) }) {
 		sp.HasEndpoints = true
+	}
+}
+
+// keepOtherServing records, for a UDP port, its serving endpoints that
+// categorize chose for no traffic.
+func keepOtherServing(sp *ServicePort, eps []Endpoint) {
+	if sp.Name.Protocol != UDP {
+		return
+	}
+	chosen := map[netip.AddrPort]bool{}
+	for _, ep := range sp.AllEndpoints() {
+		chosen[netip.AddrPortFrom(ep.IP, ep.Port)] = true
+	}
+	for _, ep := range eps {
+		if ap := netip.AddrPortFrom(ep.IP, ep.Port); ep.Serving && !chosen[ap] {
+			sp.OtherServing = append(sp.OtherServing, ap)
+		}
 	}
 }
 

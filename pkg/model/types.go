@@ -157,6 +157,11 @@ type ServicePort struct {
 	// HasEndpoints is true when any usable endpoint exists anywhere. A port
 	// without any is rejected; one whose policy finds none is dropped.
 	HasEndpoints bool
+	// OtherServing are the serving endpoints of a UDP port that no new
+	// traffic goes to: terminating ones while others are ready, and those
+	// topology keeps from this node. Their flows go on, as kube-proxy
+	// lets them (conntrack.ReconcileFilter); other ports leave it nil.
+	OtherServing []netip.AddrPort
 }
 
 // ExternallyAccessible reports whether the port takes traffic from outside

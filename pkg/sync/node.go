@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	stdsync "sync"
 	"time"
 
@@ -18,8 +17,7 @@ import (
 // to a dead backend, or keeps being refused by a Service that has
 // endpoints again, for as long as it keeps sending.
 type ConntrackCleaner interface {
-	DeleteUDPEndpoints(family model.Family, endpoints []netip.AddrPort) (int, error)
-	DeleteUDPServiceIP(ip netip.Addr, port uint16) (int, error)
+	ReconcileUDP(m *model.Model) (int, error)
 }
 
 var _ ConntrackCleaner = (*conntrack.Cleaner)(nil)
@@ -81,16 +79,15 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 		return out, fmt.Errorf("applying %s rules: %w", m.Family, err)
 	}
 	n.mu.Lock()
-	prev := n.applied[m.Family]
 	if n.applied == nil {
 		n.applied = map[model.Family]*model.Model{}
 	}
 	n.applied[m.Family] = m
 	n.mu.Unlock()
-	if n.Conntrack == nil || prev == nil {
+	if n.Conntrack == nil {
 		return out, nil
 	}
-	return out, n.cleanConntrack(prev, m)
+	return out, n.cleanConntrack(m)
 }
 
 // TakeOver removes, in both families, the rules of every backend but the
@@ -111,19 +108,11 @@ func (n *Node) TakeOver(ctx context.Context) ([]string, error) {
 	return lines, nil
 }
 
-// cleanConntrack deletes the entries the new rules made stale: those
-// DNATed to removed UDP endpoints, and those of Services that had no
-// endpoint (and so were never DNATed) but have one now.
-func (n *Node) cleanConntrack(prev, next *model.Model) error {
-	if stale := conntrack.StaleUDPEndpoints(prev, next); len(stale) > 0 {
-		if _, err := n.Conntrack.DeleteUDPEndpoints(next.Family, stale); err != nil {
-			return fmt.Errorf("deleting conntrack entries of removed %s UDP endpoints: %w", next.Family, err)
-		}
-	}
-	for _, addr := range conntrack.RevivedUDPServiceAddrs(prev, next) {
-		if _, err := n.Conntrack.DeleteUDPServiceIP(addr.Addr(), addr.Port()); err != nil {
-			return fmt.Errorf("deleting conntrack entries of %s: %w", addr, err)
-		}
+// cleanConntrack deletes the UDP entries m makes stale, after every
+// apply, the first after a restart included, as kube-proxy reconciles.
+func (n *Node) cleanConntrack(m *model.Model) error {
+	if _, err := n.Conntrack.ReconcileUDP(m); err != nil {
+		return fmt.Errorf("cleaning up conntrack: %w", err)
 	}
 	return nil
 }
