@@ -23,14 +23,8 @@ func TestNodeNoticesFlushedRules(t *testing.T) {
 	for _, mode := range trafficModes {
 		t.Run(string(mode), func(t *testing.T) {
 			netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
-			ns := netnstest.New(t)
-			r := ExecRunner{Prefix: ns.Prefix()}
-			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode)}
-			models := []*model.Model{trafficModel(t, trafficServices)}
+			n, ns, models := appliedNode(t, mode)
 			ctx := context.Background()
-			if _, err := n.Apply(ctx, models, false); err != nil {
-				t.Fatal(err)
-			}
 			checkIntact(t, n, true)
 			if _, err := ns.Run(nil, flush[mode][0], flush[mode][1:]...); err != nil {
 				t.Fatal(err)
@@ -42,6 +36,20 @@ func TestNodeNoticesFlushedRules(t *testing.T) {
 			checkIntact(t, n, true)
 		})
 	}
+}
+
+// appliedNode returns a Node in a new namespace with the traffic test's
+// rules applied in mode, and the models it applied.
+func appliedNode(t *testing.T, mode Mode) (*Node, *netns.NS, []*model.Model) {
+	t.Helper()
+	ns := netnstest.New(t)
+	r := ExecRunner{Prefix: ns.Prefix()}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode)}
+	models := []*model.Model{trafficModel(t, trafficServices)}
+	if _, err := n.Apply(context.Background(), models, false); err != nil {
+		t.Fatal(err)
+	}
+	return n, ns, models
 }
 
 func checkIntact(t *testing.T, n *Node, want bool) {
@@ -144,14 +152,8 @@ func installKubelet(t *testing.T, ns *netns.NS) []string {
 // chain. Intact must notice each, and a new Apply repair it.
 func TestNFTablesCanaryNoticesEveryChain(t *testing.T) {
 	netnstest.RequireRoot(t, "nft")
-	ns := netnstest.New(t)
-	r := ExecRunner{Prefix: ns.Prefix()}
-	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(ModeNFTables)}
-	models := []*model.Model{trafficModel(t, trafficServices)}
+	n, ns, models := appliedNode(t, ModeNFTables)
 	ctx := context.Background()
-	if _, err := n.Apply(ctx, models, false); err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
 	for _, c := range nftables.NewCanary(model.IPv4).Rules {
 		if seen[c.Chain] {
