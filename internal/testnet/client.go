@@ -141,13 +141,6 @@ func Refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// Unreachable reports whether err means an ICMP host or network
-// unreachable (or "administratively prohibited") came back, as a REJECT rule
-// with such a type sends.
-func Unreachable(err error) bool {
-	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
-}
-
 // TimedOut reports whether err means nothing came back before the
 // deadline, as when a rule drops the packets.
 func TimedOut(err error) bool {
