@@ -30,6 +30,8 @@ type kubeProxy struct {
 	healthz, livez              *prometheus.CounterVec
 	lastQueued                  *prometheus.GaugeVec
 	iptablesLast                *prometheus.GaugeVec
+	conntrackSync               *prometheus.HistogramVec
+	conntrackDeleted            *prometheus.CounterVec
 
 	// mu guards families, the families synced so far, for each of which
 	// a change is queued, and queued, when a change was last queued.
@@ -78,13 +80,16 @@ func newKubeProxy() *kubeProxy {
 		livez:            counter("proxy_livez_total", "/livez answers, by status code.", []string{"code"}),
 		lastQueued:       gauge("sync_proxy_rules_last_queued_timestamp_seconds", "When a change last queued a sync of a family's rules.", family),
 		iptablesLast:     gauge("sync_proxy_rules_iptables_last", "Rules the last iptables-restore of a family sent, by table.", []string{"table", "ip_family"}),
+		conntrackSync:    histogram("conntrack_reconciler_sync_duration_seconds", "How long reconciling a family's UDP conntrack entries took.", prometheus.ExponentialBuckets(0.001, 2, 15)),
+		conntrackDeleted: counter("conntrack_reconciler_deleted_entries_total", "UDP conntrack entries the reconciliation deleted.", family),
 		families:         map[model.Family]bool{},
 	}
 }
 
 func (k *kubeProxy) collectors() []prometheus.Collector {
 	return []prometheus.Collector{k.sync, k.syncFull, k.syncPartial, k.lastSync, k.programming, k.restoreFailures,
-		k.nftablesFailures, k.iptablesRules, k.noLocalEndpoints, k.healthz, k.livez, k.lastQueued, k.iptablesLast}
+		k.nftablesFailures, k.iptablesRules, k.noLocalEndpoints, k.healthz, k.livez, k.lastQueued, k.iptablesLast,
+		k.conntrackSync, k.conntrackDeleted}
 }
 
 // ipFamily is a family as kube-proxy's ip_family label spells it.
@@ -111,6 +116,15 @@ type FamilySync struct {
 	// Counts are the family's tables after a success, and Sent what the
 	// apply sent of them.
 	Counts, Sent []render.Counts
+}
+
+// ObserveConntrack records one reconciliation of a family's UDP
+// conntrack entries, as kube-proxy's conntrack reconciler metrics count
+// them.
+func (m *Metrics) ObserveConntrack(family model.Family, took time.Duration, deleted int) {
+	fam := ipFamily(family)
+	m.kubeProxy.conntrackSync.WithLabelValues(fam).Observe(took.Seconds())
+	m.kubeProxy.conntrackDeleted.WithLabelValues(fam).Add(float64(deleted))
 }
 
 // ObserveFamilySync records one family's sync in kube-proxy's metrics.

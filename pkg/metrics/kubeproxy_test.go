@@ -34,6 +34,8 @@ func kubeProxyObserved() *Metrics {
 	m.ObserveHealthCheck("/healthz", http.StatusOK)
 	m.ObserveHealthCheck("/livez", http.StatusServiceUnavailable)
 	m.WatchChanges(changes{pending: [2]int{1, 2}, total: [2]int{5, 7}})
+	m.ObserveConntrack(model.IPv4, 3*time.Millisecond, 2)
+	m.ObserveConntrack(model.IPv4, time.Millisecond, 1)
 	return m
 }
 
@@ -70,6 +72,12 @@ func TestKubeProxyMetrics(t *testing.T) {
 		`kubeproxy_sync_proxy_rules_no_local_endpoints_total{ip_family="IPv4",traffic_policy="internal"} 1`,
 		`kubeproxy_sync_proxy_rules_no_local_endpoints_total{ip_family="IPv4",traffic_policy="external"} 2`,
 		`kubeproxy_proxy_healthz_total{code="200"} 1`,
+		"# TYPE kubeproxy_conntrack_reconciler_sync_duration_seconds histogram",
+		`kubeproxy_conntrack_reconciler_sync_duration_seconds_count{ip_family="IPv4"} 2`,
+		`kubeproxy_conntrack_reconciler_sync_duration_seconds_bucket{ip_family="IPv4",le="0.001"} 1`,
+		`kubeproxy_conntrack_reconciler_sync_duration_seconds_bucket{ip_family="IPv4",le="16.384"} 2`,
+		"# TYPE kubeproxy_conntrack_reconciler_deleted_entries_total counter",
+		`kubeproxy_conntrack_reconciler_deleted_entries_total{ip_family="IPv4"} 3`,
 		`kubeproxy_proxy_livez_total{code="503"} 1`,
 		`kubeproxy_sync_proxy_rules_iptables_last{ip_family="IPv4",table="nat"} 3`,
 		`kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv4"} 1.7000000005e+09`,

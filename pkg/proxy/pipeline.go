@@ -114,6 +114,9 @@ func (p *Proxy) build(input model.Input, changes watch.Changes, full bool) []*mo
 func (p *Proxy) record(out sync.Outcome, m *model.Model, built time.Duration) {
 	p.metrics.ObserveFamilySync(metrics.FamilySync{Family: out.Family, Duration: built + out.Duration,
 		Incremental: out.Incremental, NFTables: out.Mode == sync.ModeNFTables, Err: out.Err, Counts: out.Counts, Sent: out.Sent})
+	if c := out.Conntrack; c != nil {
+		p.metrics.ObserveConntrack(out.Family, c.Duration, c.Deleted)
+	}
 	if out.Err != nil {
 		return
 	}

@@ -51,6 +51,15 @@ type Outcome struct {
 	// apply, for metrics; Sent what the apply sent of them, where the
 	// backend counts it (iptables).
 	Counts, Sent []render.Counts
+	// Conntrack is the UDP conntrack reconciliation after the apply; nil
+	// when none ran.
+	Conntrack *ConntrackRun
+}
+
+// ConntrackRun is one reconciliation of the UDP conntrack entries.
+type ConntrackRun struct {
+	Duration time.Duration
+	Deleted  int
 }
 
 // NewApplier returns the applier of a detected mode for one family.

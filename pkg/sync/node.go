@@ -87,7 +87,10 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	if n.Conntrack == nil {
 		return out, nil
 	}
-	return out, n.cleanConntrack(m)
+	start := time.Now()
+	deleted, err := n.cleanConntrack(m)
+	out.Conntrack = &ConntrackRun{Duration: time.Since(start), Deleted: deleted}
+	return out, err
 }
 
 // TakeOver removes, in both families, the rules of every backend but the
@@ -110,11 +113,12 @@ func (n *Node) TakeOver(ctx context.Context) ([]string, error) {
 
 // cleanConntrack deletes the UDP entries m makes stale, after every
 // apply, the first after a restart included, as kube-proxy reconciles.
-func (n *Node) cleanConntrack(m *model.Model) error {
-	if _, err := n.Conntrack.ReconcileUDP(m); err != nil {
-		return fmt.Errorf("cleaning up conntrack: %w", err)
+func (n *Node) cleanConntrack(m *model.Model) (int, error) {
+	deleted, err := n.Conntrack.ReconcileUDP(m)
+	if err != nil {
+		return deleted, fmt.Errorf("cleaning up conntrack: %w", err)
 	}
-	return nil
+	return deleted, nil
 }
 
 // applier returns the family's applier, made once so that it can

@@ -15,7 +15,7 @@ type reconciler struct{ models []*model.Model }
 
 func (r *reconciler) ReconcileUDP(m *model.Model) (int, error) {
 	r.models = append(r.models, m)
-	return 0, nil
+	return len(r.models), nil
 }
 
 // TestNodeReconcilesConntrackAfterEveryApply checks that conntrack is
@@ -29,8 +29,12 @@ func TestNodeReconcilesConntrackAfterEveryApply(t *testing.T) {
 		Request: sync.RequestNFTables, Conntrack: ct}
 	m := &model.Model{Family: model.IPv4, Node: model.Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}}}
 	for i := 1; i <= 2; i++ {
-		if _, err := n.Apply(context.Background(), []*model.Model{m}, i > 1); err != nil {
+		outs, err := n.Apply(context.Background(), []*model.Model{m}, i > 1)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if c := outs[0].Conntrack; c == nil || c.Deleted != i {
+			t.Errorf("apply %d reports the reconciliation %+v, want %d entries deleted", i, c, i)
 		}
 		if len(ct.models) != i || ct.models[i-1] != m {
 			t.Fatalf("after apply %d, conntrack was reconciled with %d models, want %d, the last the one applied", i, len(ct.models), i)
