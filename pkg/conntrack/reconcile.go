@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -77,4 +78,11 @@ func serviceIPs(sp *model.ServicePort) []netip.Addr {
 	}
 	ips = append(ips, sp.ExternalIPs...)
 	return append(ips, sp.LoadBalancerIPs...)
+}
+
+// addrPort converts a netlink address and port, unmapping IPv4 addresses
+// that netlink hands out in their 16-byte form.
+func addrPort(ip net.IP, port uint16) netip.AddrPort {
+	addr, _ := netip.AddrFromSlice(ip)
+	return netip.AddrPortFrom(addr.Unmap(), port)
 }

@@ -258,14 +258,14 @@ var readmeCommand = regexp.MustCompile("`((?:kubectl|until|nft) [^`]+)`")
 func readmeSteps(t *testing.T) []string {
 	t.Helper()
 	takeover, _ := readmeSections(t)
-	return readmeCommands(t, takeover, "takeover", "stop kube-proxy, apply deploy/svcproxy.yaml")
+	return readmeCommands(t, takeover, "takeover", "stop kube-proxy", "apply deploy/svcproxy.yaml")
 }
 
 // readmeRollback returns the commands of README's rollback, in order.
 func readmeRollback(t *testing.T) []string {
 	t.Helper()
 	_, rollback := readmeSections(t)
-	return readmeCommands(t, rollback, "rollback", "delete svcproxy, start kube-proxy, wait for its sync, delete svcproxy's table")
+	return readmeCommands(t, rollback, "rollback", "delete svcproxy", "start kube-proxy", "wait for its sync", "delete svcproxy's table")
 }
 
 // readmeSections returns README's takeover steps and its rollback steps.
@@ -284,18 +284,18 @@ func readmeSections(t *testing.T) (takeover, rollback string) {
 	return takeover, rollback
 }
 
-// readmeCommands returns the commands in section, which must be one per
-// step of want.
-func readmeCommands(t *testing.T, section, what, want string) []string {
+// readmeCommands returns the commands in section, one for each of the
+// steps named.
+func readmeCommands(t *testing.T, section, what string, steps ...string) []string {
 	t.Helper()
-	var steps []string
+	var commands []string
 	for _, m := range readmeCommand.FindAllStringSubmatch(section, -1) {
-		steps = append(steps, m[1])
+		commands = append(commands, m[1])
 	}
-	if len(steps) != strings.Count(want, ",")+1 {
-		t.Fatalf("README's %s has commands %q, want: %s", what, steps, want)
+	if len(commands) != len(steps) {
+		t.Fatalf("README's %s has commands %q, want one each to %s", what, commands, strings.Join(steps, ", "))
 	}
-	return steps
+	return commands
 }
 
 // webTargets returns the Service's cluster IP and node port addresses.
