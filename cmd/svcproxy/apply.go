@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/svcproxy/svcproxy/internal/sysctl"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
@@ -39,19 +40,18 @@ func (o *renderOptions) print(ctx context.Context, out io.Writer, models []*mode
 }
 
 // apply applies every model through the backend detected for its family,
-// one atomic transaction each.
+// one atomic transaction each, as run does (sync.Node).
 func (o *renderOptions) apply(ctx context.Context, out io.Writer, models []*model.Model) error {
 	r := sync.ExecRunner{}
-	det := o.newDetector(r)
-	for _, m := range models {
-		d, err := det.Detect(ctx, o.req, m.Family)
-		if err != nil {
-			return fmt.Errorf("render: detecting the %s backend: %w", m.Family, err)
+	node := &sync.Node{Runner: r, Detector: o.newDetector(r), Request: o.req, Sysctls: sysctl.New("")}
+	outcomes, err := node.Apply(ctx, models, false)
+	for i, oc := range outcomes {
+		if oc.Err == nil {
+			fmt.Fprintf(out, "%s: applied %d service ports with %s\n", oc.Family, len(models[i].Services), oc.Mode)
 		}
-		if _, err := sync.NewApplier(r, d.Mode, m.Family).Apply(ctx, m, false); err != nil {
-			return fmt.Errorf("render: %w", err)
-		}
-		fmt.Fprintf(out, "%s: applied %d service ports with %s\n", m.Family, len(m.Services), d.Mode)
+	}
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
 	}
 	return nil
 }

@@ -59,11 +59,24 @@ func TestApplyAndCleanupCommands(t *testing.T) {
 	if !strings.Contains(state(), ":KUBE-SVC-") {
 		t.Error("no KUBE-SVC- chain after applying with iptables-legacy")
 	}
+	// The example's NodePort is served on 127.0.0.1 in iptables mode,
+	// which needs route_localnet.
+	if v, err := ns.Run(nil, "cat", "/proc/sys/net/ipv4/conf/all/route_localnet"); err != nil || strings.TrimSpace(v) != "1" {
+		t.Errorf("route_localnet after applying with iptables-legacy = %q, %v; want 1", v, err)
+	}
 	if out := run("cleanup"); !strings.Contains(out, "deleted table ip svcproxy") || !strings.Contains(out, "iptables-legacy ipv4 nat table") {
 		t.Errorf("cleanup reported:\n%s", out)
 	}
-	if left := state(); strings.Contains(left, "svcproxy") || strings.Contains(left, "KUBE-") {
-		t.Errorf("rules left after cleanup:\n%s", left)
+	// KUBE-FIREWALL stays, as kube-proxy leaves it: it is kubelet's
+	// too, and route_localnet, which it guards, stays set.
+	left := state()
+	if !strings.Contains(left, "-A INPUT -j KUBE-FIREWALL") {
+		t.Errorf("cleanup removed the localnet guard:\n%s", left)
+	}
+	for line := range strings.Lines(left) {
+		if strings.Contains(line, "svcproxy") || strings.Contains(line, "KUBE-") && !strings.Contains(line, "KUBE-FIREWALL") {
+			t.Errorf("rule left after cleanup: %s", strings.TrimSpace(line))
+		}
 	}
 }
 

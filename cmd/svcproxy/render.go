@@ -40,6 +40,7 @@ type renderOptions struct {
 	nodeIPs           []string
 	clusterCIDRs      []string
 	nodePortAddresses []string
+	localhost         bool
 	masqueradeAll     bool
 	masqueradeBit     int
 	nodePortRange     string
@@ -47,6 +48,10 @@ type renderOptions struct {
 	// req is the mode asked for, parsed once by validate.
 	req sync.Request
 }
+
+// localhostNodePortsUsage describes --iptables-localhost-nodeports, the
+// same in run and render.
+const localhostNodePortsUsage = "in iptables mode, also serve IPv4 NodePorts on 127.0.0.1 where --nodeport-addresses admits it, as kube-proxy does (this sets route_localnet=1, guarded by KUBE-FIREWALL)"
 
 func newRenderCommand() *cobra.Command {
 	return newRenderCommandFor(&renderOptions{})
@@ -77,6 +82,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.StringSliceVar(&o.nodeIPs, "node-ip", nil, "this node's IPs, comma-separated (default: the Node's addresses)")
 	f.StringSliceVar(&o.clusterCIDRs, "cluster-cidr", nil, "pod CIDRs, comma-separated: traffic to cluster IPs from outside them is masqueraded")
 	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic, or primary for the node's primary address of each family (default: every local address in iptables mode, primary in nftables mode)")
+	f.BoolVar(&o.localhost, "iptables-localhost-nodeports", true, localhostNodePortsUsage)
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
@@ -194,7 +200,7 @@ func (o *renderOptions) load(stdin io.Reader) (*manifest.Objects, []manifest.War
 // what a Node object says, so a manifest from one node can be rendered for
 // another.
 func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config, []model.Warning, error) {
-	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll}
+	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll, LocalhostNodePorts: o.localhost}
 	var err error
 	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --cluster-cidr: %w", err)

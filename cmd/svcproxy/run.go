@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svcproxy/svcproxy/internal/sysctl"
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/proxy"
@@ -114,7 +115,7 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy.Proxy, error) {
 	return proxy.New(proxy.Config{
 		Log: log, Client: client, NodeName: name, Model: cfg,
 		Node: &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
-			Request: req, Conntrack: conntrack.NewCleaner("")},
+			Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sysctl.New("")},
 		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod, ConfigSyncPeriod: o.kp.configSyncPeriod,
 		HealthzBindAddress: o.healthzBindAddress, MetricsBindAddress: o.metricsBindAddress,
 	})
@@ -134,7 +135,7 @@ func (o *runOptions) request() string {
 
 // modelConfig returns the proxy configuration the flags describe.
 func (o *runOptions) modelConfig() (model.Config, error) {
-	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll}
+	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll, LocalhostNodePorts: o.localhostNodePorts}
 	if o.masqueradeBit < 0 || o.masqueradeBit > 31 {
 		return cfg, fmt.Errorf("--iptables-masquerade-bit %d: want 0-31", o.masqueradeBit)
 	}

@@ -75,7 +75,7 @@ func (o *runOptions) kubeProxyConfiguration() *kubeproxy.KubeProxyConfiguration 
 		NodePortAddresses:  o.nodePortAddresses,
 		OOMScoreAdj:        ptr.To(o.kp.oomScoreAdj),
 		ConfigSyncPeriod:   metav1.Duration{Duration: o.kp.configSyncPeriod},
-		IPTables:           kubeproxy.KubeProxyIPTablesConfiguration{MasqueradeBit: bit, MasqueradeAll: o.masqueradeAll, SyncPeriod: sync, MinSyncPeriod: minSync},
+		IPTables:           kubeproxy.KubeProxyIPTablesConfiguration{MasqueradeBit: bit, MasqueradeAll: o.masqueradeAll, SyncPeriod: sync, MinSyncPeriod: minSync, LocalhostNodePorts: ptr.To(o.localhostNodePorts)},
 		NFTables:           kubeproxy.KubeProxyNFTablesConfiguration{MasqueradeBit: bit, MasqueradeAll: o.masqueradeAll, SyncPeriod: sync, MinSyncPeriod: minSync},
 	}
 	cfg.ClientConnection.Kubeconfig = o.kubeconfig

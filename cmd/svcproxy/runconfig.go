@@ -28,6 +28,7 @@ type runOptions struct {
 	masqueradeAll      bool
 	masqueradeBit      int
 	nodePortAddresses  []string
+	localhostNodePorts bool
 	healthzBindAddress string
 	metricsBindAddress string
 	syncPeriod         time.Duration
@@ -47,6 +48,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "iptables-masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading, in every mode")
 	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic, or primary for the node's primary address of each family (default: every local address in iptables mode, primary in nftables mode)")
+	f.BoolVar(&o.localhostNodePorts, "iptables-localhost-nodeports", true, localhostNodePortsUsage)
 	f.StringVar(&o.healthzBindAddress, "healthz-bind-address", "0.0.0.0:10256", `address of /healthz and /livez ("" disables)`)
 	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", "127.0.0.1:10249", `address of /metrics ("" disables)`)
 	for _, name := range []string{"sync-period", "iptables-sync-period"} {
@@ -76,7 +78,7 @@ var supportedConfigFields = []string{
 	"configSyncPeriod", "oomScoreAdj",
 	"hostnameOverride", "healthzBindAddress", "metricsBindAddress", "mode",
 	"clusterCIDR", "nodePortAddresses", "detectLocalMode",
-	"iptables.masqueradeAll", "iptables.masqueradeBit", "iptables.syncPeriod", "iptables.minSyncPeriod",
+	"iptables.masqueradeAll", "iptables.masqueradeBit", "iptables.localhostNodePorts", "iptables.syncPeriod", "iptables.minSyncPeriod",
 	"nftables.masqueradeAll", "nftables.masqueradeBit", "nftables.syncPeriod", "nftables.minSyncPeriod",
 }
 
@@ -177,6 +179,9 @@ func (o *runOptions) applyModeConfig(cfg *kubeproxy.KubeProxyConfiguration, set 
 	masqAll, bit, sync, minSync := cfg.IPTables.MasqueradeAll, cfg.IPTables.MasqueradeBit, cfg.IPTables.SyncPeriod, cfg.IPTables.MinSyncPeriod
 	if o.proxyMode == "nftables" {
 		masqAll, bit, sync, minSync = cfg.NFTables.MasqueradeAll, cfg.NFTables.MasqueradeBit, cfg.NFTables.SyncPeriod, cfg.NFTables.MinSyncPeriod
+	}
+	if lh := cfg.IPTables.LocalhostNodePorts; lh != nil {
+		set("iptables-localhost-nodeports", func() { o.localhostNodePorts = *lh })
 	}
 	if masqAll {
 		set("masquerade-all", func() { o.masqueradeAll = true })

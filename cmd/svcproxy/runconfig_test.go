@@ -26,6 +26,7 @@ conntrack:
   maxPerCore: null
   min: null
 iptables:
+  localhostNodePorts: null
   masqueradeAll: false
   masqueradeBit: null
   minSyncPeriod: 0s
@@ -61,6 +62,18 @@ func TestLoadConfig(t *testing.T) {
 				}
 				if o.masqueradeBit != 14 || o.syncPeriod != 30*time.Second {
 					t.Errorf("nftables section applied in iptables mode: bit %d period %v", o.masqueradeBit, o.syncPeriod)
+				}
+				if !o.localhostNodePorts {
+					t.Error("localhostNodePorts: null turned localhost NodePorts off")
+				}
+			},
+		},
+		{
+			name:   "localhost NodePorts turned off",
+			config: strings.Replace(strings.Replace(kubeadmConfig, "%s", "iptables", 1), "localhostNodePorts: null", "localhostNodePorts: false", 1),
+			check: func(t *testing.T, o *runOptions) {
+				if o.localhostNodePorts {
+					t.Error("localhostNodePorts: false not read")
 				}
 			},
 		},

@@ -128,7 +128,6 @@ func notApplied(f *pflag.FlagSet) {
 	f.Duration("ipvs-tcp-timeout", 0, ipvs)
 	f.Duration("ipvs-tcpfin-timeout", 0, ipvs)
 	f.Duration("ipvs-udp-timeout", 0, ipvs)
-	f.Bool("iptables-localhost-nodeports", true, why("svcproxy does not serve NodePorts on localhost"))
 	local := why("svcproxy tells pod traffic by --cluster-cidr only")
 	f.String("pod-bridge-interface", "", local)
 	f.String("pod-interface-name-prefix", "", local)

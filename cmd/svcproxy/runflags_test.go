@@ -87,15 +87,19 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 			}},
 		{name: "settings svcproxy does not apply",
 			args: []string{"--conntrack-max-per-core=0", "--conntrack-tcp-be-liberal", "--feature-gates=A=true,B=false",
-				"--iptables-localhost-nodeports=false", "--ipvs-scheduler=rr", "--bind-address=192.168.0.10", "--profiling"},
+				"--ipvs-scheduler=rr", "--bind-address=192.168.0.10", "--profiling"},
 			check: func(o *runOptions) bool { return true },
 			notApplied: []string{"--conntrack-max-per-core", "--conntrack-tcp-be-liberal", "--feature-gates",
-				"--iptables-localhost-nodeports", "--ipvs-scheduler", "--bind-address", "--profiling"}},
+				"--ipvs-scheduler", "--bind-address", "--profiling"}},
+		{name: "localhost NodePorts",
+			args:  []string{"--iptables-localhost-nodeports=false"},
+			check: func(o *runOptions) bool { return !o.localhostNodePorts }},
 		{name: "defaults are kube-proxy's",
 			check: func(o *runOptions) bool {
 				k := o.kp
 				return k.apiQPS == 5 && k.apiBurst == 10 && k.apiContentType == "application/vnd.kubernetes.protobuf" &&
-					k.oomScoreAdj == -999 && k.configSyncPeriod == 15*time.Minute && k.loggingFormat == "text"
+					k.oomScoreAdj == -999 && k.configSyncPeriod == 15*time.Minute && k.loggingFormat == "text" &&
+					o.localhostNodePorts
 			}},
 	}
 	for _, tt := range tests {

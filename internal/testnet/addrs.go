@@ -45,3 +45,21 @@ func (topo *Topology) DelNodeAddr(t testing.TB, prefix netip.Prefix) {
 		t.Fatalf("removing node address %s: %v", prefix, err)
 	}
 }
+
+// RouteLoopbackToNode makes the external namespace send what it addresses
+// to 127.0.0.0/8, but for its own 127.0.0.1, to the node, as a neighbour
+// on the node's link can (the attack of CVE-2020-8558): what then keeps
+// it from the node's loopback services must be the node's own rules.
+func (topo *Topology) RouteLoopbackToNode(t testing.TB) {
+	t.Helper()
+	err := writeSysctls(topo.External, []sysctl{{"net/ipv4/conf/all/route_localnet", "1"}})
+	if err == nil {
+		err = ipBatch(topo.External, []string{
+			"route del local 127.0.0.0/8 dev lo table local",
+			"route add 127.0.0.0/8 via " + NodeIPv4.String(),
+		})
+	}
+	if err != nil {
+		t.Fatalf("routing loopback addresses to the node: %v", err)
+	}
+}

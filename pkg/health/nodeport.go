@@ -35,11 +35,11 @@ type NodePortConfig struct {
 	Listen func(addr netip.Addr, port uint16) (net.Listener, error)
 	// Health is the proxy's own health; nil counts the proxy healthy.
 	Health ProxyHealth
-	// PrimaryByDefault reports whether a family's rules are in nftables
-	// mode, where no --nodeport-addresses means the node's primary
-	// address: health check node ports follow the NodePorts, as
-	// kube-proxy's do. Nil reports false, every address.
-	PrimaryByDefault func(model.Family) bool
+	// Style returns how a family's rules read --nodeport-addresses (in
+	// nftables mode, none means the node's primary address): health
+	// check node ports follow the NodePorts, as kube-proxy's do. Nil
+	// reads it as iptables mode does.
+	Style func(model.Family) model.NodePortStyle
 }
 
 // NodePortServers serve the health check node ports of Services with
@@ -47,9 +47,9 @@ type NodePortConfig struct {
 // HealthCheckNodePort, answering on every path with 200 when the Service
 // has a ready local endpoint and the proxy is healthy, 503 otherwise.
 type NodePortServers struct {
-	listen  func(addr netip.Addr, port uint16) (net.Listener, error)
-	health  ProxyHealth
-	primary func(model.Family) bool
+	listen func(addr netip.Addr, port uint16) (net.Listener, error)
+	health ProxyHealth
+	style  func(model.Family) model.NodePortStyle
 
 	mu      sync.Mutex
 	servers map[uint16]*nodePortServer
@@ -83,12 +83,12 @@ type nodePortServer struct {
 // NewNodePortServers returns NodePortServers with no port open; Sync
 // opens them.
 func NewNodePortServers(cfg NodePortConfig) *NodePortServers {
-	n := &NodePortServers{listen: cfg.Listen, health: cfg.Health, primary: cfg.PrimaryByDefault, servers: map[uint16]*nodePortServer{}}
+	n := &NodePortServers{listen: cfg.Listen, health: cfg.Health, style: cfg.Style, servers: map[uint16]*nodePortServer{}}
 	if n.listen == nil {
 		n.listen = listen
 	}
-	if n.primary == nil {
-		n.primary = func(model.Family) bool { return false }
+	if n.style == nil {
+		n.style = func(model.Family) model.NodePortStyle { return model.NodePortStyle{Localhost: true} }
 	}
 	return n
 }
@@ -111,14 +111,14 @@ func listen(addr netip.Addr, port uint16) (net.Listener, error) {
 // traffic (model.Model.NodePortIPs), and, for a family where every
 // address does, every address of that family; nil, meaning every
 // address, when that is so in every family.
-func listenAddrs(models []*model.Model, primary func(model.Family) bool) []netip.Addr {
+func listenAddrs(models []*model.Model, style func(model.Family) model.NodePortStyle) []netip.Addr {
 	restricted := false
 	var out []netip.Addr
 	for _, m := range models {
 		if m == nil {
 			continue
 		}
-		ips, all := m.NodePortIPs(primary(m.Family))
+		ips, all := m.NodePortIPs(style(m.Family))
 		if all {
 			out = append(out, unspecified(m.Family))
 			continue
@@ -151,7 +151,7 @@ func unspecified(f model.Family) netip.Addr {
 // the next Sync; the other ports are served regardless.
 func (n *NodePortServers) Sync(models []*model.Model) error {
 	want, errs := healthCheckPorts(models)
-	addrs := listenAddrs(models, n.primary)
+	addrs := listenAddrs(models, n.style)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for port, s := range n.servers {

@@ -276,7 +276,7 @@ func TestListenAddrs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, a := range listenAddrs(tt.models, func(model.Family) bool { return tt.nftables }) {
+			for _, a := range listenAddrs(tt.models, func(model.Family) model.NodePortStyle { return model.NodePortStyle{PrimaryByDefault: tt.nftables} }) {
 				got = append(got, a.String())
 			}
 			if strings.Join(got, " ") != tt.want {
@@ -284,7 +284,7 @@ func TestListenAddrs(t *testing.T) {
 			}
 		})
 	}
-	if got := listenAddrs([]*model.Model{restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24")}, func(model.Family) bool { return false }); got == nil {
+	if got := listenAddrs([]*model.Model{restricted(modelOf(model.IPv4), []string{"198.51.100.10"}, "192.168.0.0/24")}, func(model.Family) model.NodePortStyle { return model.NodePortStyle{} }); got == nil {
 		t.Error("no admitted address reads as every address")
 	}
 }

@@ -88,6 +88,6 @@ func SameContext(a, b *Model) bool {
 		(a.Node.LocalIPs == nil) == (b.Node.LocalIPs == nil) && slices.Equal(a.Config.ClusterCIDRs, b.Config.ClusterCIDRs) &&
 		a.Config.MasqueradeBit == b.Config.MasqueradeBit && a.Config.MasqueradeAll == b.Config.MasqueradeAll &&
 		slices.Equal(a.Config.NodePortAddresses, b.Config.NodePortAddresses) &&
-		a.Config.NodePortPrimary == b.Config.NodePortPrimary &&
+		a.Config.NodePortPrimary == b.Config.NodePortPrimary && a.Config.LocalhostNodePorts == b.Config.LocalhostNodePorts &&
 		a.Config.NodePortRange == b.Config.NodePortRange && a.Config.TCPBeLiberal == b.Config.TCPBeLiberal
 }

@@ -132,6 +132,7 @@ func TestNodePrimary(t *testing.T) {
 }
 
 func TestNodePortIPs(t *testing.T) {
+	nftStyle, iptStyle := NodePortStyle{PrimaryByDefault: true}, NodePortStyle{Localhost: true}
 	v4, v4b := netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10")
 	node := Node{IPs: []netip.Addr{v4, netip.MustParseAddr("fd00:192::10"), v4b}}
 	prefixes := func(s ...string) []netip.Prefix {
@@ -142,29 +143,64 @@ func TestNodePortIPs(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct {
-		name    string
-		node    Node
-		cidrs   []netip.Prefix
-		primary bool // primaryByDefault, nftables mode
-		want    []netip.Addr
-		wantAll bool
+		name      string
+		node      Node
+		cidrs     []netip.Prefix
+		style     NodePortStyle
+		localhost bool // Config.LocalhostNodePorts
+		want      []netip.Addr
+		wantAll   bool
 	}{
 		{name: "iptables default: every local address", node: node, wantAll: true},
-		{name: "nftables default: the primary address", node: node, primary: true, want: []netip.Addr{v4}},
-		{name: "nftables default without a primary address: every address", primary: true, wantAll: true},
+		{name: "nftables default: the primary address", node: node, style: nftStyle, want: []netip.Addr{v4}},
+		{name: "nftables default without a primary address: every address", style: nftStyle, wantAll: true},
 		{name: "CIDRs pick node addresses of the family", node: node, cidrs: prefixes("198.51.100.0/24", "fd00::/8"), want: []netip.Addr{v4b}},
-		{name: "a zero-length prefix admits every address", node: node, cidrs: prefixes("0.0.0.0/0"), primary: true, wantAll: true},
+		{name: "a zero-length prefix admits every address", node: node, cidrs: prefixes("0.0.0.0/0"), style: nftStyle, wantAll: true},
 		{name: "CIDRs matching nothing admit nothing", node: node, cidrs: prefixes("10.9.0.0/16")},
 		{name: "CIDRs match the interface addresses where they are known", cidrs: prefixes("198.51.100.0/24", "127.0.0.0/8"),
 			node: Node{IPs: []netip.Addr{v4}, LocalIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), v4, v4b}}, want: []netip.Addr{v4b}},
+		{name: "iptables localhost NodePorts admit loopback addresses", cidrs: prefixes("198.51.100.0/24", "127.0.0.0/8"),
+			style: iptStyle, localhost: true, want: []netip.Addr{netip.MustParseAddr("127.0.0.1"), v4b},
+			node: Node{IPs: []netip.Addr{v4}, LocalIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), v4, v4b}}},
+		{name: "nftables never admits loopback addresses", cidrs: prefixes("198.51.100.0/24", "127.0.0.0/8"),
+			style: nftStyle, localhost: true, want: []netip.Addr{v4b},
+			node: Node{IPs: []netip.Addr{v4}, LocalIPs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), v4, v4b}}},
 		{name: "no interface address admitted", cidrs: prefixes("198.51.100.0/24"),
 			node: Node{IPs: []netip.Addr{v4b}, LocalIPs: []netip.Addr{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &Model{Family: IPv4, Node: tc.node, Config: Config{NodePortAddresses: tc.cidrs}}
-			got, all := m.NodePortIPs(tc.primary)
+			m := &Model{Family: IPv4, Node: tc.node, Config: Config{NodePortAddresses: tc.cidrs, LocalhostNodePorts: tc.localhost}}
+			got, all := m.NodePortIPs(tc.style)
 			if all != tc.wantAll || !slices.Equal(got, tc.want) {
 				t.Errorf("NodePortIPs = %v, all %v; want %v, all %v", got, all, tc.want, tc.wantAll)
+			}
+		})
+	}
+}
+
+func TestLocalhostNodePorts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		family Family
+		off    bool // Config.LocalhostNodePorts false
+		cidrs  []string
+		want   bool
+	}{
+		{name: "IPv4 without NodePortAddresses", family: IPv4, want: true},
+		{name: "IPv6 never", family: IPv6},
+		{name: "turned off", family: IPv4, off: true},
+		{name: "CIDRs without loopback", family: IPv4, cidrs: []string{"10.0.0.0/8"}},
+		{name: "a CIDR inside 127.0.0.0/8", family: IPv4, cidrs: []string{"10.0.0.0/8", "127.0.0.1/32"}, want: true},
+		{name: "a CIDR around 127.0.0.0/8", family: IPv4, cidrs: []string{"96.0.0.0/3"}, want: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{LocalhostNodePorts: !tc.off}
+			for _, c := range tc.cidrs {
+				cfg.NodePortAddresses = append(cfg.NodePortAddresses, netip.MustParsePrefix(c))
+			}
+			m := &Model{Family: tc.family, Config: cfg}
+			if got := m.LocalhostNodePorts(); got != tc.want {
+				t.Errorf("LocalhostNodePorts() = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -257,6 +257,11 @@ type Config struct {
 	// the node's primary address of each family (Node.Primary) accepts
 	// NodePort traffic. A Model has it resolved into NodePortAddresses.
 	NodePortPrimary bool
+	// LocalhostNodePorts is kube-proxy's --iptables-localhost-nodeports:
+	// iptables mode also serves IPv4 NodePorts on the loopback addresses,
+	// where NodePortAddresses admits them (Model.LocalhostNodePorts).
+	// nftables mode never does, as kube-proxy's does not.
+	LocalhostNodePorts bool
 	// NodePortRange is the API server's node port range; node ports and
 	// health check node ports outside it are skipped. The zero value is
 	// DefaultNodePortRange.
@@ -315,15 +320,28 @@ func (m *Model) MayHairpin(sp *ServicePort, ep Endpoint) bool {
 	return ep.Local || ep.NodeName == "" || sp.ExternalPolicyLocal && len(m.Config.ClusterCIDRs) > 0
 }
 
+// NodePortStyle is how a backend reads NodePortAddresses, where
+// kube-proxy's modes read it differently.
+type NodePortStyle struct {
+	// PrimaryByDefault: no NodePortAddresses admits the node's primary
+	// address of the family (nftables mode), not every address.
+	PrimaryByDefault bool
+	// Localhost: the loopback addresses take NodePort traffic when
+	// LocalhostNodePorts holds (iptables mode).
+	Localhost bool
+}
+
 // NodePortIPs returns the node addresses that accept NodePort traffic,
 // or all true for every local address: kube-proxy's meaning of
 // NodePortAddresses, where a zero-length prefix admits every address
-// and, when none is given, primaryByDefault (nftables mode) admits the
-// node's primary address of the family, or every address if it has none.
-func (m *Model) NodePortIPs(primaryByDefault bool) (ips []netip.Addr, all bool) {
+// and, when none is given, style.PrimaryByDefault admits the node's
+// primary address of the family, or every address if it has none.
+// Loopback addresses are among the interfaces' addresses only where
+// style.Localhost and LocalhostNodePorts hold.
+func (m *Model) NodePortIPs(style NodePortStyle) (ips []netip.Addr, all bool) {
 	cidrs := m.Config.NodePortAddresses
 	if len(cidrs) == 0 {
-		if ip, ok := m.Node.Primary(m.Family); ok && primaryByDefault {
+		if ip, ok := m.Node.Primary(m.Family); ok && style.PrimaryByDefault {
 			return []netip.Addr{ip}, false
 		}
 		return nil, true
@@ -337,13 +355,32 @@ func (m *Model) NodePortIPs(primaryByDefault bool) (ips []netip.Addr, all bool) 
 	if candidates == nil {
 		candidates, local = m.Node.IPs, false
 	}
+	loopback := style.Localhost && m.LocalhostNodePorts()
 	for _, ip := range candidates {
-		// Of the interfaces' addresses, loopback never takes NodePorts:
-		// svcproxy serves no localhost NodePorts, and kube-proxy's
-		// nftables mode skips it too.
-		if FamilyOf(ip) == m.Family && !(local && ip.IsLoopback()) && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+		if FamilyOf(ip) == m.Family && (!local || loopback || !ip.IsLoopback()) && slices.ContainsFunc(cidrs, func(p netip.Prefix) bool { return p.Contains(ip) }) {
 			ips = append(ips, ip)
 		}
 	}
 	return ips, false
 }
+
+// LocalhostNodePorts reports whether NodePorts are served on the IPv4
+// loopback addresses in iptables mode, as kube-proxy decides it: only
+// for IPv4, where route_localnet can make them work, when
+// Config.LocalhostNodePorts asks for them and NodePortAddresses (if
+// any) has a prefix that overlaps 127.0.0.0/8.
+func (m *Model) LocalhostNodePorts() bool {
+	if m.Family != IPv4 || !m.Config.LocalhostNodePorts {
+		return false
+	}
+	cidrs := m.Config.NodePortAddresses
+	if len(cidrs) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(cidrs, func(p netip.Prefix) bool {
+		return p.Addr().IsLoopback() || p.Contains(ipv4LoopbackNet)
+	})
+}
+
+// ipv4LoopbackNet is the first address of 127.0.0.0/8.
+var ipv4LoopbackNet = netip.AddrFrom4([4]byte{127, 0, 0, 0})

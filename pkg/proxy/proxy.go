@@ -21,6 +21,8 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/health"
 	"github.com/svcproxy/svcproxy/pkg/metrics"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 	"github.com/svcproxy/svcproxy/pkg/watch"
 )
@@ -133,7 +135,12 @@ func New(cfg Config) (*Proxy, error) {
 	// for removal must fail /healthz at once, not at the next sync.
 	p.tracker.NotifyNode(p.health.SyncNode)
 	p.healthPorts = health.NewNodePortServers(health.NodePortConfig{Health: p.health,
-		PrimaryByDefault: func(f model.Family) bool { return p.node.Mode(f) == sync.ModeNFTables }})
+		Style: func(f model.Family) model.NodePortStyle {
+			if p.node.Mode(f) == sync.ModeNFTables {
+				return nftables.NodePortStyle
+			}
+			return iptables.NodePortStyle
+		}})
 	p.metricsServer = metrics.NewServer(cfg.MetricsBindAddress, p.metrics)
 	return p, nil
 }

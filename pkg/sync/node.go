@@ -8,6 +8,7 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/svcproxy/svcproxy/internal/sysctl"
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -22,6 +23,18 @@ type ConntrackCleaner interface {
 
 var _ ConntrackCleaner = (*conntrack.Cleaner)(nil)
 
+// SysctlSetter sets the node's sysctls that rules depend on.
+type SysctlSetter interface {
+	Ensure(name string, value int) (bool, error)
+}
+
+var _ SysctlSetter = (*sysctl.Sysctls)(nil)
+
+// routeLocalnet lets the node route packets to and from 127.0.0.0/8
+// beyond the loopback interface, which localhost NodePorts need once
+// DNAT has sent them to a pod.
+const routeLocalnet = "net/ipv4/conf/all/route_localnet"
+
 // Node brings this node's rules to successive models: it detects each
 // family's backend on first use, applies, and cleans up conntrack entries
 // the new rules made stale.
@@ -32,6 +45,14 @@ type Node struct {
 	Request Request
 	// Conntrack may be nil (no cleanup).
 	Conntrack ConntrackCleaner
+	// Sysctls sets route_localnet for the localhost NodePorts of
+	// iptables mode (model.Model.LocalhostNodePorts), once, as kube-proxy
+	// does at start; it may be nil when no model asks for them.
+	Sysctls SysctlSetter
+
+	// localnet is whether route_localnet is set; read and written in
+	// Apply only.
+	localnet bool
 
 	// mu guards the maps: Apply runs in the sync loop while Intact runs
 	// in a canary goroutine.
@@ -73,6 +94,9 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := n.allowLocalhostNodePorts(mode, m); err != nil {
+		return Outcome{}, err
+	}
 	a := n.applier(mode, m.Family)
 	out, err := a.Apply(ctx, m, incremental)
 	if err != nil {
@@ -91,6 +115,23 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	deleted, err := n.cleanConntrack(m)
 	out.Conntrack = &ConntrackRun{Duration: time.Since(start), Deleted: deleted}
 	return out, err
+}
+
+// allowLocalhostNodePorts sets route_localnet before the first rules
+// that serve NodePorts on 127.0.0.1 are loaded: without it, the kernel
+// drops their packets once DNAT sends them off the loopback interface.
+func (n *Node) allowLocalhostNodePorts(mode Mode, m *model.Model) error {
+	if n.localnet || mode == ModeNFTables || !m.LocalhostNodePorts() {
+		return nil
+	}
+	if n.Sysctls == nil {
+		return errors.New("localhost NodePorts need route_localnet, and there is no way to set it")
+	}
+	if _, err := n.Sysctls.Ensure(routeLocalnet, 1); err != nil {
+		return fmt.Errorf("allowing localhost NodePorts: %w", err)
+	}
+	n.localnet = true
+	return nil
 }
 
 // TakeOver removes, in both families, the rules of every backend but the

@@ -23,8 +23,8 @@ import (
 // reason README gives; any other kube-proxy metric must exist in
 // svcproxy's /metrics.
 var kubeProxyOnly = map[string]string{
-	"kubeproxy_iptables_ct_state_invalid_dropped_packets_total":     "svcproxy's iptables rules have no ctstate INVALID drop to count",
-	"kubeproxy_iptables_localhost_nodeports_accepted_packets_total": "svcproxy does not serve NodePorts on localhost",
+	"kubeproxy_iptables_ct_state_invalid_dropped_packets_total":     "svcproxy drops these packets without an nfacct counter",
+	"kubeproxy_iptables_localhost_nodeports_accepted_packets_total": "svcproxy serves localhost NodePorts without an nfacct counter",
 }
 
 // metricFamily matches a "# TYPE name type" line of the text exposition.

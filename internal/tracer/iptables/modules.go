@@ -56,23 +56,30 @@ func (p *ruleParser) addrtype() error {
 	return nil
 }
 
-// conntrack parses "--ctstate LIST". The traced packet starts a
-// connection, so only NEW matches.
+// conntrack parses "[!] --ctstate LIST". The traced packet starts a
+// connection, so it is NEW, and it is DNAT once a nat rule has DNATed it.
 func (p *ruleParser) conntrack() error {
-	if err := p.expect("--ctstate"); err != nil {
-		return err
+	opt := p.next()
+	negate := opt == "!"
+	if negate {
+		opt = p.next()
 	}
-	isNew := false
+	if opt != "--ctstate" {
+		return fmt.Errorf("conntrack: want --ctstate, got %q", opt)
+	}
+	isNew, dnat := false, false
 	for _, st := range strings.Split(p.next(), ",") {
 		switch st {
 		case "NEW":
 			isNew = true
+		case "DNAT":
+			dnat = true
 		case "RELATED", "ESTABLISHED", "INVALID", "UNTRACKED":
 		default:
 			return fmt.Errorf("conntrack: unknown state %q", st)
 		}
 	}
-	p.add(func(*walker, *state) bool { return isNew }, false)
+	p.add(func(_ *walker, s *state) bool { return isNew || dnat && s.dnat.IsValid() }, negate)
 	return nil
 }
 

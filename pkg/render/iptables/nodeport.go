@@ -21,14 +21,22 @@ func (b *builder) nodePort(s *serviceInfo) {
 	}
 }
 
+// NodePortStyle is how these rules read NodePortAddresses, as
+// kube-proxy's iptables mode does: every address by default, and the
+// loopback addresses too where localhost NodePorts are on.
+var NodePortStyle = model.NodePortStyle{Localhost: true}
+
 // nodePortsJumps returns the rules that end nat KUBE-SERVICES and send
-// traffic addressed to the node on to KUBE-NODEPORTS: any local address
-// but loopback (kube-proxy's default, so that NodePorts are not reachable
-// on 127.0.0.1, which route_localnet would require), or only the node
+// traffic addressed to the node on to KUBE-NODEPORTS: any local address,
+// but loopback unless localhost NodePorts are on (they need
+// route_localnet, and IPv6 has no such thing), or only the node
 // addresses inside NodePortAddresses.
 func (b *builder) nodePortsJumps() []string {
-	ips, all := b.m.NodePortIPs(false)
+	ips, all := b.m.NodePortIPs(NodePortStyle)
 	if all {
+		if b.m.LocalhostNodePorts() {
+			return []string{comment(nodePortsComment) + " -m addrtype --dst-type LOCAL -j " + chainNodePorts}
+		}
 		loopback := "127.0.0.0/8"
 		if b.m.Family == model.IPv6 {
 			loopback = "::1/128"

@@ -247,15 +247,13 @@ func (b *builder) natTable() Table {
 
 // filterTable returns the filter table, whose chains are all fixed.
 func (b *builder) filterTable() Table {
-	return Table{
-		Name: "filter",
-		Chains: []Chain{
-			{Name: chainServices, Rules: b.filterServices},
-			{Name: chainExternalServices, Rules: b.filterExternal},
-			{Name: chainNodePorts, Rules: b.filterNodePort},
-			{Name: chainProxyFirewall, Rules: b.filterFirewall},
-			{Name: chainForward, Rules: b.forwardRules()},
-		},
-		Jumps: filterJumps(),
-	}
+	chains, jumps := b.localnetFirewall()
+	chains = append(chains,
+		Chain{Name: chainServices, Rules: b.filterServices},
+		Chain{Name: chainExternalServices, Rules: b.filterExternal},
+		Chain{Name: chainNodePorts, Rules: b.filterNodePort},
+		Chain{Name: chainProxyFirewall, Rules: b.filterFirewall},
+		Chain{Name: chainForward, Rules: b.forwardRules()},
+	)
+	return Table{Name: "filter", Chains: chains, Jumps: append(jumps, filterJumps()...)}
 }

@@ -81,12 +81,15 @@ func staleChains(t Table, st *Saved) []string {
 
 // appendJumpFixes makes each built-in chain start with exactly t's jumps
 // in t's order. A chain already in that state is left alone, so applying
-// the same ruleset twice changes nothing; otherwise the jumps to owned
-// chains found there are deleted and all of t's jumps inserted at the top.
+// the same ruleset twice changes nothing; otherwise the jumps found there
+// to owned chains, and to the shared chains t jumps to, are deleted and
+// all of t's jumps inserted at the top.
 func appendJumpFixes(b []byte, t Table, st *Saved) []byte {
 	var chains []string
 	byChain := map[string][]string{}
+	targets := map[string]bool{}
 	for _, j := range t.Jumps {
+		targets[ruleTarget(j.Rule)] = true
 		if byChain[j.Chain] == nil {
 			chains = append(chains, j.Chain)
 		}
@@ -95,11 +98,12 @@ func appendJumpFixes(b []byte, t Table, st *Saved) []byte {
 	for _, chain := range chains {
 		want := byChain[chain]
 		existing := st.rules[chain]
-		if jumpsInPlace(existing, want) {
+		ours := func(rule string) bool { target := ruleTarget(rule); return owned(target) || targets[target] }
+		if jumpsInPlace(existing, want, ours) {
 			continue
 		}
 		for _, r := range existing {
-			if owned(ruleTarget(r)) {
+			if ours(r) {
 				b = appendRuleLine(b, "-D ", chain, r)
 			}
 		}
@@ -110,17 +114,17 @@ func appendJumpFixes(b []byte, t Table, st *Saved) []byte {
 	return b
 }
 
-// jumpsInPlace reports whether the chain's rules that jump to owned chains
-// are exactly want, in order, at the top. iptables-save may respell a
-// rule, so rules are compared by their comment and target.
-func jumpsInPlace(existing, want []string) bool {
-	var ours []string
+// jumpsInPlace reports whether the chain's rules that are ours are
+// exactly want, in order, at the top. iptables-save may respell a rule,
+// so rules are compared by their comment and target.
+func jumpsInPlace(existing, want []string, ours func(rule string) bool) bool {
+	n := 0
 	for _, r := range existing {
-		if owned(ruleTarget(r)) {
-			ours = append(ours, r)
+		if ours(r) {
+			n++
 		}
 	}
-	if len(ours) != len(want) || len(existing) < len(want) {
+	if n != len(want) || len(existing) < len(want) {
 		return false
 	}
 	for i := range want {

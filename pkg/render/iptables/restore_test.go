@@ -166,3 +166,29 @@ func TestRemovalOf(t *testing.T) {
 		t.Errorf("a table without owned chains gives %+v, want nothing", r)
 	}
 }
+
+// TestKubeletFirewallChainIsShared restores over a filter table where
+// kubelet made KUBE-FIREWALL and jumps to it first in INPUT. Without
+// localhost NodePorts svcproxy leaves both alone; with them, it fills the
+// chain and finds kubelet's jump where its own would go.
+func TestKubeletFirewallChainIsShared(t *testing.T) {
+	for _, localhost := range []bool{false, true} {
+		rs := Render(&model.Model{Family: model.IPv4, Config: model.Config{LocalhostNodePorts: localhost}})
+		filter := rs.Tables[0]
+		save := "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n" +
+			"-A INPUT -j KUBE-FIREWALL\n-A OUTPUT -j KUBE-FIREWALL\n"
+		for _, j := range filter.Jumps {
+			if ruleTarget(j.Rule) != chainLocalnetFirewall {
+				save += "-A " + j.Chain + " " + j.Rule + "\n"
+			}
+		}
+		save += "-A KUBE-FIREWALL " + localnetGuard + "\nCOMMIT\n"
+		got := string(rs.RestorePayload(ParseSave([]byte(save)), Legacy))
+		notWant := []string{"-D INPUT -j KUBE-FIREWALL", "-D OUTPUT -j KUBE-FIREWALL", "-X KUBE-FIREWALL"}
+		if localhost {
+			checkContains(t, got, []string{":KUBE-FIREWALL - [0:0]", "-A KUBE-FIREWALL " + localnetGuard}, append(notWant, "-I INPUT"))
+		} else {
+			checkContains(t, got, nil, append(notWant, ":KUBE-FIREWALL"))
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // Names of the fixed chains, sets and maps.
@@ -116,12 +118,17 @@ func (r *renderer) addFixedChains(dst string) {
 	})
 }
 
+// NodePortStyle is how these rules read NodePortAddresses, as
+// kube-proxy's nftables mode does: the primary address by default, never
+// a loopback address.
+var NodePortStyle = model.NodePortStyle{PrimaryByDefault: true}
+
 // nodePortMatch matches packets addressed to a NodePort address: those
 // in the nodeport-ips set, which by default, as in kube-proxy's nftables
 // mode, holds the node's primary address, or any local address but
 // loopback where NodePortAddresses admits every address.
 func (r *renderer) nodePortMatch() string {
-	if _, all := r.m.NodePortIPs(true); !all {
+	if _, all := r.m.NodePortIPs(NodePortStyle); !all {
 		return r.syn.ip + " daddr @" + setNodePortIPs
 	}
 	return "fib daddr type local " + r.syn.ip + " daddr != " + r.syn.loopback
@@ -147,7 +154,7 @@ func (r *renderer) addSharedObjects() {
 	for _, p := range r.m.Config.ClusterCIDRs {
 		r.setElement(setClusterCIDRs, p.String())
 	}
-	ips, _ := r.m.NodePortIPs(true)
+	ips, _ := r.m.NodePortIPs(NodePortStyle)
 	for _, ip := range ips {
 		r.setElement(setNodePortIPs, ip.String())
 	}
