@@ -40,10 +40,19 @@ func (o *renderOptions) print(ctx context.Context, out io.Writer, models []*mode
 }
 
 // apply applies every model through the backend detected for its family,
-// one atomic transaction each, as run does (sync.Node).
+// one atomic transaction each, after preparing the node for the IPv4
+// rules, as run does (sync.Node).
 func (o *renderOptions) apply(ctx context.Context, out io.Writer, models []*model.Model) error {
 	r := sync.ExecRunner{}
 	node := &sync.Node{Runner: r, Detector: o.newDetector(r), Request: o.req, Sysctls: sysctl.New("")}
+	for _, m := range models {
+		if m.Family != model.IPv4 {
+			continue
+		}
+		if _, err := node.Initialize(ctx, m.Config); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+	}
 	outcomes, err := node.Apply(ctx, models, false)
 	for i, oc := range outcomes {
 		if oc.Err == nil {

@@ -129,9 +129,34 @@ func checkDaemonSet(t *testing.T, ds *appsv1.DaemonSet) {
 		t.Errorf("svcproxy run refuses the DaemonSet's arguments: %v", err)
 	}
 	checkLeastPrivilege(t, &c)
+	checkInit(t, ds, fs)
 	spec := ds.Spec.Template.Spec
 	if !spec.HostNetwork || spec.PriorityClassName != "system-node-critical" || len(spec.Tolerations) == 0 {
 		t.Errorf("DaemonSet must use the host network, system-node-critical and tolerate every taint: %+v", spec)
+	}
+}
+
+// checkInit checks the init container: svcproxy run --init-only with
+// the container's own image and arguments, privileged, since that is
+// what it is for. fs has parsed the container's arguments.
+func checkInit(t *testing.T, ds *appsv1.DaemonSet, fs *pflag.FlagSet) {
+	t.Helper()
+	spec := ds.Spec.Template.Spec
+	if len(spec.InitContainers) != 1 {
+		t.Fatalf("%d init containers, want one", len(spec.InitContainers))
+	}
+	init, c := spec.InitContainers[0], spec.Containers[0]
+	if init.Image != c.Image || !slices.Equal(init.Args, c.Args) {
+		t.Errorf("init container runs %s %v, want the container's image and arguments, %s %v", init.Image, init.Args, c.Image, c.Args)
+	}
+	if !slices.Equal(init.Command, []string{"/usr/local/bin/svcproxy", "--init-only=true"}) {
+		t.Errorf("init container command %v, want svcproxy with --init-only", init.Command)
+	}
+	if sc := init.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
+		t.Error("init container is not privileged: /proc/sys would be read-only to it")
+	}
+	if f := fs.Lookup("init-only"); f == nil || f.Changed {
+		t.Error("the container's own arguments ask for --init-only")
 	}
 }
 

@@ -78,12 +78,21 @@ SIGTERM without removing rules, so traffic keeps flowing across restarts.`,
 	return cmd
 }
 
-// run builds the pieces and runs them until ctx is done.
+// run prepares the node and runs the proxy until ctx is done; with
+// --init-only it only prepares the node.
 func (o *runOptions) run(ctx context.Context, log *slog.Logger) error {
 	if percent, ok := runGCPercent(os.LookupEnv); ok {
 		debug.SetGCPercent(percent)
 	}
-	p, err := o.newProxy(log)
+	node, cfg, err := o.initialize(ctx, log)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	if o.kp.initOnly {
+		log.Info("node initialized; exiting as --init-only asks")
+		return nil
+	}
+	p, err := o.newProxy(log, node, cfg)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -93,16 +102,46 @@ func (o *runOptions) run(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// newProxy turns the flags into a proxy; nothing runs until its Run.
-func (o *runOptions) newProxy(log *slog.Logger) (*proxy.Proxy, error) {
+// initialize does what kube-proxy does before it starts proxying, which
+// is all that --init-only does: it applies the conntrack settings and
+// prepares the node for the rules (sync.Node.Initialize). It returns the
+// node and the proxy configuration, whose TCPBeLiberal is read once the
+// settings are in, as kube-proxy reads it.
+func (o *runOptions) initialize(ctx context.Context, log *slog.Logger) (*sync.Node, model.Config, error) {
 	req, err := sync.ParseRequest(o.request())
 	if err != nil {
-		return nil, fmt.Errorf("--proxy-mode: %w", err)
+		return nil, model.Config{}, fmt.Errorf("--proxy-mode: %w", err)
 	}
 	cfg, err := o.modelConfig()
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
+	sys := sysctl.New("")
+	changed, err := conntrack.Setter{Sysctls: sys}.Apply(o.conntrack.settings())
+	for _, c := range changed {
+		log.Info("conntrack setting applied", "setting", c)
+	}
+	if err != nil {
+		return nil, cfg, fmt.Errorf("%w (set --conntrack-max-per-core=0 to leave the node's table size as it is)", err)
+	}
+	if cfg.TCPBeLiberal, err = conntrack.TCPBeLiberal(sys); err != nil {
+		return nil, cfg, fmt.Errorf("reading the node's conntrack settings: %w", err)
+	}
+	r := sync.ExecRunner{}
+	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
+		Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sys}
+	set, err := node.Initialize(ctx, cfg)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if set {
+		log.Info("set route_localnet=1 for localhost NodePorts; --iptables-localhost-nodeports=false or --nodeport-addresses without 127.0.0.0/8 turns them off")
+	}
+	return node, cfg, nil
+}
+
+// newProxy turns the flags into a proxy; nothing runs until its Run.
+func (o *runOptions) newProxy(log *slog.Logger, node *sync.Node, cfg model.Config) (*proxy.Proxy, error) {
 	client, err := o.client()
 	if err != nil {
 		return nil, err
@@ -111,11 +150,8 @@ func (o *runOptions) newProxy(log *slog.Logger) (*proxy.Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := sync.ExecRunner{}
 	return proxy.New(proxy.Config{
-		Log: log, Client: client, NodeName: name, Model: cfg,
-		Node: &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
-			Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sysctl.New("")},
+		Log: log, Client: client, NodeName: name, Model: cfg, Node: node,
 		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod, ConfigSyncPeriod: o.kp.configSyncPeriod,
 		HealthzBindAddress: o.healthzBindAddress, MetricsBindAddress: o.metricsBindAddress,
 	})
@@ -148,10 +184,6 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 	}
 	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {
 		return cfg, fmt.Errorf("--service-node-port-range: %w", err)
-	}
-	// Read once at start, as kube-proxy does.
-	if cfg.TCPBeLiberal, err = conntrack.TCPBeLiberal(""); err != nil {
-		return cfg, fmt.Errorf("reading the node's conntrack settings: %w", err)
 	}
 	return cfg, nil
 }

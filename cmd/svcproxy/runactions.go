@@ -16,9 +16,10 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
-// oneShot runs the action kube-proxy's --version, --write-config-to,
-// --cleanup or --init-only asks for, and reports whether one did: the
-// process then exits instead of running the proxy.
+// oneShot runs the action kube-proxy's --version, --write-config-to or
+// --cleanup asks for, and reports whether one did: the process then
+// exits instead of running the proxy. (--init-only is run's: it stops
+// after the node's initialization.)
 func (o *runOptions) oneShot(ctx context.Context, out io.Writer) (bool, error) {
 	switch {
 	case o.kp.version != "":
@@ -33,9 +34,6 @@ func (o *runOptions) oneShot(ctx context.Context, out io.Writer) (bool, error) {
 		if err != nil {
 			return true, fmt.Errorf("--cleanup: %w", err)
 		}
-	case o.kp.initOnly:
-		// kube-proxy sets conntrack sysctls here; svcproxy sets none, so
-		// there is nothing to do with more privilege than run has.
 	default:
 		return false, nil
 	}
@@ -75,6 +73,7 @@ func (o *runOptions) kubeProxyConfiguration() *kubeproxy.KubeProxyConfiguration 
 		NodePortAddresses:  o.nodePortAddresses,
 		OOMScoreAdj:        ptr.To(o.kp.oomScoreAdj),
 		ConfigSyncPeriod:   metav1.Duration{Duration: o.kp.configSyncPeriod},
+		Conntrack:          o.conntrack.config(),
 		IPTables:           kubeproxy.KubeProxyIPTablesConfiguration{MasqueradeBit: bit, MasqueradeAll: o.masqueradeAll, SyncPeriod: sync, MinSyncPeriod: minSync, LocalhostNodePorts: ptr.To(o.localhostNodePorts)},
 		NFTables:           kubeproxy.KubeProxyNFTablesConfiguration{MasqueradeBit: bit, MasqueradeAll: o.masqueradeAll, SyncPeriod: sync, MinSyncPeriod: minSync},
 	}

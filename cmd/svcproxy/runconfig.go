@@ -35,6 +35,7 @@ type runOptions struct {
 	minSyncPeriod      time.Duration
 	noSanityCheck      bool
 	nodePortRange      string
+	conntrack          conntrackOptions
 	// kp holds the rest of kube-proxy's command line.
 	kp kubeProxyFlags
 }
@@ -59,6 +60,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	}
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports and health check node ports outside it are skipped")
+	o.conntrack.addFlags(f)
 	o.kp.addFlags(f)
 }
 
@@ -78,6 +80,8 @@ var supportedConfigFields = []string{
 	"configSyncPeriod", "oomScoreAdj",
 	"hostnameOverride", "healthzBindAddress", "metricsBindAddress", "mode",
 	"clusterCIDR", "nodePortAddresses", "detectLocalMode",
+	"conntrack.maxPerCore", "conntrack.min", "conntrack.tcpEstablishedTimeout", "conntrack.tcpCloseWaitTimeout",
+	"conntrack.tcpBeLiberal", "conntrack.udpTimeout", "conntrack.udpStreamTimeout",
 	"iptables.masqueradeAll", "iptables.masqueradeBit", "iptables.localhostNodePorts", "iptables.syncPeriod", "iptables.minSyncPeriod",
 	"nftables.masqueradeAll", "nftables.masqueradeBit", "nftables.syncPeriod", "nftables.minSyncPeriod",
 }
@@ -146,6 +150,7 @@ func (o *runOptions) applyConfig(cfg *kubeproxy.KubeProxyConfiguration, changed 
 		set("nodeport-addresses", func() { o.nodePortAddresses = cfg.NodePortAddresses })
 	}
 	o.applyModeConfig(cfg, set)
+	o.conntrack.applyConfig(cfg.Conntrack, set)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
@@ -66,6 +67,9 @@ func TestLoadConfig(t *testing.T) {
 				if !o.localhostNodePorts {
 					t.Error("localhostNodePorts: null turned localhost NodePorts off")
 				}
+				if got := o.conntrack.settings(); got != conntrack.DefaultSettings {
+					t.Errorf("conntrack settings %+v, want kube-proxy's defaults for its nulls", got)
+				}
 			},
 		},
 		{
@@ -95,6 +99,17 @@ func TestLoadConfig(t *testing.T) {
 			check: func(t *testing.T, o *runOptions) {
 				if strings.Join(o.clusterCIDRs, ",") != "10.9.0.0/16" || o.syncPeriod != 5*time.Second {
 					t.Errorf("flags overridden by the file: %v %v", o.clusterCIDRs, o.syncPeriod)
+				}
+			},
+		},
+		{
+			name: "a conntrack section",
+			config: strings.Replace(strings.Replace(kubeadmConfig, "%s", "iptables", 1), "  maxPerCore: null\n",
+				"  maxPerCore: 0\n  tcpEstablishedTimeout: 0s\n  tcpBeLiberal: true\n  udpStreamTimeout: 2m\n", 1),
+			check: func(t *testing.T, o *runOptions) {
+				want := conntrack.Settings{Min: 131072, TCPCloseWaitTimeout: time.Hour, TCPBeLiberal: true, UDPStreamTimeout: 2 * time.Minute}
+				if got := o.conntrack.settings(); got != want {
+					t.Errorf("conntrack settings %+v, want %+v", got, want)
 				}
 			},
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/svcproxy/svcproxy/internal/kubeapi"
+	"github.com/svcproxy/svcproxy/pkg/conntrack"
 )
 
 // helpFlag matches a flag line of kube-proxy --help: "  -v, --v Level"
@@ -86,11 +87,18 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 					k.oomScoreAdj == -998 && k.configSyncPeriod == time.Minute
 			}},
 		{name: "settings svcproxy does not apply",
-			args: []string{"--conntrack-max-per-core=0", "--conntrack-tcp-be-liberal", "--feature-gates=A=true,B=false",
-				"--ipvs-scheduler=rr", "--bind-address=192.168.0.10", "--profiling"},
-			check: func(o *runOptions) bool { return true },
-			notApplied: []string{"--conntrack-max-per-core", "--conntrack-tcp-be-liberal", "--feature-gates",
-				"--ipvs-scheduler", "--bind-address", "--profiling"}},
+			args:       []string{"--feature-gates=A=true,B=false", "--ipvs-scheduler=rr", "--bind-address=192.168.0.10", "--profiling"},
+			check:      func(o *runOptions) bool { return true },
+			notApplied: []string{"--feature-gates", "--ipvs-scheduler", "--bind-address", "--profiling"}},
+		{name: "conntrack settings",
+			args: []string{"--conntrack-max-per-core=0", "--conntrack-min=1000", "--conntrack-tcp-be-liberal",
+				"--conntrack-tcp-timeout-established=2h", "--conntrack-tcp-timeout-close-wait=10m",
+				"--conntrack-udp-timeout=30s", "--conntrack-udp-timeout-stream=2m"},
+			check: func(o *runOptions) bool {
+				return o.conntrack.settings() == conntrack.Settings{Min: 1000, TCPBeLiberal: true,
+					TCPEstablishedTimeout: 2 * time.Hour, TCPCloseWaitTimeout: 10 * time.Minute,
+					UDPTimeout: 30 * time.Second, UDPStreamTimeout: 2 * time.Minute}
+			}},
 		{name: "localhost NodePorts",
 			args:  []string{"--iptables-localhost-nodeports=false"},
 			check: func(o *runOptions) bool { return !o.localhostNodePorts }},
@@ -99,7 +107,7 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 				k := o.kp
 				return k.apiQPS == 5 && k.apiBurst == 10 && k.apiContentType == "application/vnd.kubernetes.protobuf" &&
 					k.oomScoreAdj == -999 && k.configSyncPeriod == 15*time.Minute && k.loggingFormat == "text" &&
-					o.localhostNodePorts
+					o.localhostNodePorts && o.conntrack.settings() == conntrack.DefaultSettings
 			}},
 	}
 	for _, tt := range tests {
@@ -154,7 +162,8 @@ func TestWriteConfigReadsBack(t *testing.T) {
 	args := []string{"--kubeconfig=/etc/kubernetes/proxy.conf", "--hostname-override=node-a", "--proxy-mode=nftables",
 		"--cluster-cidr=10.1.0.0/16,fd00:1::/64", "--nodeport-addresses=192.168.0.0/24", "--masquerade-all",
 		"--iptables-masquerade-bit=12", "--sync-period=45s", "--min-sync-period=2s", "--kube-api-qps=20",
-		"--kube-api-burst=40", "--config-sync-period=5m", "--oom-score-adj=-500"}
+		"--kube-api-burst=40", "--config-sync-period=5m", "--oom-score-adj=-500", "--iptables-localhost-nodeports=false",
+		"--conntrack-max-per-core=0", "--conntrack-tcp-be-liberal", "--conntrack-udp-timeout=30s", "--conntrack-tcp-timeout-close-wait=0"}
 	written := &runOptions{}
 	f := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	written.addFlags(f)

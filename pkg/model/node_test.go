@@ -180,11 +180,12 @@ func TestNodePortIPs(t *testing.T) {
 
 func TestLocalhostNodePorts(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		family Family
-		off    bool // Config.LocalhostNodePorts false
-		cidrs  []string
-		want   bool
+		name    string
+		family  Family
+		off     bool // Config.LocalhostNodePorts false
+		primary bool // Config.NodePortPrimary
+		cidrs   []string
+		want    bool
 	}{
 		{name: "IPv4 without NodePortAddresses", family: IPv4, want: true},
 		{name: "IPv6 never", family: IPv6},
@@ -192,9 +193,11 @@ func TestLocalhostNodePorts(t *testing.T) {
 		{name: "CIDRs without loopback", family: IPv4, cidrs: []string{"10.0.0.0/8"}},
 		{name: "a CIDR inside 127.0.0.0/8", family: IPv4, cidrs: []string{"10.0.0.0/8", "127.0.0.1/32"}, want: true},
 		{name: "a CIDR around 127.0.0.0/8", family: IPv4, cidrs: []string{"96.0.0.0/3"}, want: true},
+		{name: "CIDRs of the other family only: every IPv4 address", family: IPv4, cidrs: []string{"fd00::/8"}, want: true},
+		{name: "primary", family: IPv4, primary: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{LocalhostNodePorts: !tc.off}
+			cfg := Config{LocalhostNodePorts: !tc.off, NodePortPrimary: tc.primary}
 			for _, c := range tc.cidrs {
 				cfg.NodePortAddresses = append(cfg.NodePortAddresses, netip.MustParsePrefix(c))
 			}

@@ -364,22 +364,30 @@ func (m *Model) NodePortIPs(style NodePortStyle) (ips []netip.Addr, all bool) {
 	return ips, false
 }
 
-// LocalhostNodePorts reports whether NodePorts are served on the IPv4
-// loopback addresses in iptables mode, as kube-proxy decides it: only
-// for IPv4, where route_localnet can make them work, when
-// Config.LocalhostNodePorts asks for them and NodePortAddresses (if
-// any) has a prefix that overlaps 127.0.0.0/8.
-func (m *Model) LocalhostNodePorts() bool {
-	if m.Family != IPv4 || !m.Config.LocalhostNodePorts {
+// LocalhostNodePorts reports whether this family's NodePorts are served
+// on the loopback addresses in iptables mode (Config.LocalhostNodePortsFor).
+func (m *Model) LocalhostNodePorts() bool { return m.Config.LocalhostNodePortsFor(m.Family) }
+
+// LocalhostNodePortsFor reports whether iptables mode serves a family's
+// NodePorts on its loopback addresses, as kube-proxy decides it: only for
+// IPv4, where route_localnet can make them work, when LocalhostNodePorts
+// asks for them and NodePortAddresses, if it has any prefix of the
+// family, has one that overlaps 127.0.0.0/8.
+func (c Config) LocalhostNodePortsFor(f Family) bool {
+	if f != IPv4 || !c.LocalhostNodePorts || c.NodePortPrimary {
 		return false
 	}
-	cidrs := m.Config.NodePortAddresses
-	if len(cidrs) == 0 {
-		return true
+	any4 := false
+	for _, p := range c.NodePortAddresses {
+		if !p.Addr().Is4() {
+			continue
+		}
+		if p.Addr().IsLoopback() || p.Contains(ipv4LoopbackNet) {
+			return true
+		}
+		any4 = true
 	}
-	return slices.ContainsFunc(cidrs, func(p netip.Prefix) bool {
-		return p.Addr().IsLoopback() || p.Contains(ipv4LoopbackNet)
-	})
+	return !any4
 }
 
 // ipv4LoopbackNet is the first address of 127.0.0.0/8.

@@ -12,8 +12,8 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// TestLocalhostNodePorts applies the traffic Services, localhost
-// NodePorts asked for, through Node in each mode. As kube-proxy's,
+// TestLocalhostNodePorts initializes the node for localhost NodePorts and
+// applies the traffic Services through Node in each mode. As kube-proxy's,
 // iptables mode sets route_localnet and serves 127.0.0.1:NODEPORT from
 // the node, masqueraded to the node's address; nftables mode does
 // neither. Where route_localnet is set, KUBE-FIREWALL keeps a neighbour
@@ -27,10 +27,13 @@ func TestLocalhostNodePorts(t *testing.T) {
 			sys := sysctl.New("/run/netns/" + e.topo.Node.Name)
 			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Sysctls: sys}
 			m := trafficModelWith(t, trafficServices, func(_ *model.Input, cfg *model.Config) { cfg.LocalhostNodePorts = true })
+			served := mode != ModeNFTables
+			if changed, err := n.Initialize(context.Background(), m.Config); err != nil || changed != served {
+				t.Fatalf("Initialize = %v, %v; want changed: %v", changed, err, served)
+			}
 			if _, err := n.Apply(context.Background(), []*model.Model{m}, false); err != nil {
 				t.Fatal(err)
 			}
-			served := mode != ModeNFTables
 			if v, _, err := sys.Get(routeLocalnet); err != nil || (v == 1) != served {
 				t.Errorf("route_localnet = %d, %v; want it set: %v", v, err, served)
 			}

@@ -45,14 +45,9 @@ type Node struct {
 	Request Request
 	// Conntrack may be nil (no cleanup).
 	Conntrack ConntrackCleaner
-	// Sysctls sets route_localnet for the localhost NodePorts of
-	// iptables mode (model.Model.LocalhostNodePorts), once, as kube-proxy
-	// does at start; it may be nil when no model asks for them.
+	// Sysctls sets what Initialize sets; it may be nil when Initialize
+	// is not called.
 	Sysctls SysctlSetter
-
-	// localnet is whether route_localnet is set; read and written in
-	// Apply only.
-	localnet bool
 
 	// mu guards the maps: Apply runs in the sync loop while Intact runs
 	// in a canary goroutine.
@@ -94,9 +89,6 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := n.allowLocalhostNodePorts(mode, m); err != nil {
-		return Outcome{}, err
-	}
 	a := n.applier(mode, m.Family)
 	out, err := a.Apply(ctx, m, incremental)
 	if err != nil {
@@ -117,21 +109,28 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	return out, err
 }
 
-// allowLocalhostNodePorts sets route_localnet before the first rules
-// that serve NodePorts on 127.0.0.1 are loaded: without it, the kernel
-// drops their packets once DNAT sends them off the loopback interface.
-func (n *Node) allowLocalhostNodePorts(mode Mode, m *model.Model) error {
-	if n.localnet || mode == ModeNFTables || !m.LocalhostNodePorts() {
-		return nil
+// Initialize prepares the node for rules of cfg, as kube-proxy does when
+// it starts: it detects the IPv4 backend and, if that is iptables and
+// cfg serves localhost NodePorts (model.Config.LocalhostNodePortsFor),
+// sets route_localnet. Without it the kernel drops their packets once
+// DNAT has sent them off the loopback interface. It reports whether it
+// changed the sysctl.
+func (n *Node) Initialize(ctx context.Context, cfg model.Config) (bool, error) {
+	if !cfg.LocalhostNodePortsFor(model.IPv4) {
+		return false, nil
+	}
+	mode, err := n.mode(ctx, model.IPv4)
+	if err != nil || mode == ModeNFTables {
+		return false, err
 	}
 	if n.Sysctls == nil {
-		return errors.New("localhost NodePorts need route_localnet, and there is no way to set it")
+		return false, errors.New("localhost NodePorts need route_localnet, and there is no way to set it")
 	}
-	if _, err := n.Sysctls.Ensure(routeLocalnet, 1); err != nil {
-		return fmt.Errorf("allowing localhost NodePorts: %w", err)
+	changed, err := n.Sysctls.Ensure(routeLocalnet, 1)
+	if err != nil {
+		return false, fmt.Errorf("allowing localhost NodePorts: %w", err)
 	}
-	n.localnet = true
-	return nil
+	return changed, nil
 }
 
 // TakeOver removes, in both families, the rules of every backend but the

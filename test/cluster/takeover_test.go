@@ -231,8 +231,11 @@ func userCheckout(t *testing.T, extra ...edit) string {
 	t.Helper()
 	manifest := string(readFile(t, filepath.Join(repoRoot(t), "deploy", "svcproxy.yaml")))
 	edits := append([]edit{
-		{"image: svcproxy:dev", "image: " + svcproxyImage},
-		{"--cluster-cidr=10.244.0.0/16", "--cluster-cidr=" + clusterCIDR},
+		{"image: &image svcproxy:dev", "image: &image " + svcproxyImage},
+		// The node is a network namespace, where nf_conntrack_max is the
+		// host's and read-only: its size is not a test's to set, as
+		// testdata/kube-proxy.yaml says to kube-proxy (kind does too).
+		{"--cluster-cidr=10.244.0.0/16", "--cluster-cidr=" + clusterCIDR + "\n        - --conntrack-max-per-core=0"},
 	}, extra...)
 	for _, edit := range edits {
 		if n := strings.Count(manifest, edit.old); n != 1 {

@@ -116,7 +116,10 @@ func (c *cluster) startProxy(t *testing.T) {
 	argv := append(c.topo.Node.Prefix(), svcproxyBin, "run",
 		"--kubeconfig", c.api.Kubeconfig, "--hostname-override", "node-a", "--proxy-mode", c.mode,
 		"--cluster-cidr", "10.1.0.0/16", "--min-sync-period", "100ms", "--sync-period", proxySyncPeriod,
-		"--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249")
+		"--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249",
+		// The node is a network namespace: conntrack's table size is the
+		// host's to set, not a test's.
+		"--conntrack-max-per-core", "0")
 	c.proxy = exec.Command(argv[0], argv[1:]...)
 	c.proxy.Stdout, c.proxy.Stderr = c.logs, c.logs
 	if err := c.proxy.Start(); err != nil {

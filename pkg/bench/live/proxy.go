@@ -132,6 +132,9 @@ func command(api *kubeapi.Server, l launch) (argv, env []string, err error) {
 		"--cluster-cidr", "10.0.0.0/8", "--metrics-bind-address", metricsAddress,
 		"--healthz-bind-address", "127.0.0.1:10256",
 		"--iptables-min-sync-period", "1s", "--iptables-sync-period", "30s",
+		// The node is a network namespace: conntrack's table size is
+		// the host's, which neither proxy may set from there.
+		"--conntrack-max-per-core", "0",
 	}
 	env = os.Environ()
 	if l.proxy == SvcProxy {
@@ -146,9 +149,7 @@ func command(api *kubeapi.Server, l launch) (argv, env []string, err error) {
 		}
 		env = append(env, "PATH="+path+":"+os.Getenv("PATH"))
 	}
-	// conntrack-max-per-core 0 leaves the host-wide conntrack table size
-	// alone, which a proxy in a namespace has no business changing.
-	return append(append([]string{l.binary}, common...), "--proxy-mode", proxyMode, "--conntrack-max-per-core", "0"), env, nil
+	return append(append([]string{l.binary}, common...), "--proxy-mode", proxyMode), env, nil
 }
 
 // iptablesPath makes a directory whose iptables commands are those of the
