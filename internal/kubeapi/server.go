@@ -178,6 +178,9 @@ func apiserverArgs(opts Options, certs *pki) []string {
 		// Priority and fairness only adds startup work for a server that
 		// never sees contention, and would throttle a benchmark's writes.
 		"--enable-priority-and-fairness=false",
+		// As on a kubeadm cluster: node components such as a service
+		// proxy, or its init container, run privileged.
+		"--allow-privileged=true",
 	)
 	if opts.Nodes {
 		return append(args, nodeArgs(certs)...)
@@ -213,8 +216,6 @@ func nodeArgs(certs *pki) []string {
 		// The Node authorizer lets each kubelet, with its system:node
 		// certificate, read what its own pods need and nothing else.
 		"--authorization-mode=Node,RBAC",
-		// Node components such as a service proxy run privileged.
-		"--allow-privileged=true",
 		// Node names do not resolve, so logs and exec reach the kubelet at
 		// the address it reports.
 		"--kubelet-preferred-address-types=InternalIP",
