@@ -1,7 +1,7 @@
 // Package sysctl reads and writes the integer sysctls of one network
 // namespace under /proc/sys. The net.* sysctls belong to the namespace
-// of whoever opens the file, so each access runs on a thread that has
-// entered the namespace.
+// of whoever opens the file, so each access runs in the namespace
+// (nsexec).
 package sysctl
 
 import (
@@ -10,11 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"runtime"
 	"strconv"
 	"strings"
 
-	"github.com/vishvananda/netns"
+	"github.com/svcproxy/svcproxy/internal/nsexec"
 )
 
 // procSys is where the kernel's sysctls are.
@@ -72,34 +71,5 @@ func (s *Sysctls) Ensure(name string, value int) (bool, error) {
 	return true, nil
 }
 
-// in runs fn in the namespace: on a thread locked to it for the call, and
-// returned to the process's namespace after.
-func (s *Sysctls) in(fn func() error) error {
-	if s.netns == "" {
-		return fn()
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return fmt.Errorf("reading this thread's network namespace: %w", err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromPath(s.netns)
-	if err != nil {
-		return fmt.Errorf("opening network namespace %s: %w", s.netns, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return fmt.Errorf("entering network namespace %s: %w", s.netns, err)
-	}
-	err = fn()
-	if rerr := netns.Set(orig); rerr != nil {
-		// A thread stuck in the wrong namespace must not go back to the
-		// pool: locked once more, it stays with this goroutine, and the
-		// runtime ends it when the goroutine ends.
-		runtime.LockOSThread()
-		return errors.Join(err, fmt.Errorf("returning to the process's network namespace: %w", rerr))
-	}
-	return err
-}
+// in runs fn in the namespace.
+func (s *Sysctls) in(fn func() error) error { return nsexec.Do(s.netns, fn) }

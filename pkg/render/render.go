@@ -12,8 +12,10 @@
 //     why only a full load will do.
 //   - State.Commit(delta) records a delta once the kernel took it, and
 //     State.Counts says what the table then holds, for metrics.
-//   - Canary names the object whose presence proves the rules are still
-//     in the kernel.
+//   - The canary says whether the rules are still in the kernel:
+//     nftables.NewCanary names the rules every hooked chain must hold,
+//     iptables.State.Intact checks the tables as saved against what was
+//     loaded.
 //
 // Renderers are pure: no I/O, no clock, no logging. Only they write rule
 // syntax.

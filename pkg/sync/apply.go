@@ -62,12 +62,19 @@ type ConntrackRun struct {
 	Deleted  int
 }
 
-// NewApplier returns the applier of a detected mode for one family.
+// NewApplier returns the applier of a detected mode for one family, in
+// the process's network namespace.
 func NewApplier(r Runner, mode Mode, family model.Family) Applier {
+	return newApplier(r, mode, family, "")
+}
+
+// newApplier is NewApplier for r's commands working in the network
+// namespace at netns.
+func newApplier(r Runner, mode Mode, family model.Family, netns string) Applier {
 	if mode == ModeNFTables {
 		return &NFTables{Family: family, Runner: r}
 	}
-	return &IPTables{Family: family, Mode: mode, Runner: r}
+	return &IPTables{Family: family, Mode: mode, Runner: r, NetNS: netns}
 }
 
 // applyEither is the choice both appliers make for family: with

@@ -24,7 +24,14 @@ type IPTables struct {
 	// Mode is ModeIPTablesNFT or ModeIPTablesLegacy.
 	Mode   Mode
 	Runner Runner
+	// NetNS is the network namespace the Runner's commands work in, for
+	// the canary's own reads ("" for the process's).
+	NetNS string
 
+	// verified is the tables' stamp (xtablesStamp, nftGeneration) when
+	// the canary last found them intact; "" when they have changed since,
+	// by an apply or anything else.
+	verified string
 	// state is what the last successful apply loaded, nil when that is
 	// unknown (before the first apply, after a failure).
 	state *iptables.State
@@ -41,6 +48,7 @@ type IPTables struct {
 // tools are never touched. If the kernel rejects the payload, the error
 // quotes the rejected line.
 func (a *IPTables) Apply(ctx context.Context, m *model.Model, incremental bool) (Outcome, error) {
+	a.verified = ""
 	out, err := applyEither(a.Family, incremental,
 		func() error { return a.applyDelta(ctx, m) },
 		func() error { return a.applyFull(ctx, m) },
@@ -60,7 +68,11 @@ func (a *IPTables) Apply(ctx context.Context, m *model.Model, incremental bool) 
 func (a *IPTables) applyFull(ctx context.Context, m *model.Model) error {
 	a.state = nil
 	rs := iptables.Render(m)
-	saved, err := a.save(ctx, rs)
+	names := make([]string, len(rs.Tables))
+	for i, t := range rs.Tables {
+		names[i] = t.Name
+	}
+	saved, err := a.save(ctx, names)
 	if err != nil {
 		return err
 	}
@@ -102,16 +114,16 @@ func (a *IPTables) command(tool string) string {
 	return IPTablesCommand(a.Family, a.Mode, tool)
 }
 
-// save returns the tables rs has as they are now.
-func (a *IPTables) save(ctx context.Context, rs *iptables.Ruleset) (map[string]*iptables.Saved, error) {
+// save returns the named tables as they are now.
+func (a *IPTables) save(ctx context.Context, names []string) (map[string]*iptables.Saved, error) {
 	tables := map[string]*iptables.Saved{}
-	for _, t := range rs.Tables {
-		out, err := a.Runner.Run(ctx, nil, a.command("save"), "-t", t.Name)
+	for _, name := range names {
+		out, err := a.Runner.Run(ctx, nil, a.command("save"), "-t", name)
 		if err != nil {
-			return nil, fmt.Errorf("reading the %s table: %w", t.Name, err)
+			return nil, fmt.Errorf("reading the %s table: %w", name, err)
 		}
-		if st := iptables.ParseSave(out)[t.Name]; st != nil {
-			tables[t.Name] = st
+		if st := iptables.ParseSave(out)[name]; st != nil {
+			tables[name] = st
 		}
 	}
 	return tables, nil
@@ -147,19 +159,38 @@ func (a *IPTables) restore(ctx context.Context, payload []byte) error {
 	return fmt.Errorf("applying %s %s rules: %w", a.Family, a.Mode, err)
 }
 
-// Intact reports whether the canary rule of the last successful apply is
-// still in the nat table.
+// Intact reports whether the tables still hold what the last successful
+// apply loaded (iptables.State.Intact): every chain with its rules, and
+// every jump from the built-in chains in place. The tables are read in
+// full only when their stamp, which costs the same whatever their size,
+// shows that something changed them since the last check found them
+// intact; an apply counts as a change.
 func (a *IPTables) Intact(ctx context.Context) (bool, error) {
 	if a.state == nil {
 		return true, nil
 	}
-	c := iptables.NewCanary()
-	_, err := a.Runner.Run(ctx, nil, a.command(""), append([]string{xtablesWait, "-t", c.Table, "-C", c.Chain}, c.Rule...)...)
-	var ce *CommandError
-	if errors.As(err, &ce) && ce.ExitCode == 1 {
-		return false, nil
+	stamp, stampErr := a.stamp()
+	if stampErr == nil && stamp == a.verified {
+		return true, nil
 	}
-	return err == nil, err
+	saved, err := a.save(ctx, a.state.Tables())
+	if err != nil {
+		return false, err
+	}
+	ok := a.state.Intact(saved)
+	if ok && stampErr == nil {
+		a.verified = stamp
+	}
+	return ok, nil
+}
+
+// stamp returns the tables' stamp: x_tables' summary of them for
+// iptables-legacy, the nftables generation for iptables-nft.
+func (a *IPTables) stamp() (string, error) {
+	if a.Mode == ModeIPTablesNFT {
+		return nftGeneration(a.NetNS)
+	}
+	return xtablesStamp(a.NetNS, a.Family, a.state.Tables())
 }
 
 // RejectedError is a ruleset the kernel or the restore tool refused; the

@@ -48,6 +48,13 @@ type Node struct {
 	// Sysctls sets what Initialize sets; it may be nil when Initialize
 	// is not called.
 	Sysctls SysctlSetter
+	// NetNS is the network namespace Runner's commands work in, for what
+	// the appliers read without a command ("" for the process's).
+	NetNS string
+
+	// busy serializes Apply and Intact, which both use what the appliers
+	// remember of the loaded rules.
+	busy stdsync.Mutex
 
 	// mu guards the maps: Apply runs in the sync loop while Intact runs
 	// in a canary goroutine.
@@ -63,6 +70,8 @@ type Node struct {
 // its previous rules; the others are still applied, and the error names
 // every failure. There is one Outcome a model, failed or not.
 func (n *Node) Apply(ctx context.Context, models []*model.Model, incremental bool) ([]Outcome, error) {
+	n.busy.Lock()
+	defer n.busy.Unlock()
 	var errs []error
 	outs := make([]Outcome, 0, len(models))
 	for _, m := range models {
@@ -170,7 +179,7 @@ func (n *Node) applier(mode Mode, family model.Family) Applier {
 		n.appliers = map[model.Family]Applier{}
 	}
 	if n.appliers[family] == nil {
-		n.appliers[family] = NewApplier(n.Runner, mode, family)
+		n.appliers[family] = newApplier(n.Runner, mode, family, n.NetNS)
 	}
 	return n.appliers[family]
 }
@@ -197,6 +206,8 @@ func (n *Node) mode(ctx context.Context, family model.Family) (Mode, error) {
 // is cheap enough to run every few seconds, so rules another program
 // flushed are noticed well before the next periodic full sync.
 func (n *Node) Intact(ctx context.Context) (bool, error) {
+	n.busy.Lock()
+	defer n.busy.Unlock()
 	n.mu.Lock()
 	var appliers []Applier
 	for _, fam := range model.Families {

@@ -44,7 +44,7 @@ func appliedNode(t *testing.T, mode Mode) (*Node, *netns.NS, []*model.Model) {
 	t.Helper()
 	ns := netnstest.New(t)
 	r := ExecRunner{Prefix: ns.Prefix()}
-	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode)}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), NetNS: "/run/netns/" + ns.Name}
 	models := []*model.Model{trafficModel(t, trafficServices)}
 	if _, err := n.Apply(context.Background(), models, false); err != nil {
 		t.Fatal(err)
@@ -175,4 +175,100 @@ func TestNFTablesCanaryNoticesEveryChain(t *testing.T) {
 	if len(seen) < 9 {
 		t.Errorf("the canary watches %d chains, want every hooked chain and the dispatch chain", len(seen))
 	}
+}
+
+// countingRunner counts the commands it runs.
+type countingRunner struct {
+	Runner
+	runs int
+}
+
+func (c *countingRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	c.runs++
+	return c.Runner.Run(ctx, stdin, name, args...)
+}
+
+// TestIPTablesCanaryNoticesEveryHook breaks, one at a time, each thing
+// the iptables rules hang from: every jump from a built-in chain, and the
+// dispatch chains. Intact must notice each, and a new Apply repair it.
+// Between changes, a check reads no table: it runs no command at all.
+func TestIPTablesCanaryNoticesEveryHook(t *testing.T) {
+	for _, mode := range []Mode{ModeIPTablesNFT, ModeIPTablesLegacy} {
+		t.Run(string(mode), func(t *testing.T) {
+			netnstest.RequireRoot(t, "iptables-legacy", "iptables-nft")
+			ns := netnstest.New(t)
+			r := &countingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
+			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), NetNS: "/run/netns/" + ns.Name}
+			models := []*model.Model{trafficModelWith(t, trafficServices, func(_ *model.Input, cfg *model.Config) { cfg.LocalhostNodePorts = true })}
+			ctx := context.Background()
+			if _, err := n.Apply(ctx, models, false); err != nil {
+				t.Fatal(err)
+			}
+			for _, breakage := range canaryBreakages(t, ns, iptablesBinary(mode)) {
+				checkIntact(t, n, true)
+				before := r.runs
+				checkIntact(t, n, true)
+				if r.runs != before {
+					t.Errorf("a check of unchanged tables ran %d commands", r.runs-before)
+				}
+				if _, err := ns.Run(nil, breakage[0], breakage[1:]...); err != nil {
+					t.Fatalf("%v: %v", breakage, err)
+				}
+				if ok, err := n.Intact(ctx); err != nil || ok {
+					t.Errorf("after %v: Intact = %v, %v; want false", breakage[1:], ok, err)
+				}
+				if _, err := n.Apply(ctx, models, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkIntact(t, n, true)
+		})
+	}
+}
+
+// canaryBreakages lists commands that each break one thing the rules
+// hang from: every jump svcproxy puts in a built-in chain, as rendered,
+// and the flush of each dispatch chain that has rules.
+func canaryBreakages(t *testing.T, ns *netns.NS, bin string) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, table := range []string{"filter", "nat"} {
+		rules, err := ns.Run(nil, bin, "-t", table, "-S")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(rules) {
+			fields := strings.Fields(line)
+			builtin := len(fields) > 1 && fields[0] == "-A" && strings.ToUpper(fields[1]) == fields[1] && !strings.HasPrefix(fields[1], "KUBE-")
+			if builtin && strings.Contains(line, "-j KUBE-") {
+				out = append(out, append([]string{bin, "-t", table, "-D"}, shellFields(line[3:])...))
+			}
+		}
+		for _, chain := range []string{"KUBE-SERVICES", "KUBE-NODEPORTS"} {
+			// An empty chain's flush changes nothing.
+			if rules, err := ns.Run(nil, bin, "-t", table, "-S", chain); err == nil && strings.Count(rules, "\n") > 1 {
+				out = append(out, []string{bin, "-t", table, "-F", chain})
+			}
+		}
+	}
+	if len(out) < 15 {
+		t.Fatalf("%d breakages, want every jump of both tables and the dispatch chains", len(out))
+	}
+	return out
+}
+
+// shellFields splits an iptables -S line into arguments, keeping a
+// quoted comment whole.
+func shellFields(line string) []string {
+	var out []string
+	for rest := strings.TrimSpace(line); rest != ""; rest = strings.TrimSpace(rest) {
+		if q, ok := strings.CutPrefix(rest, `"`); ok {
+			word, after, _ := strings.Cut(q, `"`)
+			out, rest = append(out, word), after
+			continue
+		}
+		word, after, _ := strings.Cut(rest, " ")
+		out, rest = append(out, word), after
+	}
+	return out
 }

@@ -17,6 +17,9 @@ import (
 type State struct {
 	family model.Family
 	tables map[string]map[string]chainState
+	// jumps are each table's jumps from the built-in chains, which
+	// deltas never change.
+	jumps map[string][]Jump
 	// order is the tables' order in the ruleset, for Counts.
 	order []string
 	// model is the model the chains were rendered from, or nil when its
@@ -48,8 +51,9 @@ func hashRules(rules []string) uint64 {
 
 // State returns the state of the kernel once rs is loaded in full.
 func (rs *Ruleset) State() *State {
-	st := &State{family: rs.Family, tables: map[string]map[string]chainState{}, model: rs.model}
+	st := &State{family: rs.Family, tables: map[string]map[string]chainState{}, jumps: map[string][]Jump{}, model: rs.model}
 	for _, t := range rs.Tables {
+		st.jumps[t.Name] = t.Jumps
 		chains := make(map[string]chainState, len(t.Chains))
 		for _, c := range t.Chains {
 			chains[c.Name] = chainState{hash: hashRules(c.Rules), rules: len(c.Rules)}
@@ -62,6 +66,9 @@ func (rs *Ruleset) State() *State {
 	}
 	return st
 }
+
+// Tables returns the names of the loaded tables.
+func (st *State) Tables() []string { return st.order }
 
 // Counts returns what the loaded tables hold.
 func (st *State) Counts() []render.Counts {

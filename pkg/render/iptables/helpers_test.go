@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/tracer"
@@ -129,4 +130,26 @@ func packet(t *testing.T, s string) tracer.Packet {
 // be its own client.
 func onOtherNode(sp *model.ServicePort) {
 	sp.ClusterEndpoints[1].NodeName = "node-b"
+}
+
+// args splits a rendered rule into the arguments iptables takes, keeping
+// a quoted comment as one argument without its quotes. Rendered comments
+// never contain quotes, so no escaping is needed.
+func args(rule string) []string {
+	var out []string
+	for {
+		rule = strings.TrimLeft(rule, " ")
+		if rule == "" {
+			return out
+		}
+		if rest, ok := strings.CutPrefix(rule, `"`); ok {
+			word, after, _ := strings.Cut(rest, `"`)
+			out = append(out, word)
+			rule = after
+			continue
+		}
+		word, rest, _ := strings.Cut(rule, " ")
+		out = append(out, word)
+		rule = rest
+	}
 }

@@ -85,33 +85,56 @@ func staleChains(t Table, st *Saved) []string {
 // to owned chains, and to the shared chains t jumps to, are deleted and
 // all of t's jumps inserted at the top.
 func appendJumpFixes(b []byte, t Table, st *Saved) []byte {
-	var chains []string
-	byChain := map[string][]string{}
-	targets := map[string]bool{}
-	for _, j := range t.Jumps {
-		targets[ruleTarget(j.Rule)] = true
-		if byChain[j.Chain] == nil {
-			chains = append(chains, j.Chain)
-		}
-		byChain[j.Chain] = append(byChain[j.Chain], j.Rule)
-	}
-	for _, chain := range chains {
-		want := byChain[chain]
-		existing := st.rules[chain]
-		ours := func(rule string) bool { target := ruleTarget(rule); return owned(target) || targets[target] }
-		if jumpsInPlace(existing, want, ours) {
+	jumps := groupJumps(t.Jumps)
+	for _, chain := range jumps.chains {
+		if jumps.inPlace(st, chain) {
 			continue
 		}
-		for _, r := range existing {
-			if ours(r) {
+		for _, r := range st.rules[chain] {
+			if jumps.ours(r) {
 				b = appendRuleLine(b, "-D ", chain, r)
 			}
 		}
+		want := jumps.want[chain]
 		for i := len(want) - 1; i >= 0; i-- {
 			b = appendRuleLine(b, "-I ", chain+" 1", want[i])
 		}
 	}
 	return b
+}
+
+// builtinJumps are a table's jumps by built-in chain.
+type builtinJumps struct {
+	// chains are the built-in chains in the order the jumps name them.
+	chains []string
+	want   map[string][]string
+	// targets are the chains jumped to, shared ones among them.
+	targets map[string]bool
+}
+
+func groupJumps(jumps []Jump) builtinJumps {
+	g := builtinJumps{want: map[string][]string{}, targets: map[string]bool{}}
+	for _, j := range jumps {
+		g.targets[ruleTarget(j.Rule)] = true
+		if g.want[j.Chain] == nil {
+			g.chains = append(g.chains, j.Chain)
+		}
+		g.want[j.Chain] = append(g.want[j.Chain], j.Rule)
+	}
+	return g
+}
+
+// ours reports whether a rule of a built-in chain is svcproxy's: a jump
+// to an owned chain, or to a shared one that svcproxy jumps to.
+func (g builtinJumps) ours(rule string) bool {
+	target := ruleTarget(rule)
+	return owned(target) || g.targets[target]
+}
+
+// inPlace reports whether chain, as saved, starts with exactly its
+// jumps, in order, and has no other rule of svcproxy's.
+func (g builtinJumps) inPlace(st *Saved, chain string) bool {
+	return jumpsInPlace(st.rules[chain], g.want[chain], g.ours)
 }
 
 // jumpsInPlace reports whether the chain's rules that are ours are

@@ -9,6 +9,8 @@ import (
 // jumps in the built-in chains, other tools' references).
 type Saved struct {
 	chains []string
+	// counts holds the number of rules of every chain.
+	counts map[string]int
 	// rules holds each chain's rules as iptables-save spells them (after
 	// "-A CHAIN "), except those of owned chains: a restore replaces them
 	// without looking, and at 10,000 Services they are most of the dump.
@@ -31,8 +33,10 @@ func ParseSave(out []byte) map[string]*Saved {
 		case strings.HasPrefix(line, ":"):
 			name, _, _ := strings.Cut(line[1:], " ")
 			cur.chains = append(cur.chains, name)
+			cur.counts[name] = 0
 		case strings.HasPrefix(line, "-A "):
 			chain, rule, _ := strings.Cut(line[3:], " ")
+			cur.counts[chain]++
 			if !owned(chain) {
 				cur.rules[chain] = append(cur.rules[chain], rule)
 			}
@@ -41,7 +45,7 @@ func ParseSave(out []byte) map[string]*Saved {
 	return tables
 }
 
-func emptySaved() *Saved { return &Saved{rules: map[string][]string{}} }
+func emptySaved() *Saved { return &Saved{counts: map[string]int{}, rules: map[string][]string{}} }
 
 // ruleTarget returns the chain or target a saved rule jumps to, or "".
 func ruleTarget(rule string) string {
