@@ -27,6 +27,7 @@ var nodeProxier = map[string][]string{
 	"/events":                         {"create", "patch", "update"},
 	"events.k8s.io/events":            {"create", "patch", "update"},
 	"discovery.k8s.io/endpointslices": {"list", "watch"},
+	"networking.k8s.io/servicecidrs":  {"list", "watch"},
 }
 
 // TestDeployManifests checks deploy/svcproxy.yaml against what it must
@@ -88,6 +89,7 @@ var informed = map[string][]string{
 	"/services":                       {"list", "watch"},
 	"/nodes":                          {"list", "watch"},
 	"discovery.k8s.io/endpointslices": {"list", "watch"},
+	"networking.k8s.io/servicecidrs":  {"list", "watch"},
 }
 
 func checkRole(t *testing.T, role *rbacv1.ClusterRole) {

@@ -215,7 +215,7 @@ func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config
 	if err != nil {
 		return model.Input{}, cfg, nil, err
 	}
-	return model.Input{Services: objs.Services, EndpointSlices: objs.EndpointSlices, Node: node}, cfg, warnings, nil
+	return model.Input{Services: objs.Services, EndpointSlices: objs.EndpointSlices, ServiceCIDRs: objs.ServiceCIDRs, Node: node}, cfg, warnings, nil
 }
 
 // node picks this node: the Node object named by --node-name, or the only

@@ -10,6 +10,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -33,6 +34,8 @@ var (
 	serviceListType       = typeMeta{APIVersion: "v1", Kind: "ServiceList"}
 	endpointSliceListType = typeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSliceList"}
 	nodeListType          = typeMeta{APIVersion: "v1", Kind: "NodeList"}
+	serviceCIDRType       = typeMeta{APIVersion: "networking.k8s.io/v1", Kind: "ServiceCIDR"}
+	serviceCIDRListType   = typeMeta{APIVersion: "networking.k8s.io/v1", Kind: "ServiceCIDRList"}
 )
 
 // listItemTypes maps each List type read to the type of its items. Typed
@@ -43,6 +46,7 @@ var listItemTypes = map[typeMeta]typeMeta{
 	serviceListType:       serviceType,
 	endpointSliceListType: endpointSliceType,
 	nodeListType:          nodeType,
+	serviceCIDRListType:   serviceCIDRType,
 }
 
 // decoder decodes manifest streams into one set of Objects.
@@ -173,6 +177,13 @@ func (d *decoder) decodeTyped(loc location, data []byte, tm typeMeta) error {
 		}
 		node.APIVersion, node.Kind = tm.APIVersion, tm.Kind
 		d.objs.Nodes = append(d.objs.Nodes, node)
+	case serviceCIDRType:
+		cidr, err := decodeInto[networkingv1.ServiceCIDR](d, loc, data, tm)
+		if err != nil {
+			return err
+		}
+		cidr.APIVersion, cidr.Kind = tm.APIVersion, tm.Kind
+		d.objs.ServiceCIDRs = append(d.objs.ServiceCIDRs, cidr)
 	default:
 		d.warn(loc, tm.Kind, objectName(data), skipReason(tm))
 	}

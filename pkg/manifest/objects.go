@@ -20,6 +20,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // Objects is what a set of manifests holds, each kind in the order the
@@ -29,6 +30,7 @@ type Objects struct {
 	Services       []*v1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
 	Nodes          []*v1.Node
+	ServiceCIDRs   []*networkingv1.ServiceCIDR
 }
 
 // StdinPath is the path LoadPath reads from its stdin argument.

@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	networking "k8s.io/api/networking/v1"
 )
 
 // Input is the cluster state a Model is built from. The objects are only
@@ -15,6 +16,9 @@ import (
 type Input struct {
 	Services       []*v1.Service
 	EndpointSlices []*discovery.EndpointSlice
+	// ServiceCIDRs are the ranges the API server allocates cluster IPs
+	// from; none where the cluster has no such objects.
+	ServiceCIDRs []*networking.ServiceCIDR
 	// Node is this node, with addresses of every family.
 	Node Node
 }

@@ -42,7 +42,11 @@ type Builder struct {
 	families map[Family]int
 	// orphans are the warnings of EndpointSlices that name no Service.
 	orphans []Warning
-	built   bool
+	// serviceCIDRs are the input's, read again on every build: there
+	// are a handful.
+	serviceCIDRs []serviceCIDR
+	cidrWarnings warnings
+	built        bool
 }
 
 // unit is what one Service key builds to: its ports in each family, and
@@ -72,6 +76,7 @@ func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 		b.setUnit(key, g)
 	}
 	b.orphans = orphanWarnings(orphans, in.Node.Name)
+	b.readServiceCIDRs(in)
 	b.built = true
 	return b.assemble()
 }
@@ -94,10 +99,17 @@ func (b *Builder) Update(in Input, changed []ServiceKey) ([]*Model, []Warning) {
 		b.setUnit(key, groups[key])
 	}
 	b.orphans = orphanWarnings(orphans, in.Node.Name)
+	b.readServiceCIDRs(in)
 	if !slices.Equal(before, presentOf(b.node, b.families)) {
 		return b.Build(in)
 	}
 	return b.assemble()
+}
+
+// readServiceCIDRs parses the input's ServiceCIDRs.
+func (b *Builder) readServiceCIDRs(in Input) {
+	b.cidrWarnings = nil
+	b.serviceCIDRs = parseServiceCIDRs(in.ServiceCIDRs, &b.cidrWarnings)
 }
 
 // objects are the objects of one Service key.
@@ -224,8 +236,10 @@ func presentOf(node Node, families map[Family]int) []Family {
 // the Models' sort order.
 func (b *Builder) assemble() ([]*Model, []Warning) {
 	var models []*Model
+	warn := slices.Clone(b.cidrWarnings)
 	for _, fam := range presentOf(b.node, b.families) {
 		m := &Model{Family: fam, Node: b.nodes[fam], Config: configOfFamily(b.cfg, fam, b.nodes[fam])}
+		m.ServiceCIDRs = serviceCIDRsOfFamily(b.serviceCIDRs, fam, m.Node, m.Config.ClusterCIDRs, &warn)
 		// A family without ports keeps nil Services, not an empty list,
 		// so that Models that say the same compare equal however they
 		// were reached.
@@ -237,11 +251,11 @@ func (b *Builder) assemble() ([]*Model, []Warning) {
 		}
 		models = append(models, m)
 	}
-	var warn []Warning
+	var out []Warning
 	for _, k := range b.keys {
-		warn = append(warn, b.units[k].warnings...)
+		out = append(out, b.units[k].warnings...)
 	}
-	return models, append(warn, b.orphans...)
+	return models, append(append(out, b.orphans...), warn...)
 }
 
 // sameNode reports whether two nodes are the same for the rules.

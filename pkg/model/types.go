@@ -305,6 +305,9 @@ type Model struct {
 	Config Config
 	// Services is sorted by port name and protocol.
 	Services []*ServicePort
+	// ServiceCIDRs are the family's ranges of cluster IPs, sorted: an
+	// address in them that no Service holds is allocated to none.
+	ServiceCIDRs []netip.Prefix
 }
 
 // MayHairpin reports whether ep can be its own client through this

@@ -18,8 +18,9 @@ type Changes struct {
 	// Node appeared or went away.
 	NodeChanged bool
 	// Full is true when every Service must be treated as touched: on the
-	// first Snapshot, and whenever NodeChanged is true, since node addresses
-	// and zone reach every Service's rules.
+	// first Snapshot, whenever NodeChanged is true, since node addresses
+	// and zone reach every Service's rules, and when a ServiceCIDR
+	// changed.
 	Full bool
 	// OldestChange is when the oldest change still in effect was recorded;
 	// zero when there is none.

@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	networking "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -78,6 +79,15 @@ func sameNode(a, b *v1.Node) bool {
 	na, _ := model.NodeFromObject(a)
 	nb, _ := model.NodeFromObject(b)
 	return na.Zone == nb.Zone && slices.Equal(na.IPs, nb.IPs)
+}
+
+// sameServiceCIDR reports whether two versions of a ServiceCIDR give the
+// same ranges.
+func sameServiceCIDR(a, b *networking.ServiceCIDR) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.Equal(a.Spec.CIDRs, b.Spec.CIDRs)
 }
 
 // triggerTime returns the slice's change trigger time, zero when the

@@ -7,15 +7,16 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	networking "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
-// Tracker holds the current Services, EndpointSlices and Node, fed by
-// informer event handlers, and the changes since the last Snapshot. It is
-// safe for concurrent use; handlers of different informers call it from
-// different goroutines.
+// Tracker holds the current Services, EndpointSlices, ServiceCIDRs and
+// Node, fed by informer event handlers, and the changes since the last
+// Snapshot. It is safe for concurrent use; handlers of different
+// informers call it from different goroutines.
 //
 // The Tracker never modifies the objects it is given and hands the same
 // pointers out in Snapshots: like the informer cache they come from, they
@@ -28,6 +29,7 @@ type Tracker struct {
 	services *objectChanges[*v1.Service]
 	slices   *objectChanges[*discovery.EndpointSlice]
 	node     *objectChanges[*v1.Node]
+	cidrs    *objectChanges[*networking.ServiceCIDR]
 	// snapshotted is set by the first Snapshot; until then every Snapshot
 	// is full.
 	snapshotted bool
@@ -44,6 +46,7 @@ func NewTracker(nodeName string) *Tracker {
 		services: newObjectChanges(sameService),
 		slices:   newObjectChanges(sameSlice),
 		node:     newObjectChanges(sameNode),
+		cidrs:    newObjectChanges(sameServiceCIDR),
 	}
 }
 
@@ -93,6 +96,23 @@ func (t *Tracker) OnNodeAdd(node *v1.Node) { t.setNode(node) }
 
 // OnNodeUpdate records a change of this node's Node.
 func (t *Tracker) OnNodeUpdate(_, newNode *v1.Node) { t.setNode(newNode) }
+
+// OnServiceCIDRAdd records a new ServiceCIDR.
+func (t *Tracker) OnServiceCIDRAdd(cidr *networking.ServiceCIDR) { t.setServiceCIDR(cidr) }
+
+// OnServiceCIDRUpdate records a changed ServiceCIDR.
+func (t *Tracker) OnServiceCIDRUpdate(_, cidr *networking.ServiceCIDR) { t.setServiceCIDR(cidr) }
+
+func (t *Tracker) setServiceCIDR(cidr *networking.ServiceCIDR) {
+	if cidr == nil {
+		return
+	}
+	t.record(func(now time.Time) bool { return t.cidrs.record(cidr.Name, cidr, now, time.Time{}) })
+}
+
+func (t *Tracker) deleteServiceCIDR(name string) {
+	t.record(func(now time.Time) bool { return t.cidrs.record(name, nil, now, time.Time{}) })
+}
 
 // PendingChanges returns how many Services and EndpointSlices have a
 // change the next Snapshot reports.
@@ -191,6 +211,7 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 	in := model.Input{
 		Services:       t.services.objects(),
 		EndpointSlices: t.slices.objects(),
+		ServiceCIDRs:   t.cidrs.objects(),
 		Node:           model.Node{Name: t.nodeName},
 	}
 	node, warnings := model.NodeFromObject(t.node.current[t.nodeName])
@@ -225,6 +246,11 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 	}
 	for _, p := range t.node.take() {
 		ch.NodeChanged, ch.Full, ch.NodeWarnings = true, true, warnings
+		ch.noteSince(p.since)
+	}
+	// ServiceCIDRs reach a rule that no Service owns.
+	for _, p := range t.cidrs.take() {
+		ch.Full = true
 		ch.noteSince(p.since)
 	}
 	slices.SortStableFunc(ch.Triggers, func(a, b Trigger) int { return a.Time.Compare(b.Time) })

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	networking "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
@@ -517,4 +518,32 @@ func TestChangeCounts(t *testing.T) {
 	check("after it", 0, 0, 2, 2)
 	tr.OnEndpointSliceUpdate(nil, endpointSlice("a-1", "a", []string{"10.1.1.7"}))
 	check("after one more change", 0, 1, 2, 3)
+}
+
+// TestTrackerServiceCIDRs: a new or changed range is a full change, a
+// ServiceCIDR whose ranges stay the same is none.
+func TestTrackerServiceCIDRs(t *testing.T) {
+	tr := newTestTracker()
+	tr.Snapshot()
+	cidr := &networking.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networking.ServiceCIDRSpec{CIDRs: []string{"172.30.0.0/16"}}}
+	tr.OnServiceCIDRAdd(cidr)
+	if in, ch := tr.Snapshot(); !ch.Full || len(in.ServiceCIDRs) != 1 {
+		t.Errorf("after an add: full %v, %d ServiceCIDRs", ch.Full, len(in.ServiceCIDRs))
+	}
+	relabelled := cidr.DeepCopy()
+	relabelled.Labels = map[string]string{"a": "b"}
+	tr.OnServiceCIDRUpdate(cidr, relabelled)
+	if _, ch := tr.Snapshot(); ch.Full {
+		t.Error("a ServiceCIDR with the same ranges is a change")
+	}
+	grown := cidr.DeepCopy()
+	grown.Spec.CIDRs = append(grown.Spec.CIDRs, "fd00:30::/108")
+	tr.OnServiceCIDRUpdate(relabelled, grown)
+	if _, ch := tr.Snapshot(); !ch.Full {
+		t.Error("a new range is no change")
+	}
+	tr.deleteServiceCIDR("kubernetes")
+	if in, ch := tr.Snapshot(); !ch.Full || len(in.ServiceCIDRs) != 0 {
+		t.Errorf("after a delete: full %v, %d ServiceCIDRs", ch.Full, len(in.ServiceCIDRs))
+	}
 }

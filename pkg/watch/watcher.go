@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	networking "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
@@ -17,12 +19,13 @@ import (
 )
 
 // Watcher runs the informers that feed a Tracker: Services and
-// EndpointSlices selected by LabelSelector, and the one Node named after
-// the Tracker's node.
+// EndpointSlices selected by LabelSelector, the one Node named after the
+// Tracker's node, and ServiceCIDRs where the API server has them.
 type Watcher struct {
 	tracker *Tracker
 	// factories are the shared informer factories: one for Services and
-	// EndpointSlices, one for the Node, whose field selector differs.
+	// EndpointSlices, one for the Node, whose field selector differs,
+	// and one for ServiceCIDRs, which no label selects.
 	factories []informers.SharedInformerFactory
 	// handlers report, for each informer, whether the Tracker has been
 	// given every object of the informer's initial list.
@@ -67,7 +70,39 @@ func NewWatcher(client kubernetes.Interface, tracker *Tracker, resync time.Durat
 		}
 		w.handlers = append(w.handlers, reg)
 	}
+	if err := w.watchServiceCIDRs(client, resync); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// watchServiceCIDRs adds the ServiceCIDR informer where the API server
+// serves networking.k8s.io/v1 ServiceCIDRs (Kubernetes 1.33 and later).
+// The first sync does not wait for it: its rule only drops traffic to
+// cluster IPs no Service holds, and an API server that refuses to list
+// them (an older ClusterRole) must not keep the proxy from syncing.
+func (w *Watcher) watchServiceCIDRs(client kubernetes.Interface, resync time.Duration) error {
+	if !servesServiceCIDRs(client) {
+		return nil
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(client, resync)
+	inf := f.Networking().V1().ServiceCIDRs().Informer()
+	h := handlerFor(w.tracker.OnServiceCIDRAdd, w.tracker.OnServiceCIDRUpdate, w.tracker.deleteServiceCIDR)
+	if _, err := inf.AddEventHandler(h); err != nil {
+		return fmt.Errorf("registering ServiceCIDRs handler: %w", err)
+	}
+	w.factories = append(w.factories, f)
+	return nil
+}
+
+// servesServiceCIDRs asks the API server's discovery whether it has
+// ServiceCIDRs.
+func servesServiceCIDRs(client kubernetes.Interface) bool {
+	list, err := client.Discovery().ServerResourcesForGroupVersion(networking.SchemeGroupVersion.String())
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == "servicecidrs" })
 }
 
 // Run starts the informers and blocks until ctx is done, then stops them
@@ -85,8 +120,9 @@ func (w *Watcher) Run(ctx context.Context) {
 	})
 }
 
-// HasSynced reports whether all three informers have listed their objects
-// and the Tracker has been given every one of them.
+// HasSynced reports whether the Service, EndpointSlice and Node informers
+// have listed their objects and the Tracker has been given every one of
+// them.
 func (w *Watcher) HasSynced() bool {
 	for _, h := range w.handlers {
 		if !h.HasSynced() {
@@ -99,7 +135,7 @@ func (w *Watcher) HasSynced() bool {
 // handlerFor adapts typed Tracker methods to an informer handler. Deletions
 // are by key, since a tombstone may carry no object at all.
 func handlerFor[T interface {
-	*v1.Service | *discovery.EndpointSlice | *v1.Node
+	*v1.Service | *discovery.EndpointSlice | *v1.Node | *networking.ServiceCIDR
 }](add func(T), update func(old, cur T), del func(key string)) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	networking "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -121,5 +122,38 @@ func TestNewWatcherErrors(t *testing.T) {
 				t.Error("NewWatcher succeeded, want an error")
 			}
 		})
+	}
+}
+
+// TestWatcherFollowsServiceCIDRs runs the watcher against an API server
+// that serves ServiceCIDRs: their changes reach the Tracker as full
+// changes, and the first sync did not wait for them.
+func TestWatcherFollowsServiceCIDRs(t *testing.T) {
+	client := fake.NewClientset()
+	client.Resources = []*metav1.APIResourceList{{GroupVersion: networking.SchemeGroupVersion.String(),
+		APIResources: []metav1.APIResource{{Name: "servicecidrs", Kind: "ServiceCIDR"}}}}
+	w := startWatcher(t, client)
+	cidr := &networking.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networking.ServiceCIDRSpec{CIDRs: []string{"172.30.0.0/16"}}}
+	if _, err := client.NetworkingV1().ServiceCIDRs().Create(context.Background(), cidr, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.tracker.Snapshot() // the first Snapshot is full anyway
+	eventually(t, w.tracker, "the ServiceCIDR", func(in model.Input, ch Changes) bool {
+		return len(in.ServiceCIDRs) == 1 && ch.Full
+	})
+	if err := client.NetworkingV1().ServiceCIDRs().Delete(context.Background(), "kubernetes", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, w.tracker, "the ServiceCIDR's deletion", func(in model.Input, ch Changes) bool {
+		return len(in.ServiceCIDRs) == 0 && ch.Full
+	})
+}
+
+// TestWatcherWithoutServiceCIDRs runs against an API server without
+// them: nothing waits for or watches them.
+func TestWatcherWithoutServiceCIDRs(t *testing.T) {
+	w := startWatcher(t, fake.NewClientset())
+	if len(w.factories) != 2 {
+		t.Errorf("%d informer factories, want 2 without ServiceCIDRs", len(w.factories))
 	}
 }

@@ -64,9 +64,13 @@ func (e *evaluator) expression() (action, bool, error) {
 	}
 }
 
-// member reports whether vals is in the named set ("@name") or equals a
-// literal (an address, a prefix, a protocol or a port).
+// member reports whether vals is in the named set ("@name") or an
+// anonymous one ("{ A, B }"), or equals a literal (an address, a prefix,
+// a protocol or a port).
 func (e *evaluator) member(vals []string, ref string) (bool, error) {
+	if ref == "{" {
+		return e.anonymousSet(vals)
+	}
 	if name, ok := strings.CutPrefix(ref, "@"); ok {
 		set := e.w.table.Sets[name]
 		if set == nil {
@@ -83,6 +87,25 @@ func (e *evaluator) member(vals []string, ref string) (bool, error) {
 		return false, fmt.Errorf("unsupported comparison with %q", ref)
 	}
 	return valueMatches(ref, vals[0]), nil
+}
+
+// anonymousSet reads `{ V , ... }` and reports whether vals is one of them.
+func (e *evaluator) anonymousSet(vals []string) (bool, error) {
+	end := e.pos
+	for end < len(e.toks) && e.toks[end] != "}" {
+		end++
+	}
+	if end == len(e.toks) || len(vals) != 1 {
+		return false, fmt.Errorf("unsupported anonymous set")
+	}
+	body := strings.Join(e.toks[e.pos:end], " ")
+	e.pos = end + 1
+	for _, v := range strings.Split(body, ",") {
+		if valueMatches(strings.TrimSpace(v), vals[0]) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // vmap looks vals up in a named verdict map or an anonymous one.

@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"net/netip"
+	"strings"
 
 	"sigs.k8s.io/knftables"
 
@@ -81,14 +82,33 @@ func (r *renderer) addBaseChains() {
 	// the Service does not have: refused, as kube-proxy's nftables mode
 	// refuses it, rather than routed out of the node.
 	unknownPort := "ct state new " + r.syn.ip + " daddr @" + setClusterIPs + " reject"
+	unallocated := r.unallocatedClusterIPs()
 	for _, c := range []string{chainFilterForward, chainFilterOutputNAT} {
 		r.rule(c, unknownPort, "cluster IP ports that do not exist")
+		if unallocated != "" {
+			r.rule(c, unallocated, "cluster IPs no Service holds")
+		}
 	}
 
 	r.rule(chainNATPrerouting, "jump "+chainServices, "service dispatch")
 	r.rule(chainNATOutput, "jump "+chainServices, "service dispatch")
 	r.rule(chainNATPostrouting, "jump "+chainMasquerading, "masquerade marked and hairpin traffic")
 	r.addFixedChains(dst)
+}
+
+// unallocatedClusterIPs returns the rule that drops new traffic still
+// addressed to the ServiceCIDRs after DNAT, as kube-proxy's nftables
+// mode drops it: no Service holds such an address, and it would
+// otherwise be routed out of the node. "" when there are none.
+func (r *renderer) unallocatedClusterIPs() string {
+	if len(r.m.ServiceCIDRs) == 0 {
+		return ""
+	}
+	cidrs := make([]string, len(r.m.ServiceCIDRs))
+	for i, p := range r.m.ServiceCIDRs {
+		cidrs[i] = p.String()
+	}
+	return "ct state new " + r.syn.ip + " daddr { " + strings.Join(cidrs, ", ") + " } drop"
 }
 
 // addFixedChains adds the regular chains every table has.
