@@ -8,9 +8,8 @@ import (
 	"fmt"
 	"io"
 
-	v1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -157,36 +156,30 @@ func (d *decoder) decodeObject(loc location, data []byte, itemType typeMeta, dep
 func (d *decoder) decodeTyped(loc location, data []byte, tm typeMeta) error {
 	switch tm {
 	case serviceType:
-		svc, err := decodeInto[v1.Service](d, loc, data, tm)
-		if err != nil {
-			return err
-		}
-		svc.APIVersion, svc.Kind = tm.APIVersion, tm.Kind
-		d.objs.Services = append(d.objs.Services, svc)
+		return appendDecoded(d, loc, data, tm, &d.objs.Services)
 	case endpointSliceType:
-		slice, err := decodeInto[discoveryv1.EndpointSlice](d, loc, data, tm)
-		if err != nil {
-			return err
-		}
-		slice.APIVersion, slice.Kind = tm.APIVersion, tm.Kind
-		d.objs.EndpointSlices = append(d.objs.EndpointSlices, slice)
+		return appendDecoded(d, loc, data, tm, &d.objs.EndpointSlices)
 	case nodeType:
-		node, err := decodeInto[v1.Node](d, loc, data, tm)
-		if err != nil {
-			return err
-		}
-		node.APIVersion, node.Kind = tm.APIVersion, tm.Kind
-		d.objs.Nodes = append(d.objs.Nodes, node)
+		return appendDecoded(d, loc, data, tm, &d.objs.Nodes)
 	case serviceCIDRType:
-		cidr, err := decodeInto[networkingv1.ServiceCIDR](d, loc, data, tm)
-		if err != nil {
-			return err
-		}
-		cidr.APIVersion, cidr.Kind = tm.APIVersion, tm.Kind
-		d.objs.ServiceCIDRs = append(d.objs.ServiceCIDRs, cidr)
-	default:
-		d.warn(loc, tm.Kind, objectName(data), skipReason(tm))
+		return appendDecoded(d, loc, data, tm, &d.objs.ServiceCIDRs)
 	}
+	d.warn(loc, tm.Kind, objectName(data), skipReason(tm))
+	return nil
+}
+
+// appendDecoded decodes data as a T and appends it to list, with the
+// apiVersion and kind it was read with, which a typed List's items lack.
+func appendDecoded[T any, P interface {
+	*T
+	runtime.Object
+}](d *decoder, loc location, data []byte, tm typeMeta, list *[]P) error {
+	obj, err := decodeInto[T](d, loc, data, tm)
+	if err != nil {
+		return err
+	}
+	P(obj).GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind))
+	*list = append(*list, obj)
 	return nil
 }
 

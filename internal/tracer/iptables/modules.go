@@ -59,11 +59,7 @@ func (p *ruleParser) addrtype() error {
 // conntrack parses "[!] --ctstate LIST". The traced packet starts a
 // connection, so it is NEW, and it is DNAT once a nat rule has DNATed it.
 func (p *ruleParser) conntrack() error {
-	opt := p.next()
-	negate := opt == "!"
-	if negate {
-		opt = p.next()
-	}
+	negate, opt := p.maybeNegated()
 	if opt != "--ctstate" {
 		return fmt.Errorf("conntrack: want --ctstate, got %q", opt)
 	}
@@ -83,13 +79,18 @@ func (p *ruleParser) conntrack() error {
 	return nil
 }
 
+// maybeNegated reads an option that a "!" may come before.
+func (p *ruleParser) maybeNegated() (negate bool, opt string) {
+	opt = p.next()
+	if opt == "!" {
+		return true, p.next()
+	}
+	return false, opt
+}
+
 // markMatch parses "[!] --mark VALUE/MASK".
 func (p *ruleParser) markMatch() error {
-	opt := p.next()
-	negate := opt == "!"
-	if negate {
-		opt = p.next()
-	}
+	negate, opt := p.maybeNegated()
 	if opt != "--mark" {
 		return fmt.Errorf("mark: want --mark, got %q", opt)
 	}
