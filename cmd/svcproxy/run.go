@@ -130,13 +130,17 @@ func (o *runOptions) initialize(ctx context.Context, log *slog.Logger) (*sync.No
 	r := sync.ExecRunner{}
 	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
 		Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sys}
-	set, err := node.Initialize(ctx, cfg)
+	prep, err := node.Initialize(ctx, cfg)
 	if err != nil {
 		return nil, cfg, err
 	}
-	if set {
+	if prep.RouteLocalnet {
 		log.Info("set route_localnet=1 for localhost NodePorts; --iptables-localhost-nodeports=false or --nodeport-addresses without 127.0.0.0/8 turns them off")
 	}
+	if prep.NFAcctErr != nil {
+		log.Warn("no nfacct counters: the iptables packet counter metrics will not be updated", "err", prep.NFAcctErr)
+	}
+	cfg.NFAcctCounters = prep.NFAcctCounters
 	return node, cfg, nil
 }
 

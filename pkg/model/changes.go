@@ -89,6 +89,7 @@ func SameContext(a, b *Model) bool {
 		a.Config.MasqueradeBit == b.Config.MasqueradeBit && a.Config.MasqueradeAll == b.Config.MasqueradeAll &&
 		slices.Equal(a.Config.NodePortAddresses, b.Config.NodePortAddresses) &&
 		a.Config.NodePortPrimary == b.Config.NodePortPrimary && a.Config.LocalhostNodePorts == b.Config.LocalhostNodePorts &&
+		a.Config.NFAcctCounters == b.Config.NFAcctCounters &&
 		a.Config.NodePortRange == b.Config.NodePortRange && a.Config.TCPBeLiberal == b.Config.TCPBeLiberal &&
 		slices.Equal(a.ServiceCIDRs, b.ServiceCIDRs)
 }

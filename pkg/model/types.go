@@ -266,6 +266,10 @@ type Config struct {
 	// health check node ports outside it are skipped. The zero value is
 	// DefaultNodePortRange.
 	NodePortRange PortRange
+	// NFAcctCounters is whether kube-proxy's nfacct counters exist on the
+	// node, for iptables rules to count dropped INVALID packets and
+	// localhost NodePort packets in, as kube-proxy's do.
+	NFAcctCounters bool
 	// TCPBeLiberal is the node's nf_conntrack_tcp_be_liberal: conntrack
 	// then marks only out-of-window resets INVALID, so iptables mode
 	// forwards INVALID packets rather than drop them, as kube-proxy does.

@@ -129,6 +129,12 @@ func New(cfg Config) (*Proxy, error) {
 		p.loop.Trigger()
 	})
 	p.metrics.WatchChanges(p.tracker)
+	if cfg.Model.NFAcctCounters {
+		count := func(name string) metrics.PacketCounter {
+			return func() (uint64, error) { return sync.NFAcctPackets(cfg.Node.NetNS, name) }
+		}
+		p.metrics.CountPackets(count(iptables.NFAcctInvalidDropped), count(iptables.NFAcctLocalhostAccepted))
+	}
 	p.health = health.NewServer(health.Config{BindAddress: cfg.HealthzBindAddress, SyncPeriod: cfg.SyncPeriod,
 		Observe: p.metrics.ObserveHealthCheck}, loopState{p.loop})
 	// The health check follows the Node as its events arrive: a taint

@@ -28,8 +28,8 @@ func TestLocalhostNodePorts(t *testing.T) {
 			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Sysctls: sys}
 			m := trafficModelWith(t, trafficServices, func(_ *model.Input, cfg *model.Config) { cfg.LocalhostNodePorts = true })
 			served := mode != ModeNFTables
-			if changed, err := n.Initialize(context.Background(), m.Config); err != nil || changed != served {
-				t.Fatalf("Initialize = %v, %v; want changed: %v", changed, err, served)
+			if prep, err := n.Initialize(context.Background(), m.Config); err != nil || prep.RouteLocalnet != served {
+				t.Fatalf("Initialize = %+v, %v; want route_localnet set: %v", prep, err, served)
 			}
 			if _, err := n.Apply(context.Background(), []*model.Model{m}, false); err != nil {
 				t.Fatal(err)

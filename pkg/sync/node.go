@@ -11,6 +11,7 @@ import (
 	"github.com/svcproxy/svcproxy/internal/sysctl"
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 )
 
 // ConntrackCleaner deletes stale UDP conntrack entries. UDP has no
@@ -118,28 +119,44 @@ func (n *Node) applyFamily(ctx context.Context, m *model.Model, incremental bool
 	return out, err
 }
 
+// Init is what Initialize prepared.
+type Init struct {
+	// RouteLocalnet is whether it set route_localnet.
+	RouteLocalnet bool
+	// NFAcctCounters is whether kube-proxy's nfacct counters exist, for
+	// the iptables rules to count packets in (model.Config.NFAcctCounters);
+	// NFAcctErr says why not where making them failed (a kernel without
+	// nfnetlink_acct, say): the rules then count nothing, as kube-proxy's.
+	NFAcctCounters bool
+	NFAcctErr      error
+}
+
 // Initialize prepares the node for rules of cfg, as kube-proxy does when
-// it starts: it detects the IPv4 backend and, if that is iptables and
-// cfg serves localhost NodePorts (model.Config.LocalhostNodePortsFor),
-// sets route_localnet. Without it the kernel drops their packets once
-// DNAT has sent them off the loopback interface. It reports whether it
-// changed the sysctl.
-func (n *Node) Initialize(ctx context.Context, cfg model.Config) (bool, error) {
-	if !cfg.LocalhostNodePortsFor(model.IPv4) {
-		return false, nil
-	}
+// it starts: it detects the IPv4 backend and, if that is iptables, makes
+// kube-proxy's nfacct counters and, where cfg serves localhost NodePorts
+// (model.Config.LocalhostNodePortsFor), sets route_localnet. Without it
+// the kernel drops their packets once DNAT has sent them off the
+// loopback interface.
+func (n *Node) Initialize(ctx context.Context, cfg model.Config) (Init, error) {
 	mode, err := n.mode(ctx, model.IPv4)
 	if err != nil || mode == ModeNFTables {
-		return false, err
+		return Init{}, err
+	}
+	var in Init
+	for _, name := range []string{iptables.NFAcctInvalidDropped, iptables.NFAcctLocalhostAccepted} {
+		in.NFAcctErr = errors.Join(in.NFAcctErr, ensureNFAcct(n.NetNS, name))
+	}
+	in.NFAcctCounters = in.NFAcctErr == nil
+	if !cfg.LocalhostNodePortsFor(model.IPv4) {
+		return in, nil
 	}
 	if n.Sysctls == nil {
-		return false, errors.New("localhost NodePorts need route_localnet, and there is no way to set it")
+		return in, errors.New("localhost NodePorts need route_localnet, and there is no way to set it")
 	}
-	changed, err := n.Sysctls.Ensure(routeLocalnet, 1)
-	if err != nil {
-		return false, fmt.Errorf("allowing localhost NodePorts: %w", err)
+	if in.RouteLocalnet, err = n.Sysctls.Ensure(routeLocalnet, 1); err != nil {
+		return in, fmt.Errorf("allowing localhost NodePorts: %w", err)
 	}
-	return changed, nil
+	return in, nil
 }
 
 // TakeOver removes, in both families, the rules of every backend but the

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -76,72 +75,16 @@ func getinfo(fd, level int, table string) ([]byte, error) {
 // network namespace at netns, which every committed transaction
 // increments: for iptables-nft and for nftables mode alike.
 func nftGeneration(netns string) (string, error) {
-	var gen uint32
-	err := nsexec.Do(netns, func() error {
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-		if err != nil {
-			return fmt.Errorf("opening a netfilter netlink socket: %w", err)
-		}
-		defer unix.Close(fd)
-		tv := unix.Timeval{Sec: 5}
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return fmt.Errorf("setting the netlink socket's timeout: %w", err)
-		}
-		gen, err = askGeneration(fd)
-		return err
-	})
+	msgs, err := nfnetlink(netns, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETGEN, 0, nil)
 	if err != nil {
 		return "", fmt.Errorf("reading the nftables generation: %w", err)
 	}
-	return fmt.Sprint(gen), nil
-}
-
-// askGeneration sends NFT_MSG_GETGEN and reads NFTA_GEN_ID from the
-// answer.
-func askGeneration(fd int) (uint32, error) {
-	const nfgenmsgLen = 4 // family, version, resource id
-	req := make([]byte, unix.NLMSG_HDRLEN+nfgenmsgLen)
-	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
-	binary.NativeEndian.PutUint16(req[4:], unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETGEN)
-	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST)
-	binary.NativeEndian.PutUint32(req[8:], 1)
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, err
-	}
-	buf := make([]byte, 4096)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
-	if err != nil {
-		return 0, err
-	}
-	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-	if err != nil {
-		return 0, err
-	}
 	for _, m := range msgs {
-		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
-			return 0, unix.Errno(-int32(binary.NativeEndian.Uint32(m.Data)))
-		}
 		if m.Header.Type == unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWGEN && len(m.Data) >= nfgenmsgLen {
-			if id, ok := genID(m.Data[nfgenmsgLen:]); ok {
-				return id, nil
+			if id, ok := attribute(m.Data[nfgenmsgLen:], unix.NFTA_GEN_ID); ok && len(id) == 4 {
+				return fmt.Sprint(binary.BigEndian.Uint32(id)), nil
 			}
 		}
 	}
-	return 0, errors.New("no generation in the kernel's answer")
-}
-
-// genID finds NFTA_GEN_ID, a big-endian 32-bit attribute, in attrs.
-func genID(attrs []byte) (uint32, bool) {
-	for len(attrs) >= unix.NLA_HDRLEN {
-		l := int(binary.NativeEndian.Uint16(attrs))
-		typ := binary.NativeEndian.Uint16(attrs[2:]) &^ unix.NLA_F_NESTED
-		if l < unix.NLA_HDRLEN || l > len(attrs) {
-			return 0, false
-		}
-		if typ == unix.NFTA_GEN_ID && l >= unix.NLA_HDRLEN+4 {
-			return binary.BigEndian.Uint32(attrs[unix.NLA_HDRLEN:]), true
-		}
-		attrs = attrs[(l+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1):]
-	}
-	return 0, false
+	return "", errors.New("reading the nftables generation: no generation in the kernel's answer")
 }

@@ -19,14 +19,6 @@ import (
 	"github.com/svcproxy/svcproxy/internal/testnet"
 )
 
-// kubeProxyOnly are kube-proxy metrics svcproxy does not have, each for a
-// reason README gives; any other kube-proxy metric must exist in
-// svcproxy's /metrics.
-var kubeProxyOnly = map[string]string{
-	"kubeproxy_iptables_ct_state_invalid_dropped_packets_total":     "svcproxy drops these packets without an nfacct counter",
-	"kubeproxy_iptables_localhost_nodeports_accepted_packets_total": "svcproxy serves localhost NodePorts without an nfacct counter",
-}
-
 // metricFamily matches a "# TYPE name type" line of the text exposition.
 var metricFamily = regexp.MustCompile(`(?m)^# TYPE (kubeproxy_[a-z0-9_]+) ([a-z]+)$`)
 
@@ -65,9 +57,6 @@ func TestKubeProxyMetricNames(t *testing.T) {
 	for _, m := range metricFamily.FindAllStringSubmatch(theirs, -1) {
 		name, typ := m[1], m[2]
 		listed = append(listed, name)
-		if _, skip := kubeProxyOnly[name]; skip {
-			continue
-		}
 		if got, ok := have[name]; !ok || got != typ {
 			t.Errorf("kube-proxy's %s %s: svcproxy has %q", typ, name, got)
 		}

@@ -26,3 +26,20 @@ func (b *builder) localnetFirewall() ([]Chain, []Jump) {
 	return []Chain{{Name: chainLocalnetFirewall, Rules: []string{localnetGuard}}},
 		[]Jump{{Chain: "INPUT", Rule: jump}, {Chain: "OUTPUT", Rule: jump}}
 }
+
+// The nfacct counters kube-proxy's iptables rules count packets in, and
+// so svcproxy's where they exist (model.Config.NFAcctCounters): those
+// dropped as INVALID, and those accepted on localhost NodePorts.
+const (
+	NFAcctInvalidDropped    = "ct_state_invalid_dropped_pkts"
+	NFAcctLocalhostAccepted = "localhost_nps_accepted_pkts"
+)
+
+// count returns the match that counts a rule's packets in the named
+// nfacct counter, or nothing where the counters do not exist.
+func (b *builder) count(counter string) string {
+	if !b.m.Config.NFAcctCounters {
+		return ""
+	}
+	return " -m nfacct --nfacct-name " + counter
+}

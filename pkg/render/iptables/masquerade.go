@@ -75,7 +75,7 @@ func (b *builder) clusterIPMasqRule(s *serviceInfo) string {
 func (b *builder) forwardRules() []string {
 	rules := make([]string, 0, 3)
 	if !b.m.Config.TCPBeLiberal {
-		rules = append(rules, "-m conntrack --ctstate INVALID -j DROP")
+		rules = append(rules, "-m conntrack --ctstate INVALID"+b.count(NFAcctInvalidDropped)+" -j DROP")
 	}
 	return append(rules,
 		comment("kubernetes forwarding rules")+" -m mark --mark "+b.markMask+" -j ACCEPT",

@@ -12,6 +12,13 @@ func (b *builder) nodePort(s *serviceInfo) {
 	}
 	dst := s.proto + " --dport " + port(s.sp.NodePort)
 	if s.hasEXT {
+		// Packets to the loopback addresses are counted on their way,
+		// by a rule of their own before the general one, as kube-proxy
+		// counts them.
+		if b.m.LocalhostNodePorts() && b.m.Config.NFAcctCounters {
+			b.natNodePorts = append(b.natNodePorts, comment(s.name+" nodePort")+" "+s.proto+" -d 127.0.0.0/8 --dport "+port(s.sp.NodePort)+
+				b.count(NFAcctLocalhostAccepted)+" -j "+s.ext)
+		}
 		b.natNodePorts = append(b.natNodePorts, comment(s.name+" nodePort")+" "+dst+" -j "+s.ext)
 	}
 	if !s.hasExtEndpoints {

@@ -192,3 +192,28 @@ func TestKubeletFirewallChainIsShared(t *testing.T) {
 		}
 	}
 }
+
+// TestNFAcctCounters renders with the counters: the INVALID drop and the
+// localhost NodePorts count in kube-proxy's counters, and the tracer still
+// finds the same outcomes; without them, no rule names a counter.
+func TestNFAcctCounters(t *testing.T) {
+	m := newModel([]string{podCIDR}, servicePort(withNodePort))
+	m.Config.LocalhostNodePorts = true
+	without := string(Render(m).Payload())
+	m.Config.NFAcctCounters = true
+	with := string(Render(m).Payload())
+	if strings.Contains(without, "nfacct") {
+		t.Errorf("rules name a counter though there are none:\n%s", without)
+	}
+	checkContains(t, with, []string{
+		"-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name " + NFAcctInvalidDropped + " -j DROP",
+		"-d 127.0.0.0/8 --dport 30080 -m nfacct --nfacct-name " + NFAcctLocalhostAccepted + " -j KUBE-EXT-",
+	}, nil)
+	plain := *m
+	plain.Config.NFAcctCounters = false
+	for _, p := range []string{"node 127.0.0.1 tcp 127.0.0.1:30080", "203.0.113.7 tcp 192.168.0.10:30080", "10.1.0.9 tcp 172.30.0.41:80"} {
+		if got, want := trace(t, m, packet(t, p)), trace(t, &plain, packet(t, p)); got != want {
+			t.Errorf("%s: %s with the counters, %s without", p, got, want)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package sync
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/svcproxy/svcproxy/internal/nsexec"
+)
+
+// nfgenmsgLen is the size of struct nfgenmsg, which starts the payload of
+// every nfnetlink message: family, version, resource id.
+const nfgenmsgLen = 4
+
+// nfnetlink sends one request to a netfilter netlink subsystem in the
+// network namespace at netns and returns the messages of its answer, up
+// to the kernel's acknowledgement or error. msgType is the subsystem
+// shifted left by 8, or'ed with the message; attrs are the request's
+// attributes, encoded (nlattr).
+func nfnetlink(netns string, msgType, flags uint16, attrs []byte) ([]syscall.NetlinkMessage, error) {
+	var msgs []syscall.NetlinkMessage
+	err := nsexec.Do(netns, func() error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		if err != nil {
+			return fmt.Errorf("opening a netfilter netlink socket: %w", err)
+		}
+		defer unix.Close(fd)
+		tv := unix.Timeval{Sec: 5}
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return fmt.Errorf("setting the netlink socket's timeout: %w", err)
+		}
+		req := make([]byte, unix.NLMSG_HDRLEN+nfgenmsgLen, unix.NLMSG_HDRLEN+nfgenmsgLen+len(attrs))
+		req = append(req, attrs...)
+		binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+		binary.NativeEndian.PutUint16(req[4:], msgType)
+		binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|flags)
+		binary.NativeEndian.PutUint32(req[8:], 1)
+		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return err
+		}
+		msgs, err = receive(fd)
+		return err
+	})
+	return msgs, err
+}
+
+// receive reads the answer to a request: its messages, until the
+// acknowledgement, an error, or a message that needs none.
+func receive(fd int) ([]syscall.NetlinkMessage, error) {
+	var out []syscall.NetlinkMessage
+	for {
+		// A buffer per read: the messages kept point into it.
+		buf := make([]byte, 16384)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return out, err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return out, err
+		}
+		for _, m := range msgs {
+			if m.Header.Type != unix.NLMSG_ERROR {
+				out = append(out, m)
+				continue
+			}
+			if len(m.Data) < 4 {
+				return out, errors.New("a truncated netlink error")
+			}
+			if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
+				return out, unix.Errno(-code)
+			}
+			return out, nil
+		}
+		if len(out) > 0 && out[len(out)-1].Header.Flags&unix.NLM_F_MULTI == 0 {
+			return out, nil
+		}
+	}
+}
+
+// attribute returns the value of the attribute of type typ in attrs.
+func attribute(attrs []byte, typ uint16) ([]byte, bool) {
+	for len(attrs) >= unix.NLA_HDRLEN {
+		l := int(binary.NativeEndian.Uint16(attrs))
+		t := binary.NativeEndian.Uint16(attrs[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if l < unix.NLA_HDRLEN || l > len(attrs) {
+			return nil, false
+		}
+		if t == typ {
+			return attrs[unix.NLA_HDRLEN:l], true
+		}
+		attrs = attrs[min(len(attrs), (l+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1)):]
+	}
+	return nil, false
+}
+
+// stringAttribute encodes a NUL-terminated string attribute.
+func stringAttribute(typ uint16, s string) []byte {
+	l := unix.NLA_HDRLEN + len(s) + 1
+	b := make([]byte, (l+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1))
+	binary.NativeEndian.PutUint16(b[0:], uint16(l))
+	binary.NativeEndian.PutUint16(b[2:], typ)
+	copy(b[unix.NLA_HDRLEN:], s)
+	return b
+}
