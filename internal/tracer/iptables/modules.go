@@ -34,6 +34,15 @@ func (p *ruleParser) matchModule(name string) error {
 		return p.statistic()
 	case "recent":
 		return p.recent()
+	case "nfacct":
+		// Counts the packet and matches it.
+		if err := p.expect("--nfacct-name"); err != nil {
+			return err
+		}
+		if p.next() == "" {
+			return fmt.Errorf("nfacct: no counter name")
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown match module %q", name)
 }
