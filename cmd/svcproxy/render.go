@@ -41,6 +41,7 @@ type renderOptions struct {
 	clusterCIDRs      []string
 	nodePortAddresses []string
 	localhost         bool
+	detectLocal       string
 	masqueradeAll     bool
 	masqueradeBit     int
 	nodePortRange     string
@@ -83,6 +84,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.StringSliceVar(&o.clusterCIDRs, "cluster-cidr", nil, "pod CIDRs, comma-separated: traffic to cluster IPs from outside them is masqueraded")
 	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic, or primary for the node's primary address of each family (default: every local address in iptables mode, primary in nftables mode)")
 	f.BoolVar(&o.localhost, "iptables-localhost-nodeports", true, localhostNodePortsUsage)
+	f.StringVar(&o.detectLocal, "detect-local-mode", detectClusterCIDR, detectLocalModeUsage)
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
@@ -183,6 +185,9 @@ func (o *renderOptions) validate() error {
 	if o.masqueradeBit < 0 || o.masqueradeBit > 31 {
 		return fmt.Errorf("render: --masquerade-bit %d: want 0-31", o.masqueradeBit)
 	}
+	if o.detectLocal != detectClusterCIDR && o.detectLocal != detectNodeCIDR {
+		return fmt.Errorf("render: --detect-local-mode %q: want ClusterCIDR or NodeCIDR", o.detectLocal)
+	}
 	return nil
 }
 
@@ -200,7 +205,8 @@ func (o *renderOptions) load(stdin io.Reader) (*manifest.Objects, []manifest.War
 // what a Node object says, so a manifest from one node can be rendered for
 // another.
 func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config, []model.Warning, error) {
-	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll, LocalhostNodePorts: o.localhost}
+	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll, LocalhostNodePorts: o.localhost,
+		DetectLocalNodeCIDR: o.detectLocal == detectNodeCIDR}
 	var err error
 	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --cluster-cidr: %w", err)

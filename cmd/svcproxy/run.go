@@ -175,7 +175,8 @@ func (o *runOptions) request() string {
 
 // modelConfig returns the proxy configuration the flags describe.
 func (o *runOptions) modelConfig() (model.Config, error) {
-	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll, LocalhostNodePorts: o.localhostNodePorts}
+	cfg := model.Config{MasqueradeBit: o.masqueradeBit, MasqueradeAll: o.masqueradeAll, LocalhostNodePorts: o.localhostNodePorts,
+		DetectLocalNodeCIDR: o.kp.detectLocalMode == detectNodeCIDR}
 	if o.masqueradeBit < 0 || o.masqueradeBit > 31 {
 		return cfg, fmt.Errorf("--iptables-masquerade-bit %d: want 0-31", o.masqueradeBit)
 	}

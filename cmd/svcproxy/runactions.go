@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -68,7 +69,7 @@ func (o *runOptions) kubeProxyConfiguration() *kubeproxy.KubeProxyConfiguration 
 		HealthzBindAddress: o.healthzBindAddress,
 		MetricsBindAddress: o.metricsBindAddress,
 		Mode:               kubeproxy.ProxyMode(o.proxyMode),
-		DetectLocalMode:    "ClusterCIDR",
+		DetectLocalMode:    kubeproxy.LocalMode(cmp.Or(o.kp.detectLocalMode, detectClusterCIDR)),
 		ClusterCIDR:        strings.Join(o.clusterCIDRs, ","),
 		NodePortAddresses:  o.nodePortAddresses,
 		OOMScoreAdj:        ptr.To(o.kp.oomScoreAdj),

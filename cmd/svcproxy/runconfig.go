@@ -125,8 +125,8 @@ func (o *runOptions) applyConfig(cfg *kubeproxy.KubeProxyConfiguration, changed 
 			apply()
 		}
 	}
-	if cfg.DetectLocalMode != "" && cfg.DetectLocalMode != "ClusterCIDR" {
-		return fmt.Errorf("detectLocalMode %q is not supported: svcproxy tells pod traffic by clusterCIDR", cfg.DetectLocalMode)
+	if m := string(cfg.DetectLocalMode); m != "" {
+		set("detect-local-mode", func() { o.kp.detectLocalMode = m })
 	}
 	mode := cfg.Mode
 	if mode == "ipvs" || mode == "kernelspace" {

@@ -49,7 +49,7 @@ func (k *kubeProxyFlags) addFlags(f *pflag.FlagSet) {
 	f.Int32Var(&k.apiBurst, "kube-api-burst", defaultAPIBurst, "burst to use while talking with the API server")
 	f.StringVar(&k.apiContentType, "kube-api-content-type", defaultAPIContentType, "content type of requests sent to the API server")
 	f.DurationVar(&k.configSyncPeriod, "config-sync-period", defaultConfigSyncPeriod, "how often the watched objects are listed again from the informers' caches")
-	f.StringVar(&k.detectLocalMode, "detect-local-mode", "", "how pod traffic is told from the rest: ClusterCIDR (the only mode svcproxy supports, and its default)")
+	f.StringVar(&k.detectLocalMode, "detect-local-mode", "", detectLocalModeUsage)
 	f.Int32Var(&k.oomScoreAdj, "oom-score-adj", defaultOOMScoreAdj, "the oom_score_adj of the process, -1000 to 1000")
 	f.IntVarP(&k.verbosity, "v", "v", 0, "log verbosity: 4 and above log debug messages")
 	f.StringVar(&k.loggingFormat, "logging-format", "text", "log format: text or json")
@@ -61,11 +61,25 @@ func (k *kubeProxyFlags) addFlags(f *pflag.FlagSet) {
 	notApplied(f)
 }
 
+// kube-proxy's --detect-local-mode values.
+const (
+	detectClusterCIDR         = "ClusterCIDR"
+	detectNodeCIDR            = "NodeCIDR"
+	detectBridgeInterface     = "BridgeInterface"
+	detectInterfaceNamePrefix = "InterfaceNamePrefix"
+)
+
+// detectLocalModeUsage describes --detect-local-mode, the same in run
+// and render.
+const detectLocalModeUsage = "how pod traffic is told from the rest: ClusterCIDR (by --cluster-cidr, the default) or NodeCIDR (by the Node's spec.podCIDRs, this node's pods only)"
+
 // validate checks the values svcproxy acts on.
 func (k *kubeProxyFlags) validate() error {
 	switch {
-	case k.detectLocalMode != "" && k.detectLocalMode != "ClusterCIDR":
-		return fmt.Errorf("--detect-local-mode %q is not supported: svcproxy tells pod traffic by --cluster-cidr", k.detectLocalMode)
+	case k.detectLocalMode == detectBridgeInterface || k.detectLocalMode == detectInterfaceNamePrefix:
+		return fmt.Errorf("--detect-local-mode %s is not supported: svcproxy tells pod traffic by its source address, with ClusterCIDR or NodeCIDR", k.detectLocalMode)
+	case k.detectLocalMode != "" && k.detectLocalMode != detectClusterCIDR && k.detectLocalMode != detectNodeCIDR:
+		return fmt.Errorf("--detect-local-mode %q: want ClusterCIDR or NodeCIDR", k.detectLocalMode)
 	case k.loggingFormat != "text" && k.loggingFormat != "json":
 		return fmt.Errorf("--logging-format %q: want text or json", k.loggingFormat)
 	case k.oomScoreAdj < -1000 || k.oomScoreAdj > 1000:
@@ -120,7 +134,7 @@ func notApplied(f *pflag.FlagSet) {
 	f.Duration("ipvs-tcp-timeout", 0, ipvs)
 	f.Duration("ipvs-tcpfin-timeout", 0, ipvs)
 	f.Duration("ipvs-udp-timeout", 0, ipvs)
-	local := why("svcproxy tells pod traffic by --cluster-cidr only")
+	local := why("svcproxy tells pod traffic by its source address (--detect-local-mode ClusterCIDR or NodeCIDR), not by interface")
 	f.String("pod-bridge-interface", "", local)
 	f.String("pod-interface-name-prefix", "", local)
 	f.String("feature-gates", "", why("svcproxy has no feature gates"))

@@ -140,7 +140,8 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 
 func TestRunRefusesWhatItCannotDo(t *testing.T) {
 	for _, args := range [][]string{
-		{"--detect-local-mode=NodeCIDR"}, {"--logging-format=yaml"}, {"--oom-score-adj=-1001"},
+		{"--detect-local-mode=BridgeInterface"}, {"--detect-local-mode=InterfaceNamePrefix"}, {"--detect-local-mode=nodecidr"},
+		{"--logging-format=yaml"}, {"--oom-score-adj=-1001"},
 	} {
 		o := &runOptions{}
 		f := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -163,7 +164,8 @@ func TestWriteConfigReadsBack(t *testing.T) {
 		"--cluster-cidr=10.1.0.0/16,fd00:1::/64", "--nodeport-addresses=192.168.0.0/24", "--masquerade-all",
 		"--iptables-masquerade-bit=12", "--sync-period=45s", "--min-sync-period=2s", "--kube-api-qps=20",
 		"--kube-api-burst=40", "--config-sync-period=5m", "--oom-score-adj=-500", "--iptables-localhost-nodeports=false",
-		"--conntrack-max-per-core=0", "--conntrack-tcp-be-liberal", "--conntrack-udp-timeout=30s", "--conntrack-tcp-timeout-close-wait=0"}
+		"--conntrack-max-per-core=0", "--conntrack-tcp-be-liberal", "--conntrack-udp-timeout=30s", "--conntrack-tcp-timeout-close-wait=0",
+		"--detect-local-mode=NodeCIDR"}
 	written := &runOptions{}
 	f := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	written.addFlags(f)

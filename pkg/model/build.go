@@ -107,7 +107,7 @@ func reportPlaces(warns []Warning, in Input) map[objectRef]reportPlace {
 // nodeOfFamily narrows node to fam's addresses: the primary one first,
 // so that Node.Primary still finds it, then the others sorted.
 func nodeOfFamily(node Node, fam Family) Node {
-	out := Node{Name: node.Name, Zone: node.Zone, IPs: addrsOfFamily(node.IPs, fam)}
+	out := Node{Name: node.Name, Zone: node.Zone, IPs: addrsOfFamily(node.IPs, fam), PodCIDRs: prefixesOfFamily(node.PodCIDRs, fam)}
 	if node.LocalIPs != nil {
 		out.LocalIPs = addrsOfFamily(node.LocalIPs, fam)
 		slices.SortFunc(out.LocalIPs, netip.Addr.Compare)
@@ -129,6 +129,12 @@ func nodeOfFamily(node Node, fam Family) Node {
 func configOfFamily(cfg Config, fam Family, node Node) Config {
 	out := cfg
 	out.ClusterCIDRs = prefixesOfFamily(cfg.ClusterCIDRs, fam)
+	if cfg.DetectLocalNodeCIDR {
+		// kube-proxy takes only the first of the family; svcproxy takes
+		// them all, as it takes every --cluster-cidr: each holds pods
+		// of this node alone.
+		out.ClusterCIDRs = prefixesOfFamily(node.PodCIDRs, fam)
+	}
 	out.NodePortAddresses = prefixesOfFamily(cfg.NodePortAddresses, fam)
 	if cfg.NodePortPrimary {
 		out.NodePortAddresses = nil

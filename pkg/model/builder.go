@@ -260,6 +260,6 @@ func (b *Builder) assemble() ([]*Model, []Warning) {
 
 // sameNode reports whether two nodes are the same for the rules.
 func sameNode(a, b Node) bool {
-	return a.Name == b.Name && a.Zone == b.Zone && slices.Equal(a.IPs, b.IPs) &&
+	return a.Name == b.Name && a.Zone == b.Zone && slices.Equal(a.IPs, b.IPs) && slices.Equal(a.PodCIDRs, b.PodCIDRs) &&
 		slices.Equal(a.LocalIPs, b.LocalIPs) && (a.LocalIPs == nil) == (b.LocalIPs == nil)
 }

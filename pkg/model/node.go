@@ -34,7 +34,27 @@ func NodeFromObject(n *v1.Node) (Node, []Warning) {
 			}
 		}
 	}
+	node.PodCIDRs = podCIDRsOf(n, &warn)
 	return node, warn
+}
+
+// podCIDRsOf reads the node's spec.podCIDRs, or spec.podCIDR where only
+// that is set.
+func podCIDRsOf(n *v1.Node, warn *warnings) []netip.Prefix {
+	cidrs := n.Spec.PodCIDRs
+	if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
+		cidrs = []string{n.Spec.PodCIDR}
+	}
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			warn.add("Node", n.Name, "ignoring pod CIDR %q: %v", c, err)
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // Primary returns the node's primary address of fam: its first address

@@ -1,8 +1,10 @@
 package model
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -241,5 +243,26 @@ func TestNodeOfFamilyKeepsThePrimaryFirst(t *testing.T) {
 	want := []netip.Addr{netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("192.168.0.11")}
 	if !slices.Equal(got, want) {
 		t.Errorf("IPv4 addresses = %v, want %v: the primary first, then the rest sorted", got, want)
+	}
+}
+
+// TestDetectLocalNodeCIDR builds with --detect-local-mode NodeCIDR: each
+// family's pod network is the Node's pod CIDR of that family, whatever
+// --cluster-cidr says, and none where the Node has none.
+func TestDetectLocalNodeCIDR(t *testing.T) {
+	obj := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"},
+		Spec:   v1.NodeSpec{PodCIDRs: []string{"10.1.1.0/24", "not-a-cidr"}},
+		Status: v1.NodeStatus{Addresses: []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "192.168.0.10"}, {Type: v1.NodeInternalIP, Address: "fd00:192::10"}}}}
+	node, warns := NodeFromObject(obj)
+	if len(warns) != 1 || !strings.Contains(warns[0].Reason, "not-a-cidr") {
+		t.Errorf("warnings %v, want one for the bad pod CIDR", warns)
+	}
+	cfg := Config{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, DetectLocalNodeCIDR: true}
+	models, _ := Build(Input{Node: node}, cfg)
+	want := map[Family]string{IPv4: "[10.1.1.0/24]", IPv6: "[]"}
+	for _, m := range models {
+		if got := fmt.Sprint(m.Config.ClusterCIDRs); got != want[m.Family] {
+			t.Errorf("%s pod network %s, want %s", m.Family, got, want[m.Family])
+		}
 	}
 }

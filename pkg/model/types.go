@@ -236,6 +236,9 @@ type Node struct {
 	LocalIPs []netip.Addr
 	// Zone is the node's v1.LabelTopologyZone label.
 	Zone string
+	// PodCIDRs are the node's spec.podCIDRs, the addresses of its own
+	// pods, which DetectLocalNodeCIDR tells pod traffic by.
+	PodCIDRs []netip.Prefix
 }
 
 // Config is the proxy configuration.
@@ -244,6 +247,10 @@ type Config struct {
 	// from outside them is masqueraded. Empty means "cannot tell", and such
 	// traffic keeps its source, as with kube-proxy without --cluster-cidr.
 	ClusterCIDRs []netip.Prefix
+	// DetectLocalNodeCIDR is kube-proxy's --detect-local-mode=NodeCIDR:
+	// pod traffic is told by the node's PodCIDRs instead, and a Model
+	// has them in ClusterCIDRs.
+	DetectLocalNodeCIDR bool
 	// MasqueradeBit is the fwmark bit (0–31) that marks packets for SNAT.
 	MasqueradeBit int
 	// MasqueradeAll masquerades all traffic to cluster IPs.

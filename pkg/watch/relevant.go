@@ -78,7 +78,7 @@ func sameNode(a, b *v1.Node) bool {
 	}
 	na, _ := model.NodeFromObject(a)
 	nb, _ := model.NodeFromObject(b)
-	return na.Zone == nb.Zone && slices.Equal(na.IPs, nb.IPs)
+	return na.Zone == nb.Zone && slices.Equal(na.IPs, nb.IPs) && slices.Equal(na.PodCIDRs, nb.PodCIDRs)
 }
 
 // sameServiceCIDR reports whether two versions of a ServiceCIDR give the
