@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,8 @@ type renderOptions struct {
 	nodePortAddresses []string
 	localhost         bool
 	detectLocal       string
+	podBridge         string
+	podPrefix         string
 	masqueradeAll     bool
 	masqueradeBit     int
 	nodePortRange     string
@@ -85,6 +88,8 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.StringSliceVar(&o.nodePortAddresses, "nodeport-addresses", nil, "CIDRs of the node addresses that accept NodePort traffic, or primary for the node's primary address of each family (default: every local address in iptables mode, primary in nftables mode)")
 	f.BoolVar(&o.localhost, "iptables-localhost-nodeports", true, localhostNodePortsUsage)
 	f.StringVar(&o.detectLocal, "detect-local-mode", detectClusterCIDR, detectLocalModeUsage)
+	f.StringVar(&o.podBridge, "pod-bridge-interface", "", "with --detect-local-mode BridgeInterface, the bridge the pods are on")
+	f.StringVar(&o.podPrefix, "pod-interface-name-prefix", "", "with --detect-local-mode InterfaceNamePrefix, the prefix of the names of the pods' interfaces")
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
@@ -185,8 +190,11 @@ func (o *renderOptions) validate() error {
 	if o.masqueradeBit < 0 || o.masqueradeBit > 31 {
 		return fmt.Errorf("render: --masquerade-bit %d: want 0-31", o.masqueradeBit)
 	}
-	if o.detectLocal != detectClusterCIDR && o.detectLocal != detectNodeCIDR {
-		return fmt.Errorf("render: --detect-local-mode %q: want ClusterCIDR or NodeCIDR", o.detectLocal)
+	if !slices.Contains(detectLocalModes, o.detectLocal) {
+		return fmt.Errorf("render: --detect-local-mode %q: want one of %s", o.detectLocal, strings.Join(detectLocalModes, ", "))
+	}
+	if _, _, err := podInterface(o.detectLocal, o.podBridge, o.podPrefix); err != nil {
+		return fmt.Errorf("render: %w", err)
 	}
 	return nil
 }
@@ -211,6 +219,7 @@ func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config
 	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --cluster-cidr: %w", err)
 	}
+	cfg.PodInterface, cfg.PodInterfacePrefix, _ = podInterface(o.detectLocal, o.podBridge, o.podPrefix)
 	if cfg.NodePortAddresses, cfg.NodePortPrimary, err = model.ParseNodePortAddresses(o.nodePortAddresses); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --nodeport-addresses: %w", err)
 	}

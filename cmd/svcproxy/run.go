@@ -184,6 +184,9 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 	if cfg.ClusterCIDRs, err = model.ParseCIDRs(o.clusterCIDRs); err != nil {
 		return cfg, fmt.Errorf("--cluster-cidr: %w", err)
 	}
+	if cfg.PodInterface, cfg.PodInterfacePrefix, err = podInterface(o.kp.detectLocalMode, o.kp.podBridge, o.kp.podPrefix); err != nil {
+		return cfg, err
+	}
 	if cfg.NodePortAddresses, cfg.NodePortPrimary, err = model.ParseNodePortAddresses(o.nodePortAddresses); err != nil {
 		return cfg, fmt.Errorf("--nodeport-addresses: %w", err)
 	}

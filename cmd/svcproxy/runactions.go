@@ -70,6 +70,7 @@ func (o *runOptions) kubeProxyConfiguration() *kubeproxy.KubeProxyConfiguration 
 		MetricsBindAddress: o.metricsBindAddress,
 		Mode:               kubeproxy.ProxyMode(o.proxyMode),
 		DetectLocalMode:    kubeproxy.LocalMode(cmp.Or(o.kp.detectLocalMode, detectClusterCIDR)),
+		DetectLocal:        kubeproxy.DetectLocalConfiguration{BridgeInterface: o.kp.podBridge, InterfaceNamePrefix: o.kp.podPrefix},
 		ClusterCIDR:        strings.Join(o.clusterCIDRs, ","),
 		NodePortAddresses:  o.nodePortAddresses,
 		OOMScoreAdj:        ptr.To(o.kp.oomScoreAdj),

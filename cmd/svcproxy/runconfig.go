@@ -80,6 +80,7 @@ var supportedConfigFields = []string{
 	"configSyncPeriod", "oomScoreAdj",
 	"hostnameOverride", "healthzBindAddress", "metricsBindAddress", "mode",
 	"clusterCIDR", "nodePortAddresses", "detectLocalMode",
+	"detectLocal.bridgeInterface", "detectLocal.interfaceNamePrefix",
 	"conntrack.maxPerCore", "conntrack.min", "conntrack.tcpEstablishedTimeout", "conntrack.tcpCloseWaitTimeout",
 	"conntrack.tcpBeLiberal", "conntrack.udpTimeout", "conntrack.udpStreamTimeout",
 	"iptables.masqueradeAll", "iptables.masqueradeBit", "iptables.localhostNodePorts", "iptables.syncPeriod", "iptables.minSyncPeriod",
@@ -127,6 +128,12 @@ func (o *runOptions) applyConfig(cfg *kubeproxy.KubeProxyConfiguration, changed 
 	}
 	if m := string(cfg.DetectLocalMode); m != "" {
 		set("detect-local-mode", func() { o.kp.detectLocalMode = m })
+	}
+	if b := cfg.DetectLocal.BridgeInterface; b != "" {
+		set("pod-bridge-interface", func() { o.kp.podBridge = b })
+	}
+	if p := cfg.DetectLocal.InterfaceNamePrefix; p != "" {
+		set("pod-interface-name-prefix", func() { o.kp.podPrefix = p })
 	}
 	mode := cfg.Mode
 	if mode == "ipvs" || mode == "kernelspace" {

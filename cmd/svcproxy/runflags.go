@@ -5,11 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // kubeProxyFlags are the flags of kube-proxy's command line beyond the
@@ -23,9 +26,12 @@ type kubeProxyFlags struct {
 	apiContentType   string
 	configSyncPeriod time.Duration
 	detectLocalMode  string
-	oomScoreAdj      int32
-	verbosity        int
-	loggingFormat    string
+	// podBridge and podPrefix name the pods' interfaces for the
+	// BridgeInterface and InterfaceNamePrefix modes.
+	podBridge, podPrefix string
+	oomScoreAdj          int32
+	verbosity            int
+	loggingFormat        string
 
 	// The one-shot actions: each does its work and exits.
 	cleanup       bool
@@ -50,6 +56,8 @@ func (k *kubeProxyFlags) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&k.apiContentType, "kube-api-content-type", defaultAPIContentType, "content type of requests sent to the API server")
 	f.DurationVar(&k.configSyncPeriod, "config-sync-period", defaultConfigSyncPeriod, "how often the watched objects are listed again from the informers' caches")
 	f.StringVar(&k.detectLocalMode, "detect-local-mode", "", detectLocalModeUsage)
+	f.StringVar(&k.podBridge, "pod-bridge-interface", "", "with --detect-local-mode BridgeInterface, the bridge the pods are on")
+	f.StringVar(&k.podPrefix, "pod-interface-name-prefix", "", "with --detect-local-mode InterfaceNamePrefix, the prefix of the names of the pods' interfaces")
 	f.Int32Var(&k.oomScoreAdj, "oom-score-adj", defaultOOMScoreAdj, "the oom_score_adj of the process, -1000 to 1000")
 	f.IntVarP(&k.verbosity, "v", "v", 0, "log verbosity: 4 and above log debug messages")
 	f.StringVar(&k.loggingFormat, "logging-format", "text", "log format: text or json")
@@ -69,17 +77,18 @@ const (
 	detectInterfaceNamePrefix = "InterfaceNamePrefix"
 )
 
+// detectLocalModes are the modes svcproxy takes: all of kube-proxy's.
+var detectLocalModes = []string{detectClusterCIDR, detectNodeCIDR, detectBridgeInterface, detectInterfaceNamePrefix}
+
 // detectLocalModeUsage describes --detect-local-mode, the same in run
 // and render.
-const detectLocalModeUsage = "how pod traffic is told from the rest: ClusterCIDR (by --cluster-cidr, the default) or NodeCIDR (by the Node's spec.podCIDRs, this node's pods only)"
+const detectLocalModeUsage = "how pod traffic is told from the rest: ClusterCIDR (by --cluster-cidr, the default), NodeCIDR (by the Node's spec.podCIDRs, this node's pods only), BridgeInterface or InterfaceNamePrefix (by the interface it comes in on)"
 
 // validate checks the values svcproxy acts on.
 func (k *kubeProxyFlags) validate() error {
 	switch {
-	case k.detectLocalMode == detectBridgeInterface || k.detectLocalMode == detectInterfaceNamePrefix:
-		return fmt.Errorf("--detect-local-mode %s is not supported: svcproxy tells pod traffic by its source address, with ClusterCIDR or NodeCIDR", k.detectLocalMode)
-	case k.detectLocalMode != "" && k.detectLocalMode != detectClusterCIDR && k.detectLocalMode != detectNodeCIDR:
-		return fmt.Errorf("--detect-local-mode %q: want ClusterCIDR or NodeCIDR", k.detectLocalMode)
+	case k.detectLocalMode != "" && !slices.Contains(detectLocalModes, k.detectLocalMode):
+		return fmt.Errorf("--detect-local-mode %q: want one of %s", k.detectLocalMode, strings.Join(detectLocalModes, ", "))
 	case k.loggingFormat != "text" && k.loggingFormat != "json":
 		return fmt.Errorf("--logging-format %q: want text or json", k.loggingFormat)
 	case k.oomScoreAdj < -1000 || k.oomScoreAdj > 1000:
@@ -87,7 +96,27 @@ func (k *kubeProxyFlags) validate() error {
 	case k.configSyncPeriod < 0:
 		return fmt.Errorf("--config-sync-period %v: want 0 or more", k.configSyncPeriod)
 	}
-	return nil
+	_, _, err := podInterface(k.detectLocalMode, k.podBridge, k.podPrefix)
+	return err
+}
+
+// podInterface returns the pods' interface that a detect-local mode
+// tells pod traffic by, and whether it is a prefix; "" for the modes that
+// tell it by source address.
+func podInterface(mode, bridge, prefix string) (string, bool, error) {
+	var name, flag string
+	switch mode {
+	case detectBridgeInterface:
+		name, flag = bridge, "--pod-bridge-interface"
+	case detectInterfaceNamePrefix:
+		name, flag = prefix, "--pod-interface-name-prefix"
+	default:
+		return "", false, nil
+	}
+	if _, err := model.ParseInterfaceName(name); err != nil {
+		return "", false, fmt.Errorf("--detect-local-mode %s: %s: %w", mode, flag, err)
+	}
+	return name, mode == detectInterfaceNamePrefix, nil
 }
 
 // logger returns the logger --logging-format and -v ask for.
@@ -134,9 +163,6 @@ func notApplied(f *pflag.FlagSet) {
 	f.Duration("ipvs-tcp-timeout", 0, ipvs)
 	f.Duration("ipvs-tcpfin-timeout", 0, ipvs)
 	f.Duration("ipvs-udp-timeout", 0, ipvs)
-	local := why("svcproxy tells pod traffic by its source address (--detect-local-mode ClusterCIDR or NodeCIDR), not by interface")
-	f.String("pod-bridge-interface", "", local)
-	f.String("pod-interface-name-prefix", "", local)
 	f.String("feature-gates", "", why("svcproxy has no feature gates"))
 	f.String("show-hidden-metrics-for-version", "", why("svcproxy hides no metrics"))
 	f.Bool("profiling", false, why("svcproxy serves no profiling endpoint"))

@@ -99,6 +99,12 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 					TCPEstablishedTimeout: 2 * time.Hour, TCPCloseWaitTimeout: 10 * time.Minute,
 					UDPTimeout: 30 * time.Second, UDPStreamTimeout: 2 * time.Minute}
 			}},
+		{name: "pods told by their interfaces",
+			args: []string{"--detect-local-mode=InterfaceNamePrefix", "--pod-interface-name-prefix=veth"},
+			check: func(o *runOptions) bool {
+				name, prefix, err := podInterface(o.kp.detectLocalMode, o.kp.podBridge, o.kp.podPrefix)
+				return name == "veth" && prefix && err == nil
+			}},
 		{name: "localhost NodePorts",
 			args:  []string{"--iptables-localhost-nodeports=false"},
 			check: func(o *runOptions) bool { return !o.localhostNodePorts }},
@@ -141,6 +147,8 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 func TestRunRefusesWhatItCannotDo(t *testing.T) {
 	for _, args := range [][]string{
 		{"--detect-local-mode=BridgeInterface"}, {"--detect-local-mode=InterfaceNamePrefix"}, {"--detect-local-mode=nodecidr"},
+		{"--detect-local-mode=BridgeInterface", `--pod-bridge-interface=cbr0" accept #`},
+		{"--detect-local-mode=InterfaceNamePrefix", "--pod-interface-name-prefix=a-name-far-too-long"},
 		{"--logging-format=yaml"}, {"--oom-score-adj=-1001"},
 	} {
 		o := &runOptions{}

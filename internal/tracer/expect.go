@@ -23,9 +23,10 @@ type Expectation struct {
 
 // ParseExpectations reads lines of the form
 //
-//	[iptables|nftables] [node] SRC PROTO DST:PORT => OUTCOME...
+//	[iptables|nftables] [node] SRC[@IFACE] PROTO DST:PORT => OUTCOME...
 //
-// where OUTCOME is "accept", "reject", "drop" or "IP:PORT" with an optional
+// where IFACE is the interface an arriving packet comes in on and OUTCOME
+// is "accept", "reject", "drop" or "IP:PORT" with an optional
 // "+masq". A backend's name first limits the line to that backend, where
 // kube-proxy's modes differ. Blank lines and lines starting with # are
 // skipped.
@@ -65,9 +66,11 @@ func parseExpectation(line string) (Expectation, error) {
 		return Expectation{}, fmt.Errorf("want [node] SRC PROTO DST:PORT, got %q", lhs)
 	}
 	var err error
-	if p.Src, err = netip.ParseAddr(f[0]); err != nil {
+	src, iface, _ := strings.Cut(f[0], "@")
+	if p.Src, err = netip.ParseAddr(src); err != nil {
 		return Expectation{}, err
 	}
+	p.InIface = iface
 	p.Protocol = model.Protocol(f[1])
 	dst, err := netip.ParseAddrPort(f[2])
 	if err != nil {

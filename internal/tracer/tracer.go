@@ -25,14 +25,21 @@ type Packet struct {
 	// outside (the PREROUTING path).
 	FromNode bool
 	Src      netip.Addr
+	// InIface is the interface an arriving packet comes in on, for rules
+	// that match it; "" when no rule needs it to be known.
+	InIface  string
 	Dst      netip.Addr
 	Protocol model.Protocol
 	Port     uint16
 }
 
-// String returns "[node ]SRC PROTO DST:PORT".
+// String returns "[node ]SRC[@IFACE] PROTO DST:PORT".
 func (p Packet) String() string {
-	s := fmt.Sprintf("%s %s %s", p.Src, p.Protocol, netip.AddrPortFrom(p.Dst, p.Port))
+	src := p.Src.String()
+	if p.InIface != "" {
+		src += "@" + p.InIface
+	}
+	s := fmt.Sprintf("%s %s %s", src, p.Protocol, netip.AddrPortFrom(p.Dst, p.Port))
 	if p.FromNode {
 		s = "node " + s
 	}

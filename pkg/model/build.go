@@ -129,6 +129,9 @@ func nodeOfFamily(node Node, fam Family) Node {
 func configOfFamily(cfg Config, fam Family, node Node) Config {
 	out := cfg
 	out.ClusterCIDRs = prefixesOfFamily(cfg.ClusterCIDRs, fam)
+	if cfg.PodInterface != "" {
+		out.ClusterCIDRs = nil
+	}
 	if cfg.DetectLocalNodeCIDR {
 		// kube-proxy takes only the first of the family; svcproxy takes
 		// them all, as it takes every --cluster-cidr: each holds pods

@@ -87,6 +87,7 @@ func SameContext(a, b *Model) bool {
 		slices.Equal(a.Node.IPs, b.Node.IPs) && slices.Equal(a.Node.LocalIPs, b.Node.LocalIPs) &&
 		(a.Node.LocalIPs == nil) == (b.Node.LocalIPs == nil) && slices.Equal(a.Config.ClusterCIDRs, b.Config.ClusterCIDRs) &&
 		slices.Equal(a.Node.PodCIDRs, b.Node.PodCIDRs) && a.Config.DetectLocalNodeCIDR == b.Config.DetectLocalNodeCIDR &&
+		a.Config.PodInterface == b.Config.PodInterface && a.Config.PodInterfacePrefix == b.Config.PodInterfacePrefix &&
 		a.Config.MasqueradeBit == b.Config.MasqueradeBit && a.Config.MasqueradeAll == b.Config.MasqueradeAll &&
 		slices.Equal(a.Config.NodePortAddresses, b.Config.NodePortAddresses) &&
 		a.Config.NodePortPrimary == b.Config.NodePortPrimary && a.Config.LocalhostNodePorts == b.Config.LocalhostNodePorts &&

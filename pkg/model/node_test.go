@@ -266,3 +266,14 @@ func TestDetectLocalNodeCIDR(t *testing.T) {
 		}
 	}
 }
+
+func TestParseInterfaceName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"veth": true, "cbr0": true, "eth0.100": true, "br-1a2b_3": true, "abcdefghijklmno": true,
+		"": false, "abcdefghijklmnop": false, `eth0"`: false, "eth0 accept": false, "veth+": false, "veth*": false,
+	} {
+		if _, err := ParseInterfaceName(name); (err == nil) != ok {
+			t.Errorf("ParseInterfaceName(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+}

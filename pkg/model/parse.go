@@ -106,3 +106,19 @@ func usableAddress(addr netip.Addr) error {
 	}
 	return nil
 }
+
+// ParseInterfaceName checks a network interface name, or a prefix of
+// one, for the rules: 1 to 15 characters (the kernel's IFNAMSIZ, less
+// its NUL), of letters, digits and "._-" only, so that no name can carry
+// rule syntax.
+func ParseInterfaceName(name string) (string, error) {
+	if name == "" || len(name) > 15 {
+		return "", fmt.Errorf("interface name %q: want 1 to 15 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "", fmt.Errorf("interface name %q: %q is not a letter, digit, '.', '_' or '-'", name, r)
+		}
+	}
+	return name, nil
+}

@@ -251,6 +251,13 @@ type Config struct {
 	// pod traffic is told by the node's PodCIDRs instead, and a Model
 	// has them in ClusterCIDRs.
 	DetectLocalNodeCIDR bool
+	// PodInterface, when set, tells pod traffic by the interface it
+	// arrives on instead of its source, and ClusterCIDRs go unused:
+	// kube-proxy's --detect-local-mode BridgeInterface, the bridge's
+	// name, or, with PodInterfacePrefix, InterfaceNamePrefix, a prefix
+	// of the pods' interfaces' names. ParseInterfaceName checks it.
+	PodInterface       string
+	PodInterfacePrefix bool
 	// MasqueradeBit is the fwmark bit (0–31) that marks packets for SNAT.
 	MasqueradeBit int
 	// MasqueradeAll masquerades all traffic to cluster IPs.
@@ -331,8 +338,14 @@ type Model struct {
 // cluster endpoints, on whichever node their traffic to a NodePort or
 // external IP arrives, so every endpoint of such a port can.
 func (m *Model) MayHairpin(sp *ServicePort, ep Endpoint) bool {
-	return ep.Local || ep.NodeName == "" || sp.ExternalPolicyLocal && len(m.Config.ClusterCIDRs) > 0
+	return ep.Local || ep.NodeName == "" || sp.ExternalPolicyLocal && m.Config.TellsPods()
 }
+
+// TellsPods reports whether pod traffic can be told from the rest: by
+// its interface, or its source in ClusterCIDRs. kube-proxy without a
+// way to tell ("no-op detect-local") masquerades no cluster IP traffic
+// and lets no pod skip a Local external policy.
+func (c Config) TellsPods() bool { return c.PodInterface != "" || len(c.ClusterCIDRs) > 0 }
 
 // NodePortStyle is how a backend reads NodePortAddresses, where
 // kube-proxy's modes read it differently.

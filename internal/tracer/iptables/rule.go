@@ -1,6 +1,7 @@
 package iptrace
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -106,7 +107,7 @@ func (p *ruleParser) option() error {
 	negate := opt == "!"
 	if negate {
 		opt = p.next()
-		if opt != "-s" && opt != "-d" {
+		if opt != "-s" && opt != "-d" && opt != "-i" {
 			return fmt.Errorf("negation of %q is not supported", opt)
 		}
 	}
@@ -123,6 +124,8 @@ func (p *ruleParser) option() error {
 		return nil
 	case "-s", "-d":
 		return p.address(opt, negate)
+	case "-i":
+		return p.inInterface(negate)
 	case "--dport":
 		return p.dport()
 	case "-j":
@@ -148,6 +151,22 @@ func (p *ruleParser) address(opt string, negate bool) error {
 	} else {
 		p.add(func(_ *walker, s *state) bool { return pfx.Contains(s.dst) }, negate)
 	}
+	return nil
+}
+
+// inInterface parses "-i NAME", where a trailing "+" makes NAME a prefix.
+func (p *ruleParser) inInterface(negate bool) error {
+	name := p.next()
+	if name == "" {
+		return errors.New("-i: no interface")
+	}
+	prefix, isPrefix := strings.CutSuffix(name, "+")
+	p.add(func(_ *walker, s *state) bool {
+		if isPrefix {
+			return strings.HasPrefix(s.iif, prefix)
+		}
+		return s.iif == name
+	}, negate)
 	return nil
 }
 

@@ -27,9 +27,12 @@ func Trace(payload []byte, node []netip.Addr, p tracer.Packet) (tracer.Result, e
 // state is the packet as the rules have left it so far.
 type state struct {
 	src, dst netip.Addr
-	proto    model.Protocol
-	port     uint16
-	mark     uint32
+	// iif is the interface the packet came in on; "" for one the node
+	// sends.
+	iif   string
+	proto model.Protocol
+	port  uint16
+	mark  uint32
 	// dnat is where the packet was DNATed to; invalid if it was not.
 	dnat netip.AddrPort
 	masq bool
@@ -68,7 +71,7 @@ func (w *walker) local(addr netip.Addr) bool {
 // Trace walks p through rs; see the package function Trace.
 func (rs *Ruleset) Trace(node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
 	w := &walker{rs: rs, node: node}
-	start := []state{{src: p.Src, dst: p.Dst, proto: p.Protocol, port: p.Port}}
+	start := []state{{src: p.Src, iif: p.InIface, dst: p.Dst, proto: p.Protocol, port: p.Port}}
 	var out tracer.Result
 	var err error
 	if p.FromNode {

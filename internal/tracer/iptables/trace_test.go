@@ -294,7 +294,7 @@ func TestParseErrors(t *testing.T) {
 		want    string
 	}{
 		{"unknown match", nat("-A KUBE-SERVICES -m set --match-set x dst -j RETURN"), "unknown match module"},
-		{"unknown option", nat("-A KUBE-SERVICES -i eth0 -j RETURN"), "unknown option"},
+		{"unknown option", nat("-A KUBE-SERVICES -o eth0 -j RETURN"), "unknown option"},
 		{"unknown chain", nat("-A KUBE-SERVICES -j KUBE-NOPE"), "unknown chain"},
 		{"undeclared chain", nat("-A KUBE-NOPE -j RETURN"), "undeclared chain"},
 		{"dport without protocol", nat("-A KUBE-SERVICES --dport 80 -j RETURN"), "--dport needs"},

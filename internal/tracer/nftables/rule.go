@@ -118,6 +118,8 @@ func (e *evaluator) step() (act action, ok bool, err error) {
 		return action{}, false, e.ct()
 	case "fib":
 		return action{}, false, e.fib()
+	case "iifname":
+		return action{}, false, e.iifname()
 	case "jump", "goto":
 		e.pos++
 		kind := map[string]actionKind{"jump": actJump, "goto": actGoto}[tok]
@@ -179,6 +181,28 @@ func (e *evaluator) ct() error {
 	default:
 		return fmt.Errorf("unsupported ct match %q %q", what, val)
 	}
+	return nil
+}
+
+// iifname evaluates `iifname [!=] "NAME"`, where a trailing "*" makes
+// NAME a prefix.
+func (e *evaluator) iifname() error {
+	e.pos++
+	op := e.next()
+	negate := op == "!="
+	if negate {
+		op = e.next()
+	}
+	name, quoted := strings.CutPrefix(op, `"`)
+	name, closed := strings.CutSuffix(name, `"`)
+	if !quoted || !closed || name == "" {
+		return fmt.Errorf("iifname: want a quoted name, got %q", op)
+	}
+	in := e.s.iif == name
+	if prefix, isPrefix := strings.CutSuffix(name, "*"); isPrefix {
+		in = strings.HasPrefix(e.s.iif, prefix)
+	}
+	e.matched = in != negate
 	return nil
 }
 

@@ -70,21 +70,49 @@ func splitUnquoted(s string, sep byte) []string {
 }
 
 // stripComment returns a rule without its trailing `comment "..."`.
-// svcproxy's rules quote nothing else, so a quote anywhere else is
-// refused rather than guessed at.
+// svcproxy's rules quote nothing else but an interface name after
+// iifname, so a quote anywhere else is refused rather than guessed at.
 func stripComment(rule string) (string, error) {
-	i := strings.IndexByte(rule, '"')
-	if i < 0 {
-		return rule, nil
+	from := 0
+	for {
+		i := strings.IndexByte(rule[from:], '"')
+		if i < 0 {
+			return rule, nil
+		}
+		i += from
+		if n := quotedInterface(rule, i); n > 0 {
+			from = i + n
+			continue
+		}
+		text, ok := strings.CutSuffix(rule[:i], " comment ")
+		if !ok {
+			return "", fmt.Errorf("a quote outside a trailing comment")
+		}
+		if _, err := strconv.Unquote(rule[i:]); err != nil {
+			return "", fmt.Errorf("bad comment %s: %w", rule[i:], err)
+		}
+		return text, nil
 	}
-	text, ok := strings.CutSuffix(rule[:i], " comment ")
-	if !ok {
-		return "", fmt.Errorf("a quote outside a trailing comment")
+}
+
+// quotedInterface returns the length of the quoted interface name that
+// starts at rule[i] after "iifname " or "iifname != ", or 0: a name of
+// letters, digits and "._-", perhaps ending in "*".
+func quotedInterface(rule string, i int) int {
+	if !strings.HasSuffix(rule[:i], "iifname ") && !strings.HasSuffix(rule[:i], "iifname != ") {
+		return 0
 	}
-	if _, err := strconv.Unquote(rule[i:]); err != nil {
-		return "", fmt.Errorf("bad comment %s: %w", rule[i:], err)
+	end := strings.IndexByte(rule[i+1:], '"')
+	if end < 1 {
+		return 0
 	}
-	return text, nil
+	name := strings.TrimSuffix(rule[i+1:i+1+end], "*")
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return 0
+		}
+	}
+	return end + 2
 }
 
 // splitParts splits a key, value or type at " . ", the concatenation

@@ -31,11 +31,14 @@ const maxDepth = 64
 // state is what the rules can see and change of one packet.
 type state struct {
 	src, dst netip.Addr
-	proto    string
-	dport    uint16
-	mark     uint32
-	dnat     bool
-	masq     bool
+	// iif is the interface the packet came in on; "" for one the node
+	// sends.
+	iif   string
+	proto string
+	dport uint16
+	mark  uint32
+	dnat  bool
+	masq  bool
 }
 
 // walker holds the table and the node a trace runs against.
@@ -58,7 +61,7 @@ func Trace(table *Table, node []netip.Addr, p tracer.Packet) (tracer.Result, err
 	if p.Dst.Is6() != (w.ip == "ip6") {
 		return nil, fmt.Errorf("tracing %s: the packet's family is not that of table %s %s", p, table.Family, table.Name)
 	}
-	start := state{src: p.Src, dst: p.Dst, proto: string(p.Protocol), dport: p.Port}
+	start := state{src: p.Src, iif: p.InIface, dst: p.Dst, proto: string(p.Protocol), dport: p.Port}
 	res, err := w.path(start, p.FromNode)
 	if err != nil {
 		return nil, fmt.Errorf("tracing %s: %w", p, err)

@@ -51,14 +51,14 @@ func (b *builder) externalChain(s *serviceInfo) Chain {
 			comment(s.name+" external destinations") + " -j " + s.svc,
 		}}
 	}
-	cidrs := b.m.Config.ClusterCIDRs
-	rules := make([]string, 0, len(cidrs)+3)
+	pods := b.podSources()
+	rules := make([]string, 0, len(pods)+3)
 	if s.hasSVC {
 		// Pods reaching an external destination are treated as if they
 		// had gone out to the load balancer and come back: no traffic
 		// policy applies, and their source is kept.
-		for _, c := range cidrs {
-			rules = append(rules, comment("pod traffic for "+s.name+" external destinations")+" -s "+c.String()+" -j "+s.svc)
+		for _, p := range pods {
+			rules = append(rules, comment("pod traffic for "+s.name+" external destinations")+" "+p+" -j "+s.svc)
 		}
 	}
 	// Traffic from the node itself must be masqueraded: its source would

@@ -24,6 +24,25 @@ func (b *builder) postroutingRules() []string {
 	}
 }
 
+// podSources returns the matches that tell pod traffic, one per pod
+// network or the pods' interface, or none when it cannot be told
+// (model.Config.TellsPods).
+func (b *builder) podSources() []string {
+	cfg := b.m.Config
+	if cfg.PodInterface != "" {
+		name := cfg.PodInterface
+		if cfg.PodInterfacePrefix {
+			name += "+"
+		}
+		return []string{"-i " + name}
+	}
+	out := make([]string, len(cfg.ClusterCIDRs))
+	for i, c := range cfg.ClusterCIDRs {
+		out[i] = "-s " + c.String()
+	}
+	return out
+}
+
 // markMasqNonPodRules fills KUBE-MARK-MASQ-NON-POD, or returns nil when it
 // is not needed. "! -s CIDR" can name only one CIDR, and a chain of
 // "! -s" rules would mark pod traffic from the second CIDR as outside the
@@ -31,13 +50,13 @@ func (b *builder) postroutingRules() []string {
 // one shared chain, which returns for pod sources and marks the rest: one
 // chain per ruleset, not per service, and one extra jump per connection.
 func (b *builder) markMasqNonPodRules() []string {
-	cidrs := b.m.Config.ClusterCIDRs
-	if b.m.Config.MasqueradeAll || len(cidrs) < 2 {
+	pods := b.podSources()
+	if b.m.Config.MasqueradeAll || len(pods) < 2 {
 		return nil
 	}
-	rules := make([]string, 0, len(cidrs)+1)
-	for _, c := range cidrs {
-		rules = append(rules, comment("pod traffic is not masqueraded")+" -s "+c.String()+" -j RETURN")
+	rules := make([]string, 0, len(pods)+1)
+	for _, p := range pods {
+		rules = append(rules, comment("pod traffic is not masqueraded")+" "+p+" -j RETURN")
 	}
 	return append(rules, comment("masquerade traffic from outside the cluster CIDRs")+" -j "+chainMarkMasq)
 }
@@ -50,14 +69,14 @@ func (b *builder) markMasqNonPodRules() []string {
 // the pod. The rule matches the cluster IP because the same chain also
 // serves external traffic, which the EXT chain has already handled.
 func (b *builder) clusterIPMasqRule(s *serviceInfo) string {
-	cfg := b.m.Config
 	dst := b.scaledComment(s.name+" cluster IP") + s.proto + " -d " + s.sp.ClusterIP.String() + " --dport " + s.port
+	pods := b.podSources()
 	switch {
-	case cfg.MasqueradeAll:
+	case b.m.Config.MasqueradeAll:
 		return dst + " -j " + chainMarkMasq
-	case len(cfg.ClusterCIDRs) == 1:
-		return dst + " ! -s " + cfg.ClusterCIDRs[0].String() + " -j " + chainMarkMasq
-	case len(cfg.ClusterCIDRs) > 1:
+	case len(pods) == 1:
+		return dst + " ! " + pods[0] + " -j " + chainMarkMasq
+	case len(pods) > 1:
 		return dst + " -j " + chainMarkMasqNonPod
 	}
 	// Without cluster CIDRs pod traffic cannot be told from the rest, and

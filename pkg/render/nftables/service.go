@@ -152,6 +152,24 @@ func (r *renderer) externalTarget(sp *model.ServicePort, nodePort bool, key stri
 	return r.localChain(name, clusterDNAT, localDNAT, "")
 }
 
+// podMatch returns the match of pod traffic, by its source in the
+// cluster-cidrs set or by the pods' interface, with op "" or "!=" for the
+// rest. Only where Config.TellsPods.
+func (r *renderer) podMatch(op string) string {
+	if op != "" {
+		op += " "
+	}
+	cfg := r.m.Config
+	if cfg.PodInterface == "" {
+		return r.syn.ip + " saddr " + op + "@" + setClusterCIDRs
+	}
+	name := cfg.PodInterface
+	if cfg.PodInterfacePrefix {
+		name += "*"
+	}
+	return "iifname " + op + `"` + name + `"`
+}
+
 // clusterChain returns a chain that marks cluster IP traffic for
 // masquerade when the configuration asks for it and goes on to next; when
 // nothing is ever marked it returns next itself, saving a chain.
@@ -160,8 +178,8 @@ func (r *renderer) clusterChain(name, next, comment string) string {
 	switch {
 	case r.m.Config.MasqueradeAll:
 		match = ""
-	case len(r.m.Config.ClusterCIDRs) > 0:
-		match = r.syn.ip + " saddr != @" + setClusterCIDRs + " "
+	case r.m.Config.TellsPods():
+		match = r.podMatch("!=") + " "
 	default:
 		return next
 	}
@@ -191,9 +209,8 @@ func (r *renderer) externalChain(name, next, comment string) string {
 func (r *renderer) localChain(name, clusterNext, localNext, comment string) string {
 	return r.ensureChain(name, func() {
 		if clusterNext != "" {
-			if len(r.m.Config.ClusterCIDRs) > 0 {
-				r.rule(name, r.syn.ip+" saddr @"+setClusterCIDRs+" goto "+clusterNext,
-					join(comment, "pod traffic to cluster endpoints"))
+			if r.m.Config.TellsPods() {
+				r.rule(name, r.podMatch("")+" goto "+clusterNext, join(comment, "pod traffic to cluster endpoints"))
 			}
 			r.rule(name, "fib saddr type local jump "+chainMark, join(comment, "masquerade node traffic"))
 			r.rule(name, "fib saddr type local goto "+clusterNext, join(comment, "node traffic to cluster endpoints"))
