@@ -133,11 +133,11 @@ func TestWatcherFollowsServiceCIDRs(t *testing.T) {
 	client.Resources = []*metav1.APIResourceList{{GroupVersion: networking.SchemeGroupVersion.String(),
 		APIResources: []metav1.APIResource{{Name: "servicecidrs", Kind: "ServiceCIDR"}}}}
 	w := startWatcher(t, client)
+	w.tracker.Snapshot() // the first Snapshot is full anyway
 	cidr := &networking.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networking.ServiceCIDRSpec{CIDRs: []string{"172.30.0.0/16"}}}
 	if _, err := client.NetworkingV1().ServiceCIDRs().Create(context.Background(), cidr, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w.tracker.Snapshot() // the first Snapshot is full anyway
 	eventually(t, w.tracker, "the ServiceCIDR", func(in model.Input, ch Changes) bool {
 		return len(in.ServiceCIDRs) == 1 && ch.Full
 	})
