@@ -60,26 +60,36 @@ func (r *Runner) Run(_ context.Context, stdin []byte, name string, args ...strin
 		}
 		r.loads = append(r.loads, string(stdin))
 		return nil, nil
-	case strings.HasPrefix(cmd, "nft list chain "):
+	case strings.HasPrefix(cmd, "nft -t list table "):
 		if r.rulesGone {
 			return nil, &sync.CommandError{Command: cmd, ExitCode: 1, Stderr: "Error: No such file or directory"}
 		}
-		return listChain(args[len(args)-1]), nil
+		return listTable(), nil
 	}
 	return nil, &sync.CommandError{Command: cmd, ExitCode: 127, Err: errors.New("not faked")}
 }
 
-// listChain prints chain as nft would with svcproxy's rules in place:
-// every rule the canary looks for in it.
-func listChain(chain string) []byte {
+// listTable prints svcproxy's table as `nft -t list table` would with
+// its rules in place: every rule the canary looks for, in its chain.
+func listTable() []byte {
 	var b strings.Builder
-	b.WriteString("table ip svcproxy {\n\tchain " + chain + " {\n")
+	b.WriteString("table ip svcproxy {\n")
+	var chains []string
+	rules := map[string][]string{}
 	for _, c := range nftables.NewCanary(model.IPv4).Rules {
-		if c.Chain == chain {
-			b.WriteString("\t\t" + c.Rule + "\n")
+		if rules[c.Chain] == nil {
+			chains = append(chains, c.Chain)
 		}
+		rules[c.Chain] = append(rules[c.Chain], c.Rule)
 	}
-	b.WriteString("\t}\n}\n")
+	for _, chain := range chains {
+		b.WriteString("\tchain " + chain + " {\n")
+		for _, rule := range rules[chain] {
+			b.WriteString("\t\t" + rule + "\n")
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
 	return []byte(b.String())
 }
 

@@ -75,7 +75,8 @@ func (s *Scenario) Steps() []Step {
 // times each step, and before each calls progress with the step's name.
 func ApplyScenario(ctx context.Context, ns string, mode sync.Mode, sc *Scenario, progress func(step string)) (KernelTimes, error) {
 	r := sync.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}
-	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode), NetNS: "/run/netns/" + ns}
+	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode),
+		Stamps: sync.KernelStamps{NetNS: "/run/netns/" + ns}, NetNS: "/run/netns/" + ns}
 	steps := sc.Steps()
 	times := make([]time.Duration, len(steps))
 	for i, step := range steps {

@@ -62,19 +62,18 @@ type ConntrackRun struct {
 	Deleted  int
 }
 
-// NewApplier returns the applier of a detected mode for one family, in
-// the process's network namespace.
+// NewApplier returns the applier of a detected mode for one family. Its
+// canary has no stamps and reads the rules at every check.
 func NewApplier(r Runner, mode Mode, family model.Family) Applier {
-	return newApplier(r, mode, family, "")
+	return newApplier(r, mode, family, nil)
 }
 
-// newApplier is NewApplier for r's commands working in the network
-// namespace at netns.
-func newApplier(r Runner, mode Mode, family model.Family, netns string) Applier {
+// newApplier is NewApplier with the canary's stamps.
+func newApplier(r Runner, mode Mode, family model.Family, stamps Stamper) Applier {
 	if mode == ModeNFTables {
-		return &NFTables{Family: family, Runner: r}
+		return &NFTables{Family: family, Runner: r, Stamps: stamps}
 	}
-	return &IPTables{Family: family, Mode: mode, Runner: r, NetNS: netns}
+	return &IPTables{Family: family, Mode: mode, Runner: r, Stamps: stamps}
 }
 
 // applyEither is the choice both appliers make for family: with

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/svcproxy/svcproxy/internal/netnstest"
@@ -12,8 +13,9 @@ import (
 
 // BenchmarkCanary times the canary's check of 10,000 Services × 10
 // endpoints, every tenth a NodePort, loaded into a namespace: "steady"
-// while nothing changes the tables, "after change" once something has
-// (here, an apply), when the tables are read in full. Run it with
+// while nothing changes the tables, and "after change" once another
+// program has changed them (here, by adding a chain of its own), when
+// they are read. Run it with
 //
 //	go test ./pkg/sync -run '^$' -bench Canary -benchtime 20x
 func BenchmarkCanary(b *testing.B) {
@@ -26,7 +28,7 @@ func BenchmarkCanary(b *testing.B) {
 			netnstest.RequireRoot(b, "nft", "iptables-legacy-restore", "iptables-nft-restore")
 			ns := netnstest.New(b)
 			r := sync.ExecRunner{Prefix: ns.Prefix()}
-			n := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode), NetNS: "/run/netns/" + ns.Name}
+			n := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode), Stamps: sync.KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 			ctx := context.Background()
 			if _, err := n.Apply(ctx, []*model.Model{sc.Initial}, false); err != nil {
 				b.Fatal(err)
@@ -43,10 +45,12 @@ func BenchmarkCanary(b *testing.B) {
 				}
 			})
 			b.Run("after change", func(b *testing.B) {
+				i := 0
 				for b.Loop() {
 					b.StopTimer()
-					if _, err := n.Apply(ctx, []*model.Model{sc.Initial}, true); err != nil {
-						b.Fatal(err)
+					i++
+					if out, err := ns.Run(nil, "sh", "-c", foreignChange(mode, i)); err != nil {
+						b.Fatalf("%v: %s", err, out)
 					}
 					b.StartTimer()
 					check(b)
@@ -54,4 +58,16 @@ func BenchmarkCanary(b *testing.B) {
 			})
 		})
 	}
+}
+
+// foreignChange is a shell command that changes the tables of mode the
+// way another program would, differently at each i.
+func foreignChange(mode sync.Mode, i int) string {
+	switch mode {
+	case sync.ModeIPTablesLegacy:
+		return fmt.Sprintf("iptables-legacy -t filter -N OTHER-%d", i)
+	case sync.ModeIPTablesNFT:
+		return fmt.Sprintf("iptables-nft -t filter -N OTHER-%d", i)
+	}
+	return fmt.Sprintf("nft add table ip other%d", i)
 }

@@ -24,13 +24,13 @@ type IPTables struct {
 	// Mode is ModeIPTablesNFT or ModeIPTablesLegacy.
 	Mode   Mode
 	Runner Runner
-	// NetNS is the network namespace the Runner's commands work in, for
-	// the canary's own reads ("" for the process's).
-	NetNS string
+	// Stamps reads the tables' stamps for the canary; nil reads the
+	// tables at every check.
+	Stamps Stamper
 
 	// verified is the tables' stamp (xtablesStamp, nftGeneration) when
-	// the canary last found them intact; "" when they have changed since,
-	// by an apply or anything else.
+	// they last held what svcproxy loaded: read right after each apply,
+	// and when the canary last found them intact; "" when unknown.
 	verified string
 	// state is what the last successful apply loaded, nil when that is
 	// unknown (before the first apply, after a failure).
@@ -49,6 +49,7 @@ type IPTables struct {
 // quotes the rejected line.
 func (a *IPTables) Apply(ctx context.Context, m *model.Model, incremental bool) (Outcome, error) {
 	a.verified = ""
+	defer a.stampApplied()
 	out, err := applyEither(a.Family, incremental,
 		func() error { return a.applyDelta(ctx, m) },
 		func() error { return a.applyFull(ctx, m) },
@@ -184,13 +185,31 @@ func (a *IPTables) Intact(ctx context.Context) (bool, error) {
 	return ok, nil
 }
 
+// stampApplied records the stamp of what the last apply loaded, when it
+// succeeded: the canary need not read back what svcproxy just wrote
+// (0.5 s with iptables-legacy and 6.7 s with iptables-nft at 10,000
+// Services, after every sync). A change another program makes in the
+// instant between the restore and this read goes unnoticed until the
+// next full sync.
+func (a *IPTables) stampApplied() {
+	if a.state == nil {
+		return
+	}
+	if stamp, err := a.stamp(); err == nil {
+		a.verified = stamp
+	}
+}
+
 // stamp returns the tables' stamp: x_tables' summary of them for
 // iptables-legacy, the nftables generation for iptables-nft.
 func (a *IPTables) stamp() (string, error) {
-	if a.Mode == ModeIPTablesNFT {
-		return nftGeneration(a.NetNS)
+	switch {
+	case a.Stamps == nil:
+		return "", errNoStamps
+	case a.Mode == ModeIPTablesNFT:
+		return a.Stamps.Generation()
 	}
-	return xtablesStamp(a.NetNS, a.Family, a.state.Tables())
+	return a.Stamps.XTables(a.Family, a.state.Tables())
 }
 
 // RejectedError is a ruleset the kernel or the restore tool refused; the

@@ -49,8 +49,11 @@ type Node struct {
 	// Sysctls sets what Initialize sets; it may be nil when Initialize
 	// is not called.
 	Sysctls SysctlSetter
-	// NetNS is the network namespace Runner's commands work in, for what
-	// the appliers read without a command ("" for the process's).
+	// Stamps reads the stamps of the rules, for a canary whose checks
+	// cost the same at any size; nil reads the rules at every check.
+	Stamps Stamper
+	// NetNS is the network namespace Runner's commands work in, for the
+	// nfacct counters Initialize makes ("" for the process's).
 	NetNS string
 
 	// busy serializes Apply and Intact, which both use what the appliers
@@ -196,7 +199,7 @@ func (n *Node) applier(mode Mode, family model.Family) Applier {
 		n.appliers = map[model.Family]Applier{}
 	}
 	if n.appliers[family] == nil {
-		n.appliers[family] = newApplier(n.Runner, mode, family, n.NetNS)
+		n.appliers[family] = newApplier(n.Runner, mode, family, n.Stamps)
 	}
 	return n.appliers[family]
 }

@@ -44,7 +44,7 @@ func appliedNode(t *testing.T, mode Mode) (*Node, *netns.NS, []*model.Model) {
 	t.Helper()
 	ns := netnstest.New(t)
 	r := ExecRunner{Prefix: ns.Prefix()}
-	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), NetNS: "/run/netns/" + ns.Name}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 	models := []*model.Model{trafficModel(t, trafficServices)}
 	if _, err := n.Apply(context.Background(), models, false); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestIPTablesCanaryNoticesEveryHook(t *testing.T) {
 			netnstest.RequireRoot(t, "iptables-legacy", "iptables-nft")
 			ns := netnstest.New(t)
 			r := &countingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
-			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), NetNS: "/run/netns/" + ns.Name}
+			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 			models := []*model.Model{trafficModelWith(t, trafficServices, func(_ *model.Input, cfg *model.Config) { cfg.LocalhostNodePorts = true })}
 			ctx := context.Background()
 			if _, err := n.Apply(ctx, models, false); err != nil {
@@ -271,4 +271,35 @@ func shellFields(line string) []string {
 		out, rest = append(out, word), after
 	}
 	return out
+}
+
+// TestNFTablesCanaryReadsOnlyAfterChanges checks that the nftables
+// canary lists the table only once something changed the ruleset: after
+// an apply and between changes it runs no command; after another
+// program's change it lists, and notices a flushed chain.
+func TestNFTablesCanaryReadsOnlyAfterChanges(t *testing.T) {
+	netnstest.RequireRoot(t, "nft")
+	ns := netnstest.New(t)
+	r := &countingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: RequestNFTables, Stamps: KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+	if _, err := n.Apply(context.Background(), []*model.Model{trafficModel(t, trafficServices)}, false); err != nil {
+		t.Fatal(err)
+	}
+	before := r.runs
+	checkIntact(t, n, true)
+	checkIntact(t, n, true)
+	if r.runs != before {
+		t.Errorf("checks of an unchanged ruleset ran %d commands", r.runs-before)
+	}
+	if _, err := ns.Run(nil, "nft", "add", "table", "ip", "other"); err != nil {
+		t.Fatal(err)
+	}
+	checkIntact(t, n, true)
+	if r.runs == before {
+		t.Error("a check after another program's change listed nothing")
+	}
+	if _, err := ns.Run(nil, "nft", "flush", "chain", "ip", nftables.TableName, "services"); err != nil {
+		t.Fatal(err)
+	}
+	checkIntact(t, n, false)
 }

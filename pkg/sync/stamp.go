@@ -17,6 +17,34 @@ import (
 // tables themselves, whose size grows with the Services, only after
 // something changed them.
 
+// Stamper reads stamps of the rules in constant time, so that the canary
+// reads the rules themselves only after a change.
+type Stamper interface {
+	// Generation returns the nftables ruleset's generation, for nftables
+	// and iptables-nft.
+	Generation() (string, error)
+	// XTables returns iptables-legacy's summary of the family's tables.
+	XTables(family model.Family, tables []string) (string, error)
+}
+
+// KernelStamps reads the stamps from the kernel, in the network namespace
+// at NetNS ("" for the process's).
+type KernelStamps struct{ NetNS string }
+
+var _ Stamper = KernelStamps{}
+
+// Generation returns the nftables generation (nftGeneration).
+func (k KernelStamps) Generation() (string, error) { return nftGeneration(k.NetNS) }
+
+// XTables returns the tables' summary (xtablesStamp).
+func (k KernelStamps) XTables(family model.Family, tables []string) (string, error) {
+	return xtablesStamp(k.NetNS, family, tables)
+}
+
+// errNoStamps is the stamp error of an applier that has no Stamper: its
+// canary reads the rules at every check.
+var errNoStamps = errors.New("no stamps")
+
 // soGetInfo is IPT_SO_GET_INFO and IP6T_SO_GET_INFO: x_tables' summary
 // of one table.
 const soGetInfo = 64

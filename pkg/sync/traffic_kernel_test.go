@@ -88,6 +88,24 @@ endpoints:
 ---
 apiVersion: v1
 kind: Service
+metadata: {namespace: t, name: lb-v6-ranges}
+spec:
+  type: LoadBalancer
+  clusterIP: 172.30.0.14
+  loadBalancerSourceRanges: [2001:db8::/64]
+  ports: [{name: http, protocol: TCP, port: 80, nodePort: 30083}]
+status: {loadBalancer: {ingress: [{ip: 192.0.2.11}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {namespace: t, name: lb-v6-ranges-1, labels: {kubernetes.io/service-name: lb-v6-ranges}}
+addressType: IPv4
+ports: [{name: http, protocol: TCP, port: 8080}]
+endpoints:
+- {addresses: [10.1.3.7], nodeName: node-b}
+---
+apiVersion: v1
+kind: Service
 metadata: {namespace: t, name: empty}
 spec: {clusterIP: 172.30.0.20, ports: [{name: http, protocol: TCP, port: 80}, {name: dns, protocol: UDP, port: 53}]}
 ---
@@ -332,6 +350,11 @@ var trafficCases = []trafficCase{
 		_, err := testnet.Ask(e.topo.External, testnet.TCP, clientOut, netip.MustParseAddrPort("192.0.2.10:80"), trafficTimeout)
 		if !testnet.TimedOut(err) {
 			t.Errorf("LB connection from outside the range: got %v, want it dropped (a timeout)", err)
+		}
+	}},
+	{"source ranges of the other family only leave a load balancer IP open, as kube-proxy does", func(t *testing.T, e *trafficEnv) {
+		if a := askOne(t, e.topo.External, testnet.TCP, clientOut, "192.0.2.11:80"); a.Endpoint.Addr() != podC {
+			t.Errorf("LB connection reached %s, want 10.1.3.7", a.Endpoint)
 		}
 	}},
 	{"a Service without endpoints refuses at once", func(t *testing.T, e *trafficEnv) {

@@ -79,7 +79,7 @@ type Canary struct {
 	Rules  []CanaryRule
 }
 
-// CanaryRule is one rule a chain must hold, as `nft list chain` prints
+// CanaryRule is one rule a chain must hold, as `nft list table` prints
 // part of it.
 type CanaryRule struct {
 	Chain, Rule string
