@@ -176,6 +176,19 @@ metadata: {namespace: t, name: dns-udp, labels: {kubernetes.io/service-name: dns
 addressType: IPv4
 ports: [{name: udp, protocol: UDP, port: 8080}]
 endpoints: [{addresses: [10.1.3.7]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {namespace: t, name: serving-unset}
+spec: {clusterIP: 172.30.0.15, ports: [{name: http, protocol: TCP, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {namespace: t, name: serving-unset-1, labels: {kubernetes.io/service-name: serving-unset}}
+addressType: IPv4
+ports: [{name: http, protocol: TCP, port: 8080}]
+endpoints:
+- {addresses: [10.1.4.8], nodeName: node-b, conditions: {ready: false, terminating: true}}
 `
 
 // trafficModel builds the IPv4 model of the manifests for node-a.
@@ -355,6 +368,11 @@ var trafficCases = []trafficCase{
 	{"source ranges of the other family only leave a load balancer IP open, as kube-proxy does", func(t *testing.T, e *trafficEnv) {
 		if a := askOne(t, e.topo.External, testnet.TCP, clientOut, "192.0.2.11:80"); a.Endpoint.Addr() != podC {
 			t.Errorf("LB connection reached %s, want 10.1.3.7", a.Endpoint)
+		}
+	}},
+	{"a terminating endpoint whose serving is unset still serves, as kube-proxy reads it", func(t *testing.T, e *trafficEnv) {
+		if a := askOne(t, e.pod("pod-z"), testnet.TCP, podZ, "172.30.0.15:80"); a.Endpoint.Addr() != podD {
+			t.Errorf("reached %s, want the terminating endpoint 10.1.4.8", a.Endpoint)
 		}
 	}},
 	{"a Service without endpoints refuses at once", func(t *testing.T, e *trafficEnv) {
