@@ -62,13 +62,8 @@ type ConntrackRun struct {
 	Deleted  int
 }
 
-// NewApplier returns the applier of a detected mode for one family. Its
-// canary has no stamps and reads the rules at every check.
-func NewApplier(r Runner, mode Mode, family model.Family) Applier {
-	return newApplier(r, mode, family, nil)
-}
-
-// newApplier is NewApplier with the canary's stamps.
+// newApplier returns the applier of a detected mode for one family, its
+// canary reading stamps through stamps (nil: the rules at every check).
 func newApplier(r Runner, mode Mode, family model.Family, stamps Stamper) Applier {
 	if mode == ModeNFTables {
 		return &NFTables{Family: family, Runner: r, Stamps: stamps}

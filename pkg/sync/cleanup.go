@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
-	"github.com/svcproxy/svcproxy/pkg/render/iptables"
-	"github.com/svcproxy/svcproxy/pkg/render/nftables"
 )
 
 // Cleanup removes what svcproxy installed, in every mode: its nftables
@@ -41,16 +39,14 @@ func (c *Cleanup) Run(ctx context.Context) ([]string, error) {
 	tables := map[string]bool{}
 	for _, fam := range families {
 		for _, mode := range []Mode{ModeIPTablesLegacy, ModeIPTablesNFT} {
-			what := iptables.Leftovers{Own: c.Keep[fam] != mode, KubeProxy: c.KubeProxy}
-			lines, err := removeIPTables(ctx, c.Runner, fam, mode, what)
+			lines, err := removeIPTables(ctx, c.Runner, fam, mode, c.Keep[fam] != mode, c.KubeProxy)
 			if err != nil {
 				return report, fmt.Errorf("cleaning up %s %s: %w", fam, mode, err)
 			}
 			report = append(report, lines...)
 		}
-		family := string(nftables.Family(fam))
-		tables[family+" "+nftables.TableName] = c.Keep[fam] != ModeNFTables
-		tables[family+" kube-proxy"] = c.KubeProxy
+		tables[nftablesTable(fam)] = c.Keep[fam] != ModeNFTables
+		tables[kubeProxyTable(fam)] = c.KubeProxy
 	}
 	lines, err := removeNFTables(ctx, c.Runner, tables)
 	return append(report, lines...), err

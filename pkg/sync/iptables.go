@@ -185,6 +185,17 @@ func (a *IPTables) Intact(ctx context.Context) (bool, error) {
 	return ok, nil
 }
 
+// ensureIPTablesCounters makes kube-proxy's nfacct counters, which the
+// iptables rules count packets in (iptables.NFAcctInvalidDropped,
+// iptables.NFAcctLocalhostAccepted), in the network namespace at netns.
+func ensureIPTablesCounters(netns string) error {
+	var errs []error
+	for _, name := range []string{iptables.NFAcctInvalidDropped, iptables.NFAcctLocalhostAccepted} {
+		errs = append(errs, ensureNFAcct(netns, name))
+	}
+	return errors.Join(errs...)
+}
+
 // stampApplied records the stamp of what the last apply loaded, when it
 // succeeded: the canary need not read back what svcproxy just wrote
 // (0.5 s with iptables-legacy and 6.7 s with iptables-nft at 10,000
@@ -256,10 +267,12 @@ func payloadLine(payload []byte, n int) string {
 	return ""
 }
 
-// removeIPTables removes the chains what chooses from every table of one
-// variant and family, and reports what it removed, one line a table. A
+// removeIPTables removes svcproxy's chains (with own) and kube-proxy's
+// leftovers (with kubeProxy) from every table of one variant and family
+// (iptables.Leftovers), and reports what it removed, one line a table. A
 // variant whose tools are not installed has nothing to remove.
-func removeIPTables(ctx context.Context, r Runner, fam model.Family, mode Mode, what iptables.Leftovers) ([]string, error) {
+func removeIPTables(ctx context.Context, r Runner, fam model.Family, mode Mode, own, kubeProxy bool) ([]string, error) {
+	what := iptables.Leftovers{Own: own, KubeProxy: kubeProxy}
 	save, restore := IPTablesCommand(fam, mode, "save"), IPTablesCommand(fam, mode, "restore")
 	if _, err := r.LookPath(save); err != nil {
 		return nil, nil

@@ -158,6 +158,17 @@ func chainBodies(listing string) map[string]string {
 	return out
 }
 
+// nftablesTable names svcproxy's table of a family as `nft list tables`
+// prints it without "table ": "FAMILY NAME".
+func nftablesTable(fam model.Family) string {
+	return string(nftables.Family(fam)) + " " + nftables.TableName
+}
+
+// kubeProxyTable names kube-proxy's nftables table of a family, likewise.
+func kubeProxyTable(fam model.Family) string {
+	return string(nftables.Family(fam)) + " kube-proxy"
+}
+
 // removeNFTables deletes the tables ("FAMILY NAME") that remove maps to
 // true, and reports what it deleted, one line a table. Without nft there
 // is nothing to delete.

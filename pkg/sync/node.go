@@ -11,7 +11,6 @@ import (
 	"github.com/svcproxy/svcproxy/internal/sysctl"
 	"github.com/svcproxy/svcproxy/pkg/conntrack"
 	"github.com/svcproxy/svcproxy/pkg/model"
-	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 )
 
 // ConntrackCleaner deletes stale UDP conntrack entries. UDP has no
@@ -146,9 +145,7 @@ func (n *Node) Initialize(ctx context.Context, cfg model.Config) (Init, error) {
 		return Init{}, err
 	}
 	var in Init
-	for _, name := range []string{iptables.NFAcctInvalidDropped, iptables.NFAcctLocalhostAccepted} {
-		in.NFAcctErr = errors.Join(in.NFAcctErr, ensureNFAcct(n.NetNS, name))
-	}
+	in.NFAcctErr = ensureIPTablesCounters(n.NetNS)
 	in.NFAcctCounters = in.NFAcctErr == nil
 	if !cfg.LocalhostNodePortsFor(model.IPv4) {
 		return in, nil

@@ -240,7 +240,7 @@ func newTrafficEnv(t *testing.T, mode Mode) *trafficEnv {
 	}
 	topo.AddExternalClient(t, clientIn)
 	topo.AddExternalClient(t, clientOut)
-	return &trafficEnv{topo: topo, mode: mode, applier: NewApplier(ExecRunner{Prefix: topo.Node.Prefix()}, mode, model.IPv4)}
+	return &trafficEnv{topo: topo, mode: mode, applier: newApplier(ExecRunner{Prefix: topo.Node.Prefix()}, mode, model.IPv4, nil)}
 }
 
 func (e *trafficEnv) apply(t *testing.T, manifests string) {
