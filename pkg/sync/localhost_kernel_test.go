@@ -73,7 +73,7 @@ func checkReapplyChangesNothing(t *testing.T, e *trafficEnv, n *Node, m *model.M
 	t.Helper()
 	// -S prints no counters, which a legacy restore resets.
 	save := func() string {
-		out, err := e.topo.Node.Run(nil, iptablesBinary(e.mode), "-t", "filter", "-S")
+		out, err := e.topo.Node.Run(nil, IPTablesCommand(model.IPv4, e.mode, ""), "-t", "filter", "-S")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,14 +86,6 @@ func checkReapplyChangesNothing(t *testing.T, e *trafficEnv, n *Node, m *model.M
 	if after := save(); after != before {
 		t.Errorf("a second full apply changed the filter table:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-}
-
-// iptablesBinary is the iptables command of an iptables mode.
-func iptablesBinary(mode Mode) string {
-	if mode == ModeIPTablesLegacy {
-		return "iptables-legacy"
-	}
-	return "iptables-nft"
 }
 
 // checkLocalnetGuard sends a SYN from the external namespace to
@@ -123,7 +115,7 @@ func checkLocalnetGuard(t *testing.T, e *trafficEnv) {
 	if send() {
 		t.Error("a neighbour's SYN to 127.0.0.2 reached the node's loopback past KUBE-FIREWALL")
 	}
-	if out, err := e.topo.Node.Run(nil, iptablesBinary(e.mode), "-t", "filter", "-F", "KUBE-FIREWALL"); err != nil {
+	if out, err := e.topo.Node.Run(nil, IPTablesCommand(model.IPv4, e.mode, ""), "-t", "filter", "-F", "KUBE-FIREWALL"); err != nil {
 		t.Fatalf("flushing KUBE-FIREWALL: %v: %s", err, strings.TrimSpace(out))
 	}
 	if !send() {

@@ -204,7 +204,7 @@ func TestIPTablesCanaryNoticesEveryHook(t *testing.T) {
 			if _, err := n.Apply(ctx, models, false); err != nil {
 				t.Fatal(err)
 			}
-			for _, breakage := range canaryBreakages(t, ns, iptablesBinary(mode)) {
+			for _, breakage := range canaryBreakages(t, ns, IPTablesCommand(model.IPv4, mode, "")) {
 				checkIntact(t, n, true)
 				before := r.runs
 				checkIntact(t, n, true)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // clauses splits a declaration, "{ CLAUSE ; CLAUSE ; }", into its
@@ -96,8 +98,8 @@ func stripComment(rule string) (string, error) {
 }
 
 // quotedInterface returns the length of the quoted interface name that
-// starts at rule[i] after "iifname " or "iifname != ", or 0: a name of
-// letters, digits and "._-", perhaps ending in "*".
+// starts at rule[i] after "iifname " or "iifname != ", or 0: a name
+// model.ParseInterfaceName accepts, perhaps ending in "*".
 func quotedInterface(rule string, i int) int {
 	if !strings.HasSuffix(rule[:i], "iifname ") && !strings.HasSuffix(rule[:i], "iifname != ") {
 		return 0
@@ -106,11 +108,8 @@ func quotedInterface(rule string, i int) int {
 	if end < 1 {
 		return 0
 	}
-	name := strings.TrimSuffix(rule[i+1:i+1+end], "*")
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return 0
-		}
+	if _, err := model.ParseInterfaceName(strings.TrimSuffix(rule[i+1:i+1+end], "*")); err != nil {
+		return 0
 	}
 	return end + 2
 }
