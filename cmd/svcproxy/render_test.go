@@ -42,80 +42,91 @@ metadata: {namespace: demo, name: good}
 spec: {clusterIP: 172.30.0.10, ports: [{port: 80}]}
 `
 
+// renderDir stands, in renderCases' arguments, for the directory
+// TestRenderCommand makes for its files.
+const renderDir = "$DIR"
+
+type renderCase struct {
+	name       string
+	stdin      string
+	args       []string
+	wantCode   int
+	wantOut    []string
+	wantNotOut []string
+	wantErr    []string
+}
+
+var renderCases = []renderCase{
+	{
+		name:    "built-in example, iptables",
+		args:    []string{"render", "--dry-run"},
+		wantOut: []string{"# svcproxy ipv4 rules: iptables-restore --noflush", "*nat", "demo/web:http", "--dport 30080", "COMMIT"},
+	},
+	{
+		name:    "built-in example, nftables",
+		args:    []string{"render", "--dry-run", "--mode", "nftables"},
+		wantOut: []string{"# svcproxy ipv4 rules: nft -f", "add table ip svcproxy", "10.244.1.5"},
+	},
+	{
+		name:     "skipped objects warn and exit 0",
+		stdin:    badServiceYAML,
+		args:     []string{"render", "--dry-run", "-f", "-"},
+		wantOut:  []string{"demo/good"},
+		wantErr:  []string{"warning: Service demo/bad: cluster IP skipped"},
+		wantCode: 0,
+	},
+	{
+		name:     "--strict exits 2 on skipped objects, still printing the rest",
+		stdin:    badServiceYAML,
+		args:     []string{"render", "--dry-run", "--strict", "-f", "-"},
+		wantOut:  []string{"demo/good"},
+		wantErr:  []string{"warning: Service demo/bad", "1 object(s) skipped (--strict)"},
+		wantCode: 2,
+	},
+	{
+		name:     "unreadable file exits 1 naming it",
+		args:     []string{"render", "--dry-run", "-f", filepath.Join(renderDir, "missing.yaml")},
+		wantErr:  []string{"missing.yaml"},
+		wantCode: 1,
+	},
+	{
+		name:     "unparsable document exits 1 naming file and document",
+		args:     []string{"render", "--dry-run", "-f", filepath.Join(renderDir, "broken.yaml")},
+		wantErr:  []string{"broken.yaml", "document 2"},
+		wantCode: 1,
+	},
+	{
+		name:       "--family selects one family",
+		args:       []string{"render", "--dry-run", "--family", "ipv6"},
+		wantNotOut: []string{"ipv4", "10.96.0.10"},
+	},
+	{
+		name:     "unknown mode is refused",
+		args:     []string{"render", "--dry-run", "--mode", "ipvs"},
+		wantErr:  []string{`--mode: unknown mode "ipvs"`},
+		wantCode: 1,
+	},
+	{
+		name:     "bad cluster CIDR is refused",
+		args:     []string{"render", "--dry-run", "--cluster-cidr", "10.0.0.0/33"},
+		wantErr:  []string{"--cluster-cidr"},
+		wantCode: 1,
+	},
+}
+
 func TestRenderCommand(t *testing.T) {
 	dir := t.TempDir()
 	unparsable := filepath.Join(dir, "broken.yaml")
 	if err := os.WriteFile(unparsable, []byte("apiVersion: v1\nkind: Service\nmetadata: {namespace: demo, name: web}\n---\nkind: [unclosed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name       string
-		stdin      string
-		args       []string
-		wantCode   int
-		wantOut    []string
-		wantNotOut []string
-		wantErr    []string
-	}{
-		{
-			name:    "built-in example, iptables",
-			args:    []string{"render", "--dry-run"},
-			wantOut: []string{"# svcproxy ipv4 rules: iptables-restore --noflush", "*nat", "demo/web:http", "--dport 30080", "COMMIT"},
-		},
-		{
-			name:    "built-in example, nftables",
-			args:    []string{"render", "--dry-run", "--mode", "nftables"},
-			wantOut: []string{"# svcproxy ipv4 rules: nft -f", "add table ip svcproxy", "10.244.1.5"},
-		},
-		{
-			name:     "skipped objects warn and exit 0",
-			stdin:    badServiceYAML,
-			args:     []string{"render", "--dry-run", "-f", "-"},
-			wantOut:  []string{"demo/good"},
-			wantErr:  []string{"warning: Service demo/bad: cluster IP skipped"},
-			wantCode: 0,
-		},
-		{
-			name:     "--strict exits 2 on skipped objects, still printing the rest",
-			stdin:    badServiceYAML,
-			args:     []string{"render", "--dry-run", "--strict", "-f", "-"},
-			wantOut:  []string{"demo/good"},
-			wantErr:  []string{"warning: Service demo/bad", "1 object(s) skipped (--strict)"},
-			wantCode: 2,
-		},
-		{
-			name:     "unreadable file exits 1 naming it",
-			args:     []string{"render", "--dry-run", "-f", filepath.Join(dir, "missing.yaml")},
-			wantErr:  []string{"missing.yaml"},
-			wantCode: 1,
-		},
-		{
-			name:     "unparsable document exits 1 naming file and document",
-			args:     []string{"render", "--dry-run", "-f", unparsable},
-			wantErr:  []string{"broken.yaml", "document 2"},
-			wantCode: 1,
-		},
-		{
-			name:       "--family selects one family",
-			args:       []string{"render", "--dry-run", "--family", "ipv6"},
-			wantNotOut: []string{"ipv4", "10.96.0.10"},
-		},
-		{
-			name:     "unknown mode is refused",
-			args:     []string{"render", "--dry-run", "--mode", "ipvs"},
-			wantErr:  []string{`--mode: unknown mode "ipvs"`},
-			wantCode: 1,
-		},
-		{
-			name:     "bad cluster CIDR is refused",
-			args:     []string{"render", "--dry-run", "--cluster-cidr", "10.0.0.0/33"},
-			wantErr:  []string{"--cluster-cidr"},
-			wantCode: 1,
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range renderCases {
 		t.Run(tt.name, func(t *testing.T) {
-			out, errOut, code := runCLI(t, tt.stdin, tt.args...)
+			var args []string
+			for _, a := range tt.args {
+				args = append(args, strings.Replace(a, renderDir, dir, 1))
+			}
+			out, errOut, code := runCLI(t, tt.stdin, args...)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut)
 			}

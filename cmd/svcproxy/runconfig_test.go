@@ -41,83 +41,86 @@ nftables:
   syncPeriod: 45s
 `
 
+type loadConfigCase struct {
+	name        string
+	config      string
+	args        []string
+	wantErr     string
+	wantIgnored string
+	check       func(t *testing.T, o *runOptions)
+}
+
+var loadConfigCases = []loadConfigCase{
+	{
+		name:        "kubeadm file in iptables mode",
+		config:      strings.Replace(kubeadmConfig, "%s", "iptables", 1),
+		wantIgnored: "",
+		check: func(t *testing.T, o *runOptions) {
+			if o.kubeconfig != "/var/lib/kube-proxy/kubeconfig.conf" || strings.Join(o.clusterCIDRs, ",") != "10.244.0.0/16" || o.proxyMode != "iptables" {
+				t.Errorf("options not read: %+v", o)
+			}
+			if o.kp.apiQPS != 7 || o.kp.configSyncPeriod != defaultConfigSyncPeriod {
+				t.Errorf("client settings: qps %v, config sync period %v; want 7 and the default", o.kp.apiQPS, o.kp.configSyncPeriod)
+			}
+			if o.masqueradeBit != 14 || o.syncPeriod != 30*time.Second {
+				t.Errorf("nftables section applied in iptables mode: bit %d period %v", o.masqueradeBit, o.syncPeriod)
+			}
+			if !o.localhostNodePorts {
+				t.Error("localhostNodePorts: null turned localhost NodePorts off")
+			}
+			if got := o.conntrack.settings(); got != conntrack.DefaultSettings {
+				t.Errorf("conntrack settings %+v, want kube-proxy's defaults for its nulls", got)
+			}
+		},
+	},
+	{
+		name:   "localhost NodePorts turned off",
+		config: strings.Replace(strings.Replace(kubeadmConfig, "%s", "iptables", 1), "localhostNodePorts: null", "localhostNodePorts: false", 1),
+		check: func(t *testing.T, o *runOptions) {
+			if o.localhostNodePorts {
+				t.Error("localhostNodePorts: false not read")
+			}
+		},
+	},
+	{
+		name:        "nftables mode reads the nftables section",
+		config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
+		wantIgnored: "",
+		check: func(t *testing.T, o *runOptions) {
+			if o.masqueradeBit != 12 || o.syncPeriod != 45*time.Second {
+				t.Errorf("nftables section not applied: bit %d period %v", o.masqueradeBit, o.syncPeriod)
+			}
+		},
+	},
+	{
+		name:        "flags win over the file",
+		config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
+		args:        []string{"--cluster-cidr", "10.9.0.0/16", "--iptables-sync-period", "5s"},
+		wantIgnored: "",
+		check: func(t *testing.T, o *runOptions) {
+			if strings.Join(o.clusterCIDRs, ",") != "10.9.0.0/16" || o.syncPeriod != 5*time.Second {
+				t.Errorf("flags overridden by the file: %v %v", o.clusterCIDRs, o.syncPeriod)
+			}
+		},
+	},
+	{
+		name: "a conntrack section",
+		config: strings.Replace(strings.Replace(kubeadmConfig, "%s", "iptables", 1), "  maxPerCore: null\n",
+			"  maxPerCore: 0\n  tcpEstablishedTimeout: 0s\n  tcpBeLiberal: true\n  udpStreamTimeout: 2m\n", 1),
+		check: func(t *testing.T, o *runOptions) {
+			want := conntrack.Settings{Min: 131072, TCPCloseWaitTimeout: time.Hour, TCPBeLiberal: true, UDPStreamTimeout: 2 * time.Minute}
+			if got := o.conntrack.settings(); got != want {
+				t.Errorf("conntrack settings %+v, want %+v", got, want)
+			}
+		},
+	},
+	{name: "ipvs is refused", config: strings.Replace(kubeadmConfig, "%s", "ipvs", 1), wantErr: `mode "ipvs" is not supported`},
+	{name: "wrong kind", config: "apiVersion: v1\nkind: ConfigMap\n", wantErr: "want kind KubeProxyConfiguration"},
+	{name: "not YAML", config: "mode: [", wantErr: "reading --config"},
+}
+
 func TestLoadConfig(t *testing.T) {
-	tests := []struct {
-		name        string
-		config      string
-		args        []string
-		wantErr     string
-		wantIgnored string
-		check       func(t *testing.T, o *runOptions)
-	}{
-		{
-			name:        "kubeadm file in iptables mode",
-			config:      strings.Replace(kubeadmConfig, "%s", "iptables", 1),
-			wantIgnored: "",
-			check: func(t *testing.T, o *runOptions) {
-				if o.kubeconfig != "/var/lib/kube-proxy/kubeconfig.conf" || strings.Join(o.clusterCIDRs, ",") != "10.244.0.0/16" || o.proxyMode != "iptables" {
-					t.Errorf("options not read: %+v", o)
-				}
-				if o.kp.apiQPS != 7 || o.kp.configSyncPeriod != defaultConfigSyncPeriod {
-					t.Errorf("client settings: qps %v, config sync period %v; want 7 and the default", o.kp.apiQPS, o.kp.configSyncPeriod)
-				}
-				if o.masqueradeBit != 14 || o.syncPeriod != 30*time.Second {
-					t.Errorf("nftables section applied in iptables mode: bit %d period %v", o.masqueradeBit, o.syncPeriod)
-				}
-				if !o.localhostNodePorts {
-					t.Error("localhostNodePorts: null turned localhost NodePorts off")
-				}
-				if got := o.conntrack.settings(); got != conntrack.DefaultSettings {
-					t.Errorf("conntrack settings %+v, want kube-proxy's defaults for its nulls", got)
-				}
-			},
-		},
-		{
-			name:   "localhost NodePorts turned off",
-			config: strings.Replace(strings.Replace(kubeadmConfig, "%s", "iptables", 1), "localhostNodePorts: null", "localhostNodePorts: false", 1),
-			check: func(t *testing.T, o *runOptions) {
-				if o.localhostNodePorts {
-					t.Error("localhostNodePorts: false not read")
-				}
-			},
-		},
-		{
-			name:        "nftables mode reads the nftables section",
-			config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
-			wantIgnored: "",
-			check: func(t *testing.T, o *runOptions) {
-				if o.masqueradeBit != 12 || o.syncPeriod != 45*time.Second {
-					t.Errorf("nftables section not applied: bit %d period %v", o.masqueradeBit, o.syncPeriod)
-				}
-			},
-		},
-		{
-			name:        "flags win over the file",
-			config:      strings.Replace(kubeadmConfig, "%s", "nftables", 1),
-			args:        []string{"--cluster-cidr", "10.9.0.0/16", "--iptables-sync-period", "5s"},
-			wantIgnored: "",
-			check: func(t *testing.T, o *runOptions) {
-				if strings.Join(o.clusterCIDRs, ",") != "10.9.0.0/16" || o.syncPeriod != 5*time.Second {
-					t.Errorf("flags overridden by the file: %v %v", o.clusterCIDRs, o.syncPeriod)
-				}
-			},
-		},
-		{
-			name: "a conntrack section",
-			config: strings.Replace(strings.Replace(kubeadmConfig, "%s", "iptables", 1), "  maxPerCore: null\n",
-				"  maxPerCore: 0\n  tcpEstablishedTimeout: 0s\n  tcpBeLiberal: true\n  udpStreamTimeout: 2m\n", 1),
-			check: func(t *testing.T, o *runOptions) {
-				want := conntrack.Settings{Min: 131072, TCPCloseWaitTimeout: time.Hour, TCPBeLiberal: true, UDPStreamTimeout: 2 * time.Minute}
-				if got := o.conntrack.settings(); got != want {
-					t.Errorf("conntrack settings %+v, want %+v", got, want)
-				}
-			},
-		},
-		{name: "ipvs is refused", config: strings.Replace(kubeadmConfig, "%s", "ipvs", 1), wantErr: `mode "ipvs" is not supported`},
-		{name: "wrong kind", config: "apiVersion: v1\nkind: ConfigMap\n", wantErr: "want kind KubeProxyConfiguration"},
-		{name: "not YAML", config: "mode: [", wantErr: "reading --config"},
-	}
-	for _, tt := range tests {
+	for _, tt := range loadConfigCases {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			if err := os.WriteFile(path, []byte(tt.config), 0o644); err != nil {

@@ -124,103 +124,106 @@ func warningStrings(warns []Warning) []string {
 	return out
 }
 
-func TestLoad(t *testing.T) {
-	tests := []struct {
-		name      string
-		input     string
-		want      []string
-		wantWarns []string
-	}{
-		{
-			name:  "single YAML object",
-			input: serviceYAML,
-			want:  []string{"Service shop/web"},
-		},
-		{
-			name:  "single JSON object",
-			input: serviceJSON,
-			want:  []string{"Service shop/api"},
-		},
-		{
-			name:  "concatenated JSON objects",
-			input: serviceJSON + "\n" + strings.Replace(serviceJSON, `"api"`, `"api2"`, 1),
-			want:  []string{"Service shop/api", "Service shop/api2"},
-		},
-		{
-			name:  "multi-document YAML",
-			input: "---\n" + serviceYAML + "---\n" + sliceYAML + "--- # the node\n" + nodeYAML + "---\n" + strings.Replace(serviceYAML, "web", "db", 1),
-			want:  []string{"Service shop/web", "Service shop/db", "EndpointSlice shop/web-abc", "Node node-a"},
-		},
-		{
-			name:  "JSON document in a YAML stream",
-			input: serviceYAML + "---\n" + serviceJSON,
-			want:  []string{"Service shop/web", "Service shop/api"},
-		},
-		{
-			name:      "kubectl List of mixed kinds",
-			input:     kubectlList,
-			want:      []string{"Service shop/web", "EndpointSlice shop/web-abc", "Node node-a"},
-			wantWarns: []string{"in: document 1: items[2]: Pod shop/web-1: skipped: kind Pod is not used"},
-		},
-		{
-			name: "nested List",
-			input: "apiVersion: v1\nkind: List\nitems:\n" + indentItem(serviceYAML) +
-				indentItem("apiVersion: v1\nkind: List\nitems:\n"+indentItem(podYAML)+indentItem(nodeYAML)),
-			want:      []string{"Service shop/web", "Node node-a"},
-			wantWarns: []string{"in: document 1: items[1].items[0]: Pod shop/web-1: skipped: kind Pod is not used"},
-		},
-		{
-			name:  "JSON List",
-			input: `{"apiVersion": "v1", "kind": "List", "items": [` + serviceJSON + `, null]}`,
-			want:  []string{"Service shop/api"},
-		},
-		{
-			name: "typed lists give their items a kind",
-			input: `{"apiVersion": "v1", "kind": "ServiceList", "items": [{"metadata": {"name": "a", "namespace": "ns"}}]}
+type loadCase struct {
+	name      string
+	input     string
+	want      []string
+	wantWarns []string
+}
+
+var loadCases = []loadCase{
+	{
+		name:  "single YAML object",
+		input: serviceYAML,
+		want:  []string{"Service shop/web"},
+	},
+	{
+		name:  "single JSON object",
+		input: serviceJSON,
+		want:  []string{"Service shop/api"},
+	},
+	{
+		name:  "concatenated JSON objects",
+		input: serviceJSON + "\n" + strings.Replace(serviceJSON, `"api"`, `"api2"`, 1),
+		want:  []string{"Service shop/api", "Service shop/api2"},
+	},
+	{
+		name:  "multi-document YAML",
+		input: "---\n" + serviceYAML + "---\n" + sliceYAML + "--- # the node\n" + nodeYAML + "---\n" + strings.Replace(serviceYAML, "web", "db", 1),
+		want:  []string{"Service shop/web", "Service shop/db", "EndpointSlice shop/web-abc", "Node node-a"},
+	},
+	{
+		name:  "JSON document in a YAML stream",
+		input: serviceYAML + "---\n" + serviceJSON,
+		want:  []string{"Service shop/web", "Service shop/api"},
+	},
+	{
+		name:      "kubectl List of mixed kinds",
+		input:     kubectlList,
+		want:      []string{"Service shop/web", "EndpointSlice shop/web-abc", "Node node-a"},
+		wantWarns: []string{"in: document 1: items[2]: Pod shop/web-1: skipped: kind Pod is not used"},
+	},
+	{
+		name: "nested List",
+		input: "apiVersion: v1\nkind: List\nitems:\n" + indentItem(serviceYAML) +
+			indentItem("apiVersion: v1\nkind: List\nitems:\n"+indentItem(podYAML)+indentItem(nodeYAML)),
+		want:      []string{"Service shop/web", "Node node-a"},
+		wantWarns: []string{"in: document 1: items[1].items[0]: Pod shop/web-1: skipped: kind Pod is not used"},
+	},
+	{
+		name:  "JSON List",
+		input: `{"apiVersion": "v1", "kind": "List", "items": [` + serviceJSON + `, null]}`,
+		want:  []string{"Service shop/api"},
+	},
+	{
+		name: "typed lists give their items a kind",
+		input: `{"apiVersion": "v1", "kind": "ServiceList", "items": [{"metadata": {"name": "a", "namespace": "ns"}}]}
 {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "items": [{"metadata": {"name": "a-1", "namespace": "ns"}, "addressType": "IPv4"}]}
 {"apiVersion": "v1", "kind": "NodeList", "items": [{"metadata": {"name": "n"}}]}`,
-			want: []string{"Service ns/a", "EndpointSlice ns/a-1", "Node n"},
+		want: []string{"Service ns/a", "EndpointSlice ns/a-1", "Node n"},
+	},
+	{
+		name:  "skipped kinds are warnings",
+		input: podYAML + "---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web, namespace: shop}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
+		wantWarns: []string{
+			"in: document 1: Pod shop/web-1: skipped: kind Pod is not used",
+			"in: document 2: Endpoints shop/web: skipped: kind Endpoints is not used; EndpointSlices are",
+			"in: document 3: ConfigMap cfg: skipped: kind ConfigMap is not used",
 		},
-		{
-			name:  "skipped kinds are warnings",
-			input: podYAML + "---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web, namespace: shop}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
-			wantWarns: []string{
-				"in: document 1: Pod shop/web-1: skipped: kind Pod is not used",
-				"in: document 2: Endpoints shop/web: skipped: kind Endpoints is not used; EndpointSlices are",
-				"in: document 3: ConfigMap cfg: skipped: kind ConfigMap is not used",
-			},
+	},
+	{
+		name: "known kinds of other apiVersions are skipped",
+		input: strings.Replace(sliceYAML, "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1", 1) +
+			"---\n" + strings.Replace(serviceYAML, "apiVersion: v1", "apiVersion: serving.knative.dev/v1", 1),
+		wantWarns: []string{
+			"in: document 1: EndpointSlice shop/web-abc: skipped: apiVersion discovery.k8s.io/v1beta1 of kind EndpointSlice is not used; only discovery.k8s.io/v1 is",
+			"in: document 2: Service shop/web: skipped: apiVersion serving.knative.dev/v1 of kind Service is not used; only v1 is",
 		},
-		{
-			name: "known kinds of other apiVersions are skipped",
-			input: strings.Replace(sliceYAML, "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1", 1) +
-				"---\n" + strings.Replace(serviceYAML, "apiVersion: v1", "apiVersion: serving.knative.dev/v1", 1),
-			wantWarns: []string{
-				"in: document 1: EndpointSlice shop/web-abc: skipped: apiVersion discovery.k8s.io/v1beta1 of kind EndpointSlice is not used; only discovery.k8s.io/v1 is",
-				"in: document 2: Service shop/web: skipped: apiVersion serving.knative.dev/v1 of kind Service is not used; only v1 is",
-			},
-		},
-		{
-			name:      "unknown fields of a used kind are warnings",
-			input:     strings.Replace(serviceYAML, "    targetPort: 8080", "    targetport: 8080", 1),
-			want:      []string{"Service shop/web"},
-			wantWarns: []string{`in: document 1: Service shop/web: ignored: unknown field "spec.ports[0].targetport"`},
-		},
-		{
-			name:  "empty documents are skipped silently",
-			input: "---\n---\n# only a comment\n---\n\n---\n" + serviceYAML + "---\n",
-			want:  []string{"Service shop/web"},
-		},
-		{
-			name:  "empty stream",
-			input: "",
-		},
-		{
-			name:  "byte order mark and CRLF line ends",
-			input: "\xef\xbb\xbf" + strings.ReplaceAll(serviceYAML+"---\n"+nodeYAML, "\n", "\r\n"),
-			want:  []string{"Service shop/web", "Node node-a"},
-		},
-	}
-	for _, tt := range tests {
+	},
+	{
+		name:      "unknown fields of a used kind are warnings",
+		input:     strings.Replace(serviceYAML, "    targetPort: 8080", "    targetport: 8080", 1),
+		want:      []string{"Service shop/web"},
+		wantWarns: []string{`in: document 1: Service shop/web: ignored: unknown field "spec.ports[0].targetport"`},
+	},
+	{
+		name:  "empty documents are skipped silently",
+		input: "---\n---\n# only a comment\n---\n\n---\n" + serviceYAML + "---\n",
+		want:  []string{"Service shop/web"},
+	},
+	{
+		name:  "empty stream",
+		input: "",
+	},
+	{
+		name:  "byte order mark and CRLF line ends",
+		input: "\xef\xbb\xbf" + strings.ReplaceAll(serviceYAML+"---\n"+nodeYAML, "\n", "\r\n"),
+		want:  []string{"Service shop/web", "Node node-a"},
+	},
+}
+
+func TestLoad(t *testing.T) {
+	for _, tt := range loadCases {
 		t.Run(tt.name, func(t *testing.T) {
 			objs, warns, err := Load("in", strings.NewReader(tt.input))
 			if err != nil {
@@ -257,84 +260,87 @@ func TestLoadDecodesFields(t *testing.T) {
 	}
 }
 
+type loadErrorCase struct {
+	name     string
+	input    string
+	wantDoc  int
+	wantItem string
+	wantErr  string
+}
+
+var loadErrorCases = []loadErrorCase{
+	{
+		name:    "bad YAML names the document",
+		input:   serviceYAML + "---\n# empty\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: x: y\n",
+		wantDoc: 3,
+		wantErr: "reading in: document 3: yaml: line 4: mapping values are not allowed in this context",
+	},
+	{
+		name:    "bad JSON names the line",
+		input:   "{\"apiVersion\": \"v1\",\n\"kind\": \"Service\",\n x}",
+		wantDoc: 1,
+		wantErr: "reading in: document 1: json: line 3: invalid character 'x' looking for beginning of object key string",
+	},
+	{
+		name:    "truncated JSON",
+		input:   `{"apiVersion": "v1", "kind": "Service"`,
+		wantDoc: 1,
+		wantErr: "reading in: document 1: unexpected EOF",
+	},
+	{
+		name:    "bad field type",
+		input:   strings.Replace(serviceYAML, "port: 80", `port: "abc"`, 1),
+		wantDoc: 1,
+		wantErr: "reading in: document 1: decoding Service: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32",
+	},
+	{
+		name:     "bad field type in a List item",
+		input:    "apiVersion: v1\nkind: List\nitems:\n" + indentItem(podYAML) + indentItem(serviceYAML) + indentItem("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {addresses: 5}\n"),
+		wantDoc:  1,
+		wantItem: "items[2]",
+		wantErr:  "reading in: document 1: items[2]: decoding Node: json: cannot unmarshal",
+	},
+	{
+		name:    "no kind",
+		input:   "apiVersion: v1\nmetadata: {name: x}\n",
+		wantDoc: 1,
+		wantErr: "reading in: document 1: object has no kind",
+	},
+	{
+		name:    "no apiVersion",
+		input:   "kind: Service\nmetadata: {name: x}\n",
+		wantDoc: 1,
+		wantErr: "reading in: document 1: Service object has no apiVersion",
+	},
+	{
+		name:    "not an object",
+		input:   serviceYAML + "---\n- a\n- b\n",
+		wantDoc: 2,
+		wantErr: "reading in: document 2: expected an object, found a list",
+	},
+	{
+		name:    "items not a list",
+		input:   "apiVersion: v1\nkind: List\nitems: {a: b}\n",
+		wantDoc: 1,
+		wantErr: "reading in: document 1: reading items: json: cannot unmarshal object",
+	},
+	{
+		name:    "bad document separator",
+		input:   serviceYAML + "--- junk\n",
+		wantDoc: 1, // the separator ends document 1
+		wantErr: "reading in: document 1: invalid Yaml document separator: junk",
+	},
+	{
+		name:     "Lists nested too deeply",
+		input:    strings.Repeat(`{"apiVersion": "v1", "kind": "List", "items": [`, maxListDepth+1) + strings.Repeat("]}", maxListDepth+1),
+		wantDoc:  1,
+		wantItem: strings.TrimPrefix(strings.Repeat(".items[0]", maxListDepth), "."),
+		wantErr:  "lists nested more than 32 deep",
+	},
+}
+
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name     string
-		input    string
-		wantDoc  int
-		wantItem string
-		wantErr  string
-	}{
-		{
-			name:    "bad YAML names the document",
-			input:   serviceYAML + "---\n# empty\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: x: y\n",
-			wantDoc: 3,
-			wantErr: "reading in: document 3: yaml: line 4: mapping values are not allowed in this context",
-		},
-		{
-			name:    "bad JSON names the line",
-			input:   "{\"apiVersion\": \"v1\",\n\"kind\": \"Service\",\n x}",
-			wantDoc: 1,
-			wantErr: "reading in: document 1: json: line 3: invalid character 'x' looking for beginning of object key string",
-		},
-		{
-			name:    "truncated JSON",
-			input:   `{"apiVersion": "v1", "kind": "Service"`,
-			wantDoc: 1,
-			wantErr: "reading in: document 1: unexpected EOF",
-		},
-		{
-			name:    "bad field type",
-			input:   strings.Replace(serviceYAML, "port: 80", `port: "abc"`, 1),
-			wantDoc: 1,
-			wantErr: "reading in: document 1: decoding Service: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32",
-		},
-		{
-			name:     "bad field type in a List item",
-			input:    "apiVersion: v1\nkind: List\nitems:\n" + indentItem(podYAML) + indentItem(serviceYAML) + indentItem("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {addresses: 5}\n"),
-			wantDoc:  1,
-			wantItem: "items[2]",
-			wantErr:  "reading in: document 1: items[2]: decoding Node: json: cannot unmarshal",
-		},
-		{
-			name:    "no kind",
-			input:   "apiVersion: v1\nmetadata: {name: x}\n",
-			wantDoc: 1,
-			wantErr: "reading in: document 1: object has no kind",
-		},
-		{
-			name:    "no apiVersion",
-			input:   "kind: Service\nmetadata: {name: x}\n",
-			wantDoc: 1,
-			wantErr: "reading in: document 1: Service object has no apiVersion",
-		},
-		{
-			name:    "not an object",
-			input:   serviceYAML + "---\n- a\n- b\n",
-			wantDoc: 2,
-			wantErr: "reading in: document 2: expected an object, found a list",
-		},
-		{
-			name:    "items not a list",
-			input:   "apiVersion: v1\nkind: List\nitems: {a: b}\n",
-			wantDoc: 1,
-			wantErr: "reading in: document 1: reading items: json: cannot unmarshal object",
-		},
-		{
-			name:    "bad document separator",
-			input:   serviceYAML + "--- junk\n",
-			wantDoc: 1, // the separator ends document 1
-			wantErr: "reading in: document 1: invalid Yaml document separator: junk",
-		},
-		{
-			name:     "Lists nested too deeply",
-			input:    strings.Repeat(`{"apiVersion": "v1", "kind": "List", "items": [`, maxListDepth+1) + strings.Repeat("]}", maxListDepth+1),
-			wantDoc:  1,
-			wantItem: strings.TrimPrefix(strings.Repeat(".items[0]", maxListDepth), "."),
-			wantErr:  "lists nested more than 32 deep",
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range loadErrorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			objs, _, err := Load("in", strings.NewReader(tt.input))
 			if err == nil {

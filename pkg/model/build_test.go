@@ -12,129 +12,134 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// sliceV4 is the address type of the slices in endpointChoiceCases.
+const sliceV4 = discovery.AddressTypeIPv4
+
+type endpointChoiceCase struct {
+	name        string
+	svc         *v1.Service
+	slices      []*discovery.EndpointSlice
+	wantCluster string
+	wantLocal   string
+	wantAny     bool
+}
+
+var endpointChoiceCases = []endpointChoiceCase{
+	{
+		name:        "ready endpoints only",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.6"), ep("10.1.0.5"), ep("10.1.0.7", notReady))},
+		wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+		wantAny:     true,
+	},
+	{
+		name:        "serving terminating used when nothing is ready",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", terminating(true)), ep("10.1.0.6", terminating(false)))},
+		wantCluster: "10.1.0.5:8080",
+		wantAny:     true,
+	},
+	{
+		name:        "terminating ignored while something is ready",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", terminating(true)), ep("10.1.0.6"))},
+		wantCluster: "10.1.0.6:8080",
+		wantAny:     true,
+	},
+	{
+		// kube-proxy reads an unset serving as true, so a terminating
+		// endpoint that does not say is a fallback, as one that says
+		// serving is.
+		name:        "unset serving on a terminating endpoint reads as serving",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", terminatingUnsetServing), ep("10.1.0.6", notReady))},
+		wantCluster: "10.1.0.5:8080",
+		wantAny:     true,
+	},
+	{
+		name:    "non-serving never used",
+		svc:     svc("a"),
+		slices:  []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", terminating(false)), ep("10.1.0.6", notReady))},
+		wantAny: false,
+	},
+	{
+		name: "slices merged and duplicates removed",
+		svc:  svc("a"),
+		slices: []*discovery.EndpointSlice{
+			slice("a-2", "a", sliceV4, 8080, ep("10.1.0.6"), ep("10.1.0.5")),
+			slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", notReady)),
+		},
+		wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+		wantAny:     true,
+	},
+	{
+		name: "internal traffic policy Local",
+		svc: svc("a", func(s *v1.Service) {
+			s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+		}),
+		slices:    []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", local), ep("10.1.0.6"))},
+		wantLocal: "10.1.0.5:8080",
+		wantAny:   true,
+	},
+	{
+		name: "external traffic policy Local keeps cluster endpoints for pods",
+		svc: svc("a", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = 30080
+			s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+		}),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", local), ep("10.1.0.6"))},
+		wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+		wantLocal:   "10.1.0.5:8080",
+		wantAny:     true,
+	},
+	{
+		name: "local terminating fallback",
+		svc: svc("a", func(s *v1.Service) {
+			s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+		}),
+		slices:    []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", local, terminating(true)), ep("10.1.0.6"))},
+		wantLocal: "10.1.0.5:8080",
+		wantAny:   true,
+	},
+	{
+		name:        "zone hints narrow cluster endpoints",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", zoneHint("zone-a")), ep("10.1.0.6", zoneHint("zone-b")))},
+		wantCluster: "10.1.0.5:8080",
+		wantAny:     true,
+	},
+	{
+		name:        "hints ignored unless every endpoint has one",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", zoneHint("zone-a")), ep("10.1.0.6"))},
+		wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+		wantAny:     true,
+	},
+	{
+		name:        "hints ignored when none is for this zone",
+		svc:         svc("a"),
+		slices:      []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080, ep("10.1.0.5", zoneHint("zone-c")), ep("10.1.0.6", zoneHint("zone-b")))},
+		wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
+		wantAny:     true,
+	},
+	{
+		name: "node hints prefer this node",
+		svc:  svc("a"),
+		slices: []*discovery.EndpointSlice{slice("a-1", "a", sliceV4, 8080,
+			ep("10.1.0.5", func(e *discovery.Endpoint) {
+				e.Hints = &discovery.EndpointHints{ForNodes: []discovery.ForNode{{Name: "node-a"}}, ForZones: []discovery.ForZone{{Name: "zone-b"}}}
+			}),
+			ep("10.1.0.6", func(e *discovery.Endpoint) {
+				e.Hints = &discovery.EndpointHints{ForNodes: []discovery.ForNode{{Name: "node-b"}}, ForZones: []discovery.ForZone{{Name: "zone-a"}}}
+			}))},
+		wantCluster: "10.1.0.5:8080",
+		wantAny:     true,
+	},
+}
+
 func TestBuildEndpointChoice(t *testing.T) {
-	v4 := discovery.AddressTypeIPv4
-	tests := []struct {
-		name        string
-		svc         *v1.Service
-		slices      []*discovery.EndpointSlice
-		wantCluster string
-		wantLocal   string
-		wantAny     bool
-	}{
-		{
-			name:        "ready endpoints only",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.6"), ep("10.1.0.5"), ep("10.1.0.7", notReady))},
-			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
-			wantAny:     true,
-		},
-		{
-			name:        "serving terminating used when nothing is ready",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(true)), ep("10.1.0.6", terminating(false)))},
-			wantCluster: "10.1.0.5:8080",
-			wantAny:     true,
-		},
-		{
-			name:        "terminating ignored while something is ready",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(true)), ep("10.1.0.6"))},
-			wantCluster: "10.1.0.6:8080",
-			wantAny:     true,
-		},
-		{
-			// kube-proxy reads an unset serving as true, so a terminating
-			// endpoint that does not say is a fallback, as one that says
-			// serving is.
-			name:        "unset serving on a terminating endpoint reads as serving",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminatingUnsetServing), ep("10.1.0.6", notReady))},
-			wantCluster: "10.1.0.5:8080",
-			wantAny:     true,
-		},
-		{
-			name:    "non-serving never used",
-			svc:     svc("a"),
-			slices:  []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", terminating(false)), ep("10.1.0.6", notReady))},
-			wantAny: false,
-		},
-		{
-			name: "slices merged and duplicates removed",
-			svc:  svc("a"),
-			slices: []*discovery.EndpointSlice{
-				slice("a-2", "a", v4, 8080, ep("10.1.0.6"), ep("10.1.0.5")),
-				slice("a-1", "a", v4, 8080, ep("10.1.0.5", notReady)),
-			},
-			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
-			wantAny:     true,
-		},
-		{
-			name: "internal traffic policy Local",
-			svc: svc("a", func(s *v1.Service) {
-				s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
-			}),
-			slices:    []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", local), ep("10.1.0.6"))},
-			wantLocal: "10.1.0.5:8080",
-			wantAny:   true,
-		},
-		{
-			name: "external traffic policy Local keeps cluster endpoints for pods",
-			svc: svc("a", func(s *v1.Service) {
-				s.Spec.Type = v1.ServiceTypeNodePort
-				s.Spec.Ports[0].NodePort = 30080
-				s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
-			}),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", local), ep("10.1.0.6"))},
-			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
-			wantLocal:   "10.1.0.5:8080",
-			wantAny:     true,
-		},
-		{
-			name: "local terminating fallback",
-			svc: svc("a", func(s *v1.Service) {
-				s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
-			}),
-			slices:    []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", local, terminating(true)), ep("10.1.0.6"))},
-			wantLocal: "10.1.0.5:8080",
-			wantAny:   true,
-		},
-		{
-			name:        "zone hints narrow cluster endpoints",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", zoneHint("zone-a")), ep("10.1.0.6", zoneHint("zone-b")))},
-			wantCluster: "10.1.0.5:8080",
-			wantAny:     true,
-		},
-		{
-			name:        "hints ignored unless every endpoint has one",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", zoneHint("zone-a")), ep("10.1.0.6"))},
-			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
-			wantAny:     true,
-		},
-		{
-			name:        "hints ignored when none is for this zone",
-			svc:         svc("a"),
-			slices:      []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("10.1.0.5", zoneHint("zone-c")), ep("10.1.0.6", zoneHint("zone-b")))},
-			wantCluster: "10.1.0.5:8080 10.1.0.6:8080",
-			wantAny:     true,
-		},
-		{
-			name: "node hints prefer this node",
-			svc:  svc("a"),
-			slices: []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080,
-				ep("10.1.0.5", func(e *discovery.Endpoint) {
-					e.Hints = &discovery.EndpointHints{ForNodes: []discovery.ForNode{{Name: "node-a"}}, ForZones: []discovery.ForZone{{Name: "zone-b"}}}
-				}),
-				ep("10.1.0.6", func(e *discovery.Endpoint) {
-					e.Hints = &discovery.EndpointHints{ForNodes: []discovery.ForNode{{Name: "node-b"}}, ForZones: []discovery.ForZone{{Name: "zone-a"}}}
-				}))},
-			wantCluster: "10.1.0.5:8080",
-			wantAny:     true,
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range endpointChoiceCases {
 		t.Run(tt.name, func(t *testing.T) {
 			m, warns := build(t, IPv4, Input{Services: []*v1.Service{tt.svc}, EndpointSlices: tt.slices})
 			if len(warns) > 0 {

@@ -23,83 +23,86 @@ func addr(t v1.NodeAddressType, a string) v1.NodeAddress {
 	return v1.NodeAddress{Type: t, Address: a}
 }
 
+type nodeFromObjectCase struct {
+	name      string
+	node      *v1.Node
+	want      Node
+	wantWarns []string
+}
+
+var nodeFromObjectCases = []nodeFromObjectCase{
+	{
+		name: "internal and external IPs",
+		node: nodeObject(nil,
+			addr(v1.NodeInternalIP, "192.168.0.10"),
+			addr(v1.NodeHostName, "node-a"),
+			addr(v1.NodeExternalIP, "198.51.100.10"),
+			addr(v1.NodeInternalDNS, "node-a.internal"),
+			addr(v1.NodeExternalDNS, "node-a.example.com"),
+		),
+		want: Node{Name: "node-a", IPs: []netip.Addr{
+			netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10"),
+		}},
+	},
+	{
+		name: "dual stack with IPv6",
+		node: nodeObject(nil,
+			addr(v1.NodeInternalIP, "fd00:192::10"),
+			addr(v1.NodeInternalIP, "192.168.0.10"),
+			addr(v1.NodeExternalIP, "FD00:192::11"),
+		),
+		want: Node{Name: "node-a", IPs: []netip.Addr{
+			netip.MustParseAddr("fd00:192::10"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("fd00:192::11"),
+		}},
+	},
+	{
+		name: "internal IPs before external ones, whatever the status order",
+		node: nodeObject(nil,
+			addr(v1.NodeExternalIP, "198.51.100.10"),
+			addr(v1.NodeInternalIP, "192.168.0.10"),
+		),
+		want: Node{Name: "node-a", IPs: []netip.Addr{
+			netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10"),
+		}},
+	},
+	{
+		name: "duplicates dropped",
+		node: nodeObject(nil, addr(v1.NodeInternalIP, "192.168.0.10"), addr(v1.NodeExternalIP, "192.168.0.10")),
+		want: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
+	},
+	{
+		name: "zone label",
+		node: nodeObject(map[string]string{v1.LabelTopologyZone: "zone-a", v1.LabelTopologyRegion: "r"}, addr(v1.NodeInternalIP, "192.168.0.10")),
+		want: Node{Name: "node-a", Zone: "zone-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
+	},
+	{
+		name: "bad addresses reported and left out",
+		node: nodeObject(nil,
+			addr(v1.NodeInternalIP, "192.168.0.300"),
+			addr(v1.NodeInternalIP, "192.168.0.10"),
+			addr(v1.NodeExternalIP, ""),
+			addr(v1.NodeExternalIP, "::ffff:192.168.0.11"),
+		),
+		want: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
+		wantWarns: []string{
+			`Node node-a: ignoring InternalIP address: "192.168.0.300" is not an IP address`,
+			`Node node-a: ignoring ExternalIP address: empty IP address`,
+			`Node node-a: ignoring ExternalIP address: "::ffff:192.168.0.11" is an IPv4-mapped IPv6 address`,
+		},
+	},
+	{
+		name: "no addresses",
+		node: nodeObject(nil),
+		want: Node{Name: "node-a"},
+	},
+	{
+		name: "nil node",
+		want: Node{},
+	},
+}
+
 func TestNodeFromObject(t *testing.T) {
-	tests := []struct {
-		name      string
-		node      *v1.Node
-		want      Node
-		wantWarns []string
-	}{
-		{
-			name: "internal and external IPs",
-			node: nodeObject(nil,
-				addr(v1.NodeInternalIP, "192.168.0.10"),
-				addr(v1.NodeHostName, "node-a"),
-				addr(v1.NodeExternalIP, "198.51.100.10"),
-				addr(v1.NodeInternalDNS, "node-a.internal"),
-				addr(v1.NodeExternalDNS, "node-a.example.com"),
-			),
-			want: Node{Name: "node-a", IPs: []netip.Addr{
-				netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10"),
-			}},
-		},
-		{
-			name: "dual stack with IPv6",
-			node: nodeObject(nil,
-				addr(v1.NodeInternalIP, "fd00:192::10"),
-				addr(v1.NodeInternalIP, "192.168.0.10"),
-				addr(v1.NodeExternalIP, "FD00:192::11"),
-			),
-			want: Node{Name: "node-a", IPs: []netip.Addr{
-				netip.MustParseAddr("fd00:192::10"), netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("fd00:192::11"),
-			}},
-		},
-		{
-			name: "internal IPs before external ones, whatever the status order",
-			node: nodeObject(nil,
-				addr(v1.NodeExternalIP, "198.51.100.10"),
-				addr(v1.NodeInternalIP, "192.168.0.10"),
-			),
-			want: Node{Name: "node-a", IPs: []netip.Addr{
-				netip.MustParseAddr("192.168.0.10"), netip.MustParseAddr("198.51.100.10"),
-			}},
-		},
-		{
-			name: "duplicates dropped",
-			node: nodeObject(nil, addr(v1.NodeInternalIP, "192.168.0.10"), addr(v1.NodeExternalIP, "192.168.0.10")),
-			want: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
-		},
-		{
-			name: "zone label",
-			node: nodeObject(map[string]string{v1.LabelTopologyZone: "zone-a", v1.LabelTopologyRegion: "r"}, addr(v1.NodeInternalIP, "192.168.0.10")),
-			want: Node{Name: "node-a", Zone: "zone-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
-		},
-		{
-			name: "bad addresses reported and left out",
-			node: nodeObject(nil,
-				addr(v1.NodeInternalIP, "192.168.0.300"),
-				addr(v1.NodeInternalIP, "192.168.0.10"),
-				addr(v1.NodeExternalIP, ""),
-				addr(v1.NodeExternalIP, "::ffff:192.168.0.11"),
-			),
-			want: Node{Name: "node-a", IPs: []netip.Addr{netip.MustParseAddr("192.168.0.10")}},
-			wantWarns: []string{
-				`Node node-a: ignoring InternalIP address: "192.168.0.300" is not an IP address`,
-				`Node node-a: ignoring ExternalIP address: empty IP address`,
-				`Node node-a: ignoring ExternalIP address: "::ffff:192.168.0.11" is an IPv4-mapped IPv6 address`,
-			},
-		},
-		{
-			name: "no addresses",
-			node: nodeObject(nil),
-			want: Node{Name: "node-a"},
-		},
-		{
-			name: "nil node",
-			want: Node{},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range nodeFromObjectCases {
 		t.Run(tt.name, func(t *testing.T) {
 			got, warns := NodeFromObject(tt.node)
 			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {

@@ -54,90 +54,96 @@ const (
 	stickySpec = "sessionAffinity: ClientIP, sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}, " + httpPort
 )
 
+// webService is the Service most update cases start from.
+var webService = service("web", "clusterIP: 172.30.0.10, "+httpPort, "")
+
+// nftUpdateCase is a sequence of models for TestNFTablesUpdateCases.
+type nftUpdateCase struct {
+	name  string
+	steps []string
+	// incremental says, for each step after the first, whether
+	// Update may send it as a delta.
+	incremental []bool
+}
+
+var nftUpdateCases = []nftUpdateCase{{
+	name: "hairpin address shared by two Services, one removed",
+	steps: []string{
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6"),
+			service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5")),
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6")),
+		manifests(webService, slice("web", "10.1.2.6")),
+	},
+	incremental: []bool{true, true},
+}, {
+	name: "Service from endpoints to none and back",
+	steps: []string{
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6")),
+		manifests(webService, slice("web")),
+		manifests(webService),
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6")),
+	},
+	incremental: []bool{true, true, true},
+}, {
+	name: "endpoint count nobody else has",
+	steps: []string{
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6"),
+			service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.3.7@node-b")),
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b"),
+			service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.3.7@node-b")),
+		manifests(webService, slice("web", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b"),
+			service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b")),
+	},
+	incremental: []bool{true, true},
+}, {
+	name: "contested external IP takes the full path",
+	steps: []string{
+		manifests(
+			service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+			service("b", "clusterIP: 172.30.0.11, externalIPs: [198.51.100.20], "+httpPort, ""), slice("b", "10.1.2.6")),
+		manifests(
+			service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+			service("b", "clusterIP: 172.30.0.11, externalIPs: [198.51.100.20], "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
+		manifests(
+			service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
+			service("b", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
+		manifests(
+			service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.2.6")),
+	},
+	incremental: []bool{false, false, true},
+}, {
+	name: "affinity and firewall Services added, changed and removed",
+	steps: []string{
+		manifests(webService, slice("web", "10.1.1.5")),
+		manifests(webService, slice("web", "10.1.1.5"),
+			service("lb", "clusterIP: 172.30.0.12, "+lbSpec, lbStatus), slice("lb", "10.1.3.7@node-b"),
+			service("sticky", "clusterIP: 172.30.0.40, "+stickySpec, ""), slice("sticky", "10.1.1.5", "10.1.2.6")),
+		manifests(webService, slice("web", "10.1.1.5"),
+			service("lb", "clusterIP: 172.30.0.12, "+strings.Replace(lbSpec, "/25", "/26", 1), lbStatus), slice("lb", "10.1.3.7@node-b"),
+			service("sticky", "clusterIP: 172.30.0.40, "+stickySpec, ""), slice("sticky", "10.1.1.5", "10.1.3.7@node-b")),
+		manifests(webService, slice("web", "10.1.1.5")),
+	},
+	incremental: []bool{true, true, true},
+}, {
+	name: "NodePort added, and a Service made a NodePort",
+	steps: []string{
+		manifests(webService, slice("web", "10.1.1.5")),
+		manifests(webService, slice("web", "10.1.1.5"),
+			service("np", "clusterIP: 172.30.0.11, "+nodePort, ""), slice("np", "10.1.2.6")),
+		manifests(service("web", "clusterIP: 172.30.0.10, type: NodePort, externalTrafficPolicy: Local, "+
+			"ports: [{name: http, protocol: TCP, port: 80, nodePort: 30092}]", ""), slice("web", "10.1.1.5", "10.1.3.7@node-b"),
+			service("np", "clusterIP: 172.30.0.11, "+nodePort, ""), slice("np", "10.1.2.6")),
+	},
+	incremental: []bool{true, true},
+}}
+
 // TestNFTablesUpdateCases runs sequences of models through Update, each
 // aimed at something the delta must get right, and after every step
 // compares the table with a full apply of that step's model in a fresh
 // namespace.
 func TestNFTablesUpdateCases(t *testing.T) {
 	netnstest.RequireRoot(t, "nft")
-	web := service("web", "clusterIP: 172.30.0.10, "+httpPort, "")
-	tests := []struct {
-		name  string
-		steps []string
-		// incremental says, for each step after the first, whether
-		// Update may send it as a delta.
-		incremental []bool
-	}{{
-		name: "hairpin address shared by two Services, one removed",
-		steps: []string{
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6"),
-				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5")),
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6")),
-			manifests(web, slice("web", "10.1.2.6")),
-		},
-		incremental: []bool{true, true},
-	}, {
-		name: "Service from endpoints to none and back",
-		steps: []string{
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6")),
-			manifests(web, slice("web")),
-			manifests(web),
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6")),
-		},
-		incremental: []bool{true, true, true},
-	}, {
-		name: "endpoint count nobody else has",
-		steps: []string{
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6"),
-				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.3.7@node-b")),
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b"),
-				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.3.7@node-b")),
-			manifests(web, slice("web", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b"),
-				service("api", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("api", "10.1.1.5", "10.1.2.6", "10.1.3.7@node-b")),
-		},
-		incremental: []bool{true, true},
-	}, {
-		name: "contested external IP takes the full path",
-		steps: []string{
-			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
-				service("b", "clusterIP: 172.30.0.11, externalIPs: [198.51.100.20], "+httpPort, ""), slice("b", "10.1.2.6")),
-			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
-				service("b", "clusterIP: 172.30.0.11, externalIPs: [198.51.100.20], "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
-			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.1.5"),
-				service("b", "clusterIP: 172.30.0.11, "+httpPort, ""), slice("b", "10.1.3.7@node-b")),
-			manifests(
-				service("a", "clusterIP: 172.30.0.10, externalIPs: [198.51.100.20], "+httpPort, ""), slice("a", "10.1.2.6")),
-		},
-		incremental: []bool{false, false, true},
-	}, {
-		name: "affinity and firewall Services added, changed and removed",
-		steps: []string{
-			manifests(web, slice("web", "10.1.1.5")),
-			manifests(web, slice("web", "10.1.1.5"),
-				service("lb", "clusterIP: 172.30.0.12, "+lbSpec, lbStatus), slice("lb", "10.1.3.7@node-b"),
-				service("sticky", "clusterIP: 172.30.0.40, "+stickySpec, ""), slice("sticky", "10.1.1.5", "10.1.2.6")),
-			manifests(web, slice("web", "10.1.1.5"),
-				service("lb", "clusterIP: 172.30.0.12, "+strings.Replace(lbSpec, "/25", "/26", 1), lbStatus), slice("lb", "10.1.3.7@node-b"),
-				service("sticky", "clusterIP: 172.30.0.40, "+stickySpec, ""), slice("sticky", "10.1.1.5", "10.1.3.7@node-b")),
-			manifests(web, slice("web", "10.1.1.5")),
-		},
-		incremental: []bool{true, true, true},
-	}, {
-		name: "NodePort added, and a Service made a NodePort",
-		steps: []string{
-			manifests(web, slice("web", "10.1.1.5")),
-			manifests(web, slice("web", "10.1.1.5"),
-				service("np", "clusterIP: 172.30.0.11, "+nodePort, ""), slice("np", "10.1.2.6")),
-			manifests(service("web", "clusterIP: 172.30.0.10, type: NodePort, externalTrafficPolicy: Local, "+
-				"ports: [{name: http, protocol: TCP, port: 80, nodePort: 30092}]", ""), slice("web", "10.1.1.5", "10.1.3.7@node-b"),
-				service("np", "clusterIP: 172.30.0.11, "+nodePort, ""), slice("np", "10.1.2.6")),
-		},
-		incremental: []bool{true, true},
-	}}
-	for _, tt := range tests {
+	for _, tt := range nftUpdateCases {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := updateSteps(t, tt.steps); !slices.Equal(got, tt.incremental) {
 				t.Errorf("incremental paths taken: %v, want %v", got, tt.incremental)
