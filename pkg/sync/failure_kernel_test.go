@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 )
 
 // TestRejectedPayloadKeepsRules applies a good state, then a payload the
@@ -50,7 +52,7 @@ func TestRejectedPayloadKeepsRules(t *testing.T) {
 func applyBroken(t *testing.T, e *trafficEnv, mode Mode) error {
 	t.Helper()
 	m := trafficModel(t, trafficServices)
-	r := breakingRunner{ExecRunner{Prefix: e.topo.Node.Prefix()}}
+	r := &breakingRunner{Runner: ExecRunner{Prefix: e.topo.Node.Prefix()}, on: true}
 	_, err := newApplier(r, mode, model.IPv4, nil).Apply(context.Background(), m, false)
 	var rej *RejectedError
 	if mode != ModeNFTables && err != nil && !errors.As(err, &rej) {
@@ -59,15 +61,75 @@ func applyBroken(t *testing.T, e *trafficEnv, mode Mode) error {
 	return err
 }
 
-// breakingRunner adds a jump to a chain that does not exist to every
-// ruleset it loads, just before the last table's end.
-type breakingRunner struct{ Runner }
+// TestRejectedNATTableKeepsFilterTable loads a state whose filter table
+// differs from the one in place (a Service that lost its endpoints gets
+// a REJECT there) and whose nat table the tools reject. The tools commit
+// table by table, so the new filter table would be in force with the old
+// nat table; the applier must put it back, in full and incremental
+// applies alike, and connections must still reach the endpoints.
+func TestRejectedNATTableKeepsFilterTable(t *testing.T) {
+	noEndpoints := withoutDocument(t, trafficServices, "name: web-1,")
+	if !strings.Contains(string(iptables.Render(trafficModel(t, noEndpoints)).Payload()), `"t/web:http has no endpoints" -m tcp -p tcp -d 172.30.0.10 --dport 80 -j REJECT`) {
+		t.Fatal("the second state has no REJECT for t/web: the test would prove nothing")
+	}
+	for _, mode := range []Mode{ModeIPTablesNFT, ModeIPTablesLegacy} {
+		for _, incremental := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/incremental=%v", mode, incremental), func(t *testing.T) {
+				e := newTrafficEnv(t, mode)
+				r := &breakingRunner{Runner: ExecRunner{Prefix: e.topo.Node.Prefix()}}
+				a := newApplier(r, mode, model.IPv4, nil)
+				if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
+					t.Fatal(err)
+				}
+				before := dumpRules(t, e.topo.Node, mode)
+				r.on = true
+				_, err := a.Apply(context.Background(), trafficModel(t, noEndpoints), incremental)
+				if err == nil {
+					t.Fatal("a payload with a broken nat table was accepted")
+				}
+				t.Logf("rejected as expected: %v", err)
+				if after := dumpRules(t, e.topo.Node, mode); after != before {
+					t.Errorf("rules changed although the nat table was rejected:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+				counts := ask(t, e.pod("pod-z"), testnet.TCP, netip.Addr{}, "172.30.0.10:80", 30)
+				if !sameAddrs(endpointsOf(counts), podA, podB, podC) {
+					t.Errorf("after the rejected payload, connections reached %v", counts)
+				}
+			})
+		}
+	}
+}
 
-func (r breakingRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+// withoutDocument returns manifests without the document that holds
+// marker.
+func withoutDocument(t *testing.T, manifests, marker string) string {
+	t.Helper()
+	docs := strings.Split(manifests, "\n---\n")
+	out := slices.DeleteFunc(slices.Clone(docs), func(d string) bool { return strings.Contains(d, marker) })
+	if len(out) != len(docs)-1 {
+		t.Fatalf("%d documents hold %q, want 1", len(docs)-len(out), marker)
+	}
+	return strings.Join(out, "\n---\n")
+}
+
+// breakingRunner adds a jump to a chain that does not exist to every
+// ruleset it loads, just before the last table's end, once on is set
+// (always, for a value). Only the loads of svcproxy's rules break:
+// putting saved tables back (iptables-restore without --noflush) does
+// not.
+type breakingRunner struct {
+	Runner
+	on bool
+}
+
+func (r *breakingRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	if !r.on {
+		return r.Runner.Run(ctx, stdin, name, args...)
+	}
 	switch {
 	case name == "nft" && slices.Equal(args, []string{"-f", "-"}):
 		stdin = append(slices.Clip(stdin), "add rule ip svcproxy services jump no-such-chain\n"...)
-	case strings.HasSuffix(name, "-restore"):
+	case strings.HasSuffix(name, "-restore") && slices.Contains(args, "--noflush"):
 		text := string(stdin)
 		i := strings.LastIndex(text, "COMMIT\n")
 		stdin = []byte(text[:i] + "-A KUBE-SERVICES -j NO-SUCH-CHAIN\n" + text[i:])

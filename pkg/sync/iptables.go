@@ -73,15 +73,39 @@ func (a *IPTables) applyFull(ctx context.Context, m *model.Model) error {
 	for i, t := range rs.Tables {
 		names[i] = t.Name
 	}
-	saved, err := a.save(ctx, names)
+	saved, raw, err := a.save(ctx, names)
 	if err != nil {
 		return err
 	}
-	if err := a.restore(ctx, rs.RestorePayload(saved, a.variant())); err != nil {
+	if err := a.restoreAll(ctx, rs.RestorePayload(saved, a.variant()), raw); err != nil {
 		return err
 	}
 	a.state, a.sent = rs.State(), nil
 	return nil
+}
+
+// restoreAll restores payload all-or-nothing across its tables. The
+// tools commit table by table, so when a later table is rejected the
+// earlier ones, committed already, are put back as leading holds them
+// (iptables-save output by table, read before the restore).
+func (a *IPTables) restoreAll(ctx context.Context, payload []byte, leading map[string][]byte) error {
+	err := a.restore(ctx, payload)
+	var rej *RejectedError
+	if !errors.As(err, &rej) {
+		return err
+	}
+	committed := iptables.CommittedBefore(payload, rej.Line)
+	if len(committed) == 0 {
+		return err
+	}
+	back, rerr := iptables.RollbackPayload(leading, committed)
+	if rerr == nil {
+		_, rerr = a.Runner.Run(ctx, back, a.command("restore"), xtablesWait)
+	}
+	if rerr != nil {
+		return errors.Join(err, fmt.Errorf("putting back the %s table, committed before the rejected line: %w", strings.Join(committed, " and "), rerr))
+	}
+	return err
 }
 
 // applyDelta restores the delta from what was last loaded to m, if
@@ -95,7 +119,12 @@ func (a *IPTables) applyDelta(ctx context.Context, m *model.Model) error {
 	st := a.state
 	if !d.Empty() {
 		a.state = nil
-		if err := a.restore(ctx, d.Payload()); err != nil {
+		payload := d.Payload()
+		leading, err := a.saveRaw(ctx, iptables.LeadingTables(payload))
+		if err != nil {
+			return err
+		}
+		if err := a.restoreAll(ctx, payload, leading); err != nil {
 			return fmt.Errorf("sending the changed chains: %w", err)
 		}
 	}
@@ -115,19 +144,46 @@ func (a *IPTables) command(tool string) string {
 	return IPTablesCommand(a.Family, a.Mode, tool)
 }
 
-// save returns the named tables as they are now.
-func (a *IPTables) save(ctx context.Context, names []string) (map[string]*iptables.Saved, error) {
-	tables := map[string]*iptables.Saved{}
-	for _, name := range names {
-		out, err := a.Runner.Run(ctx, nil, a.command("save"), "-t", name)
+// save returns the named tables as they are now, parsed, and, for all
+// but the last, as iptables-save printed them: what restoreAll puts back
+// if a later table is rejected. The last is the nat table, most of the
+// rules, which is never needed raw.
+func (a *IPTables) save(ctx context.Context, names []string) (map[string]*iptables.Saved, map[string][]byte, error) {
+	tables, raw := map[string]*iptables.Saved{}, map[string][]byte{}
+	for i, name := range names {
+		out, err := a.saveTable(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("reading the %s table: %w", name, err)
+			return nil, nil, err
 		}
 		if st := iptables.ParseSave(out)[name]; st != nil {
 			tables[name] = st
 		}
+		if i < len(names)-1 {
+			raw[name] = out
+		}
 	}
-	return tables, nil
+	return tables, raw, nil
+}
+
+// saveRaw returns the named tables as iptables-save prints them.
+func (a *IPTables) saveRaw(ctx context.Context, names []string) (map[string][]byte, error) {
+	raw := map[string][]byte{}
+	for _, name := range names {
+		out, err := a.saveTable(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		raw[name] = out
+	}
+	return raw, nil
+}
+
+func (a *IPTables) saveTable(ctx context.Context, name string) ([]byte, error) {
+	out, err := a.Runner.Run(ctx, nil, a.command("save"), "-t", name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s table: %w", name, err)
+	}
+	return out, nil
 }
 
 // lineFailed finds the line number in iptables-restore's error message,
@@ -174,7 +230,7 @@ func (a *IPTables) Intact(ctx context.Context) (bool, error) {
 	if stampErr == nil && stamp == a.verified {
 		return true, nil
 	}
-	saved, err := a.save(ctx, a.state.Tables())
+	saved, _, err := a.save(ctx, a.state.Tables())
 	if err != nil {
 		return false, err
 	}
