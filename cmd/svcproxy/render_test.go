@@ -90,10 +90,16 @@ var renderCases = []renderCase{
 		wantCode: 1,
 	},
 	{
-		name:     "unparsable document exits 1 naming file and document",
-		args:     []string{"render", "--dry-run", "-f", filepath.Join(renderDir, "broken.yaml")},
-		wantErr:  []string{"broken.yaml", "document 2"},
-		wantCode: 1,
+		name:    "unparsable document is skipped, naming file and document; the rest renders",
+		args:    []string{"render", "--dry-run", "-f", filepath.Join(renderDir, "broken.yaml")},
+		wantOut: []string{"10.96.0.50"},
+		wantErr: []string{"broken.yaml: document 2: skipped: yaml:"},
+	},
+	{
+		name:     "unparsable document with --strict exits 2",
+		args:     []string{"render", "--dry-run", "--strict", "-f", filepath.Join(renderDir, "broken.yaml")},
+		wantErr:  []string{"broken.yaml: document 2: skipped: yaml:"},
+		wantCode: 2,
 	},
 	{
 		name:       "--family selects one family",
@@ -117,7 +123,7 @@ var renderCases = []renderCase{
 func TestRenderCommand(t *testing.T) {
 	dir := t.TempDir()
 	unparsable := filepath.Join(dir, "broken.yaml")
-	if err := os.WriteFile(unparsable, []byte("apiVersion: v1\nkind: Service\nmetadata: {namespace: demo, name: web}\n---\nkind: [unclosed\n"), 0o644); err != nil {
+	if err := os.WriteFile(unparsable, []byte("apiVersion: v1\nkind: Service\nmetadata: {namespace: demo, name: web}\nspec: {clusterIP: 10.96.0.50, ports: [{port: 80}]}\n---\nkind: [unclosed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range renderCases {

@@ -61,52 +61,55 @@ func newDecoder() *decoder {
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // decodeStream decodes every document of one file.
-func (d *decoder) decodeStream(file string, data []byte) error {
+func (d *decoder) decodeStream(file string, data []byte) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	if utilyaml.IsJSONBuffer(data) {
-		return d.decodeJSONStream(file, data)
+		d.decodeJSONStream(file, data)
+		return
 	}
-	return d.decodeYAMLStream(file, data)
+	d.decodeYAMLStream(file, data)
 }
 
 // decodeYAMLStream decodes a stream of YAML documents separated by "---".
-func (d *decoder) decodeYAMLStream(file string, data []byte) error {
+// A document that cannot be parsed is skipped with a Warning; the
+// separators still delimit the ones after it.
+func (d *decoder) decodeYAMLStream(file string, data []byte) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for doc := 1; ; doc++ {
 		loc := location{file: file, document: doc}
 		raw, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
 		if err != nil {
-			return loc.fail(err)
+			if !errors.Is(err, io.EOF) {
+				d.skip(loc, "", "", err)
+			}
+			return
 		}
 		obj, err := yaml.YAMLToJSON(raw)
 		if err != nil {
-			return loc.fail(err)
+			d.skip(loc, "", "", err)
+			continue
 		}
-		if err := d.decodeObject(loc, obj, typeMeta{}, 0); err != nil {
-			return err
-		}
+		d.decodeObject(loc, obj, typeMeta{}, 0)
 	}
 }
 
-// decodeJSONStream decodes a stream of concatenated JSON values.
-func (d *decoder) decodeJSONStream(file string, data []byte) error {
+// decodeJSONStream decodes a stream of concatenated JSON values. After a
+// syntax error nothing tells where the next value starts, so the rest of
+// the stream is skipped with one Warning.
+func (d *decoder) decodeJSONStream(file string, data []byte) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for doc := 1; ; doc++ {
 		loc := location{file: file, document: doc}
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return
 		}
 		if err != nil {
-			return loc.fail(withJSONLine(data, err))
+			d.warn(loc, "", "", "skipped with the rest of the stream: "+withJSONLine(data, err).Error())
+			return
 		}
-		if err := d.decodeObject(loc, raw, typeMeta{}, 0); err != nil {
-			return err
-		}
+		d.decodeObject(loc, raw, typeMeta{}, 0)
 	}
 }
 
@@ -123,49 +126,53 @@ func withJSONLine(data []byte, err error) error {
 
 // decodeObject decodes one object, given as JSON, at loc. An object with
 // neither apiVersion nor kind gets itemType, the item type of the List it
-// is in.
-func (d *decoder) decodeObject(loc location, data []byte, itemType typeMeta, depth int) error {
+// is in. An object that cannot be decoded is skipped with a Warning.
+func (d *decoder) decodeObject(loc location, data []byte, itemType typeMeta, depth int) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
-		return nil // an empty document
+		return // an empty document
 	}
 	if data[0] != '{' {
-		return loc.fail(fmt.Errorf("expected an object, found %s", jsonValueKind(data[0])))
+		d.skip(loc, "", "", fmt.Errorf("expected an object, found %s", jsonValueKind(data[0])))
+		return
 	}
 	var tm typeMeta
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &tm); err != nil {
-		return loc.fail(fmt.Errorf("reading apiVersion and kind: %w", err))
+		d.skip(loc, "", objectName(data), fmt.Errorf("reading apiVersion and kind: %w", err))
+		return
 	}
 	if tm == (typeMeta{}) {
 		tm = itemType
 	}
 	switch {
 	case tm.Kind == "":
-		return loc.fail(errors.New("object has no kind"))
+		d.skip(loc, "", objectName(data), errors.New("object has no kind"))
 	case tm.APIVersion == "":
-		return loc.fail(fmt.Errorf("%s object has no apiVersion", tm.Kind))
+		d.skip(loc, tm.Kind, objectName(data), errors.New("object has no apiVersion"))
+	default:
+		if items, ok := listItemTypes[tm]; ok {
+			d.decodeList(loc, data, items, depth)
+			return
+		}
+		d.decodeTyped(loc, data, tm)
 	}
-	if items, ok := listItemTypes[tm]; ok {
-		return d.decodeList(loc, data, items, depth)
-	}
-	return d.decodeTyped(loc, data, tm)
 }
 
 // decodeTyped decodes an object of one of the types used, and skips any
 // other with a warning.
-func (d *decoder) decodeTyped(loc location, data []byte, tm typeMeta) error {
+func (d *decoder) decodeTyped(loc location, data []byte, tm typeMeta) {
 	switch tm {
 	case serviceType:
-		return appendDecoded(d, loc, data, tm, &d.objs.Services)
+		appendDecoded(d, loc, data, tm, &d.objs.Services)
 	case endpointSliceType:
-		return appendDecoded(d, loc, data, tm, &d.objs.EndpointSlices)
+		appendDecoded(d, loc, data, tm, &d.objs.EndpointSlices)
 	case nodeType:
-		return appendDecoded(d, loc, data, tm, &d.objs.Nodes)
+		appendDecoded(d, loc, data, tm, &d.objs.Nodes)
 	case serviceCIDRType:
-		return appendDecoded(d, loc, data, tm, &d.objs.ServiceCIDRs)
+		appendDecoded(d, loc, data, tm, &d.objs.ServiceCIDRs)
+	default:
+		d.warn(loc, tm.Kind, objectName(data), skipReason(tm))
 	}
-	d.warn(loc, tm.Kind, objectName(data), skipReason(tm))
-	return nil
 }
 
 // appendDecoded decodes data as a T and appends it to list, with the
@@ -173,48 +180,53 @@ func (d *decoder) decodeTyped(loc location, data []byte, tm typeMeta) error {
 func appendDecoded[T any, P interface {
 	*T
 	runtime.Object
-}](d *decoder, loc location, data []byte, tm typeMeta, list *[]P) error {
-	obj, err := decodeInto[T](d, loc, data, tm)
-	if err != nil {
-		return err
+}](d *decoder, loc location, data []byte, tm typeMeta, list *[]P) {
+	obj, ok := decodeInto[T](d, loc, data, tm)
+	if !ok {
+		return
 	}
 	P(obj).GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind))
 	*list = append(*list, obj)
-	return nil
 }
 
-// decodeInto decodes data into a new T. Type errors fail the document;
-// unknown and duplicate fields are only warned about, since kubectl output
-// from a newer cluster may carry fields this build does not know.
-func decodeInto[T any](d *decoder, loc location, data []byte, tm typeMeta) (*T, error) {
+// decodeInto decodes data into a new T. A type error skips the object,
+// with a Warning naming the field; unknown and duplicate fields are only
+// warned about, since kubectl output from a newer cluster may carry fields
+// this build does not know.
+func decodeInto[T any](d *decoder, loc location, data []byte, tm typeMeta) (*T, bool) {
 	obj := new(T)
 	strict, err := kjson.UnmarshalStrict(data, obj)
 	if err != nil {
-		return nil, loc.fail(fmt.Errorf("decoding %s: %w", tm.Kind, err))
+		d.skip(loc, tm.Kind, objectName(data), err)
+		return nil, false
 	}
 	for _, e := range strict {
 		d.warn(loc, tm.Kind, objectName(data), "ignored: "+e.Error())
 	}
-	return obj, nil
+	return obj, true
 }
 
 // decodeList decodes the items of a List in order.
-func (d *decoder) decodeList(loc location, data []byte, itemType typeMeta, depth int) error {
+func (d *decoder) decodeList(loc location, data []byte, itemType typeMeta, depth int) {
 	if depth >= maxListDepth {
-		return loc.fail(fmt.Errorf("lists nested more than %d deep", maxListDepth))
+		d.skip(loc, "", "", fmt.Errorf("lists nested more than %d deep", maxListDepth))
+		return
 	}
 	var list struct {
 		Items []json.RawMessage `json:"items"`
 	}
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &list); err != nil {
-		return loc.fail(fmt.Errorf("reading items: %w", err))
+		d.skip(loc, "", objectName(data), fmt.Errorf("reading items: %w", err))
+		return
 	}
 	for i, item := range list.Items {
-		if err := d.decodeObject(loc.listItem(i), item, itemType, depth+1); err != nil {
-			return err
-		}
+		d.decodeObject(loc.listItem(i), item, itemType, depth+1)
 	}
-	return nil
+}
+
+// skip warns that the object at loc was skipped because of err.
+func (d *decoder) skip(loc location, kind, object string, err error) {
+	d.warn(loc, kind, object, "skipped: "+err.Error())
 }
 
 func (d *decoder) warn(loc location, kind, object, reason string) {

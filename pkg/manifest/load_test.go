@@ -2,9 +2,9 @@ package manifest
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -260,102 +260,101 @@ func TestLoadDecodesFields(t *testing.T) {
 	}
 }
 
-type loadErrorCase struct {
-	name     string
-	input    string
-	wantDoc  int
-	wantItem string
-	wantErr  string
+// badDocumentCase is a stream with one bad document (or List item):
+// Load skips it with a warning naming the place and the reason, and
+// reads the good Services around it.
+type badDocumentCase struct {
+	name         string
+	input        string
+	wantWarning  string
+	wantServices int
 }
 
-var loadErrorCases = []loadErrorCase{
+var badDocumentCases = []badDocumentCase{
 	{
-		name:    "bad YAML names the document",
-		input:   serviceYAML + "---\n# empty\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: x: y\n",
-		wantDoc: 3,
-		wantErr: "reading in: document 3: yaml: line 4: mapping values are not allowed in this context",
+		name:         "bad YAML names the document",
+		input:        serviceYAML + "---\n# empty\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: x: y\n---\n" + serviceYAML,
+		wantWarning:  "in: document 3: skipped: yaml: line 4: mapping values are not allowed in this context",
+		wantServices: 2,
 	},
 	{
-		name:    "bad JSON names the line",
-		input:   "{\"apiVersion\": \"v1\",\n\"kind\": \"Service\",\n x}",
-		wantDoc: 1,
-		wantErr: "reading in: document 1: json: line 3: invalid character 'x' looking for beginning of object key string",
+		name:         "bad JSON names the line and skips the rest of the stream",
+		input:        serviceJSON + "{\"apiVersion\": \"v1\",\n\"kind\": \"Service\",\n x}" + serviceJSON,
+		wantWarning:  "in: document 2: skipped with the rest of the stream: json: line ",
+		wantServices: 1,
 	},
 	{
-		name:    "truncated JSON",
-		input:   `{"apiVersion": "v1", "kind": "Service"`,
-		wantDoc: 1,
-		wantErr: "reading in: document 1: unexpected EOF",
+		name:         "truncated JSON",
+		input:        `{"apiVersion": "v1", "kind": "Service"`,
+		wantWarning:  "in: document 1: skipped with the rest of the stream: unexpected EOF",
+		wantServices: 0,
 	},
 	{
-		name:    "bad field type",
-		input:   strings.Replace(serviceYAML, "port: 80", `port: "abc"`, 1),
-		wantDoc: 1,
-		wantErr: "reading in: document 1: decoding Service: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32",
+		name:         "bad field type names the field",
+		input:        strings.Replace(serviceYAML, "port: 80", `port: "abc"`, 1) + "---\n" + serviceYAML,
+		wantWarning:  "in: document 1: Service shop/web: skipped: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32",
+		wantServices: 1,
 	},
 	{
-		name:     "bad field type in a List item",
-		input:    "apiVersion: v1\nkind: List\nitems:\n" + indentItem(podYAML) + indentItem(serviceYAML) + indentItem("apiVersion: v1\nkind: Node\nmetadata: {name: n}\nstatus: {addresses: 5}\n"),
-		wantDoc:  1,
-		wantItem: "items[2]",
-		wantErr:  "reading in: document 1: items[2]: decoding Node: json: cannot unmarshal",
+		name:         "bad field type in a List item",
+		input:        "apiVersion: v1\nkind: List\nitems:\n" + indentItem(podYAML) + indentItem(serviceYAML) + indentItem("apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\nstatus: {addresses: 5}\n"),
+		wantWarning:  "in: document 1: items[2]: Node node-1: skipped: json: cannot unmarshal number into Go struct field NodeStatus.status.addresses",
+		wantServices: 1,
 	},
 	{
-		name:    "no kind",
-		input:   "apiVersion: v1\nmetadata: {name: x}\n",
-		wantDoc: 1,
-		wantErr: "reading in: document 1: object has no kind",
+		name:         "no kind",
+		input:        "apiVersion: v1\nmetadata: {name: x}\n---\n" + serviceYAML,
+		wantWarning:  "in: document 1: x: skipped: object has no kind",
+		wantServices: 1,
 	},
 	{
-		name:    "no apiVersion",
-		input:   "kind: Service\nmetadata: {name: x}\n",
-		wantDoc: 1,
-		wantErr: "reading in: document 1: Service object has no apiVersion",
+		name:         "no apiVersion",
+		input:        "kind: Service\nmetadata: {name: x}\n---\n" + serviceYAML,
+		wantWarning:  "in: document 1: Service x: skipped: object has no apiVersion",
+		wantServices: 1,
 	},
 	{
-		name:    "not an object",
-		input:   serviceYAML + "---\n- a\n- b\n",
-		wantDoc: 2,
-		wantErr: "reading in: document 2: expected an object, found a list",
+		name:         "not an object",
+		input:        serviceYAML + "---\n- a\n- b\n",
+		wantWarning:  "in: document 2: skipped: expected an object, found a list",
+		wantServices: 1,
 	},
 	{
-		name:    "items not a list",
-		input:   "apiVersion: v1\nkind: List\nitems: {a: b}\n",
-		wantDoc: 1,
-		wantErr: "reading in: document 1: reading items: json: cannot unmarshal object",
+		name:         "items not a list",
+		input:        "apiVersion: v1\nkind: List\nitems: {a: b}\n---\n" + serviceYAML,
+		wantWarning:  "in: document 1: skipped: reading items: json: cannot unmarshal object",
+		wantServices: 1,
 	},
 	{
-		name:    "bad document separator",
-		input:   serviceYAML + "--- junk\n",
-		wantDoc: 1, // the separator ends document 1
-		wantErr: "reading in: document 1: invalid Yaml document separator: junk",
+		name:         "bad document separator",
+		input:        serviceYAML + "--- junk\n",
+		wantWarning:  "in: document 1: skipped: invalid Yaml document separator: junk",
+		wantServices: 0, // the separator ends document 1 before it is read
 	},
 	{
-		name:     "Lists nested too deeply",
-		input:    strings.Repeat(`{"apiVersion": "v1", "kind": "List", "items": [`, maxListDepth+1) + strings.Repeat("]}", maxListDepth+1),
-		wantDoc:  1,
-		wantItem: strings.TrimPrefix(strings.Repeat(".items[0]", maxListDepth), "."),
-		wantErr:  "lists nested more than 32 deep",
+		name:         "Lists nested too deeply",
+		input:        strings.Repeat(`{"apiVersion": "v1", "kind": "List", "items": [`, maxListDepth+1) + strings.Repeat("]}", maxListDepth+1),
+		wantWarning:  "in: document 1: " + strings.TrimPrefix(strings.Repeat(".items[0]", maxListDepth), ".") + ": skipped: lists nested more than 32 deep",
+		wantServices: 0,
 	},
 }
 
-func TestLoadErrors(t *testing.T) {
-	for _, tt := range loadErrorCases {
+func TestLoadSkipsBadDocuments(t *testing.T) {
+	for _, tt := range badDocumentCases {
 		t.Run(tt.name, func(t *testing.T) {
-			objs, _, err := Load("in", strings.NewReader(tt.input))
-			if err == nil {
-				t.Fatalf("Load() = %v, want error %q", summary(objs), tt.wantErr)
+			objs, warns, err := Load("in", strings.NewReader(tt.input))
+			if err != nil {
+				t.Fatalf("Load() error %v, want the bad document skipped", err)
 			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Load() error = %q, want it to contain %q", err, tt.wantErr)
+			var lines []string
+			for _, w := range warns {
+				lines = append(lines, w.String())
 			}
-			var docErr *DocumentError
-			if !errors.As(err, &docErr) {
-				t.Fatalf("Load() error %T is not a *DocumentError", err)
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, tt.wantWarning) }) {
+				t.Errorf("warnings %q, want one starting %q", lines, tt.wantWarning)
 			}
-			if docErr.File != "in" || docErr.Document != tt.wantDoc || docErr.Item != tt.wantItem {
-				t.Errorf("DocumentError at %q document %d item %q, want %q document %d item %q",
-					docErr.File, docErr.Document, docErr.Item, "in", tt.wantDoc, tt.wantItem)
+			if len(objs.Services) != tt.wantServices {
+				t.Errorf("read %d Services, want %d", len(objs.Services), tt.wantServices)
 			}
 		})
 	}
@@ -365,10 +364,6 @@ func TestLoadReadError(t *testing.T) {
 	_, _, err := Load("in", iotest.ErrReader(errors.New("boom")))
 	if err == nil || err.Error() != "reading in: boom" {
 		t.Errorf("Load() error = %v, want %q", err, "reading in: boom")
-	}
-	var docErr *DocumentError
-	if errors.As(err, &docErr) {
-		t.Errorf("Load() read error is a *DocumentError: %v", err)
 	}
 }
 
@@ -463,8 +458,6 @@ func TestLoadPathErrors(t *testing.T) {
 		name    string
 		files   map[string]string
 		path    string
-		stdin   bool
-		wantDoc bool // whether the error is a *DocumentError
 		wantErr string
 	}{
 		{
@@ -473,23 +466,9 @@ func TestLoadPathErrors(t *testing.T) {
 			wantErr: "reading manifests: stat nope.yaml: no such file or directory",
 		},
 		{
-			name:    "bad document names the file in a directory",
-			files:   map[string]string{"a.yaml": serviceYAML, "b/c.yaml": serviceYAML + "---\nkind: [\n"},
-			path:    ".",
-			wantDoc: true,
-			wantErr: "reading b/c.yaml: document 2: yaml: line 1: did not find expected node content",
-		},
-		{
 			name:    "no stdin",
 			path:    "-",
 			wantErr: "reading stdin: no standard input",
-		},
-		{
-			name:    "bad stdin",
-			path:    "-",
-			stdin:   true,
-			wantDoc: true,
-			wantErr: "reading stdin: document 1: object has no kind",
 		},
 	}
 	for _, tt := range tests {
@@ -497,19 +476,28 @@ func TestLoadPathErrors(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
 			t.Chdir(dir)
-			var stdin *strings.Reader
-			if tt.stdin {
-				stdin = strings.NewReader("metadata: {}\n")
-			}
-			_, _, err := LoadPath(tt.path, readerOrNil(stdin))
+			_, _, err := LoadPath(tt.path, nil)
 			if err == nil || err.Error() != tt.wantErr {
 				t.Errorf("LoadPath() error = %v, want %q", err, tt.wantErr)
 			}
-			var docErr *DocumentError
-			if got := errors.As(err, &docErr); got != tt.wantDoc {
-				t.Errorf("LoadPath() error is a *DocumentError: %v, want %v", got, tt.wantDoc)
-			}
 		})
+	}
+}
+
+// TestLoadPathSkipsBadDocuments reads a directory and stdin with a bad
+// document each: the warning names the file, and the rest is read.
+func TestLoadPathSkipsBadDocuments(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.yaml": serviceYAML, "b/c.yaml": serviceYAML + "---\nkind: [\n"})
+	t.Chdir(dir)
+	objs, warns, err := LoadPath(".", nil)
+	if err != nil || len(objs.Services) != 2 || len(warns) != 1 ||
+		warns[0].String() != "b/c.yaml: document 2: skipped: yaml: line 1: did not find expected node content" {
+		t.Errorf("LoadPath(dir) = %d Services, %v, %v; want 2, the bad document's warning, no error", len(objs.Services), warns, err)
+	}
+	objs, warns, err = LoadPath("-", strings.NewReader("metadata: {}\n---\n"+serviceYAML))
+	if err != nil || len(objs.Services) != 1 || len(warns) != 1 || warns[0].String() != "stdin: document 1: skipped: object has no kind" {
+		t.Errorf("LoadPath(stdin) = %d Services, %v, %v; want 1, the bad document's warning, no error", len(objs.Services), warns, err)
 	}
 }
 
@@ -525,13 +513,4 @@ func TestLoadPathUnreadableFile(t *testing.T) {
 	if err == nil || !errors.Is(err, os.ErrPermission) {
 		t.Errorf("LoadPath() error = %v, want a permission error", err)
 	}
-}
-
-// readerOrNil returns a nil io.Reader for a nil *strings.Reader, so that
-// LoadPath sees no stdin rather than a typed nil.
-func readerOrNil(r *strings.Reader) io.Reader {
-	if r == nil {
-		return nil
-	}
-	return r
 }

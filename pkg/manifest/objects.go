@@ -2,11 +2,12 @@
 // from Kubernetes manifests: YAML or JSON files, multi-document streams and
 // v1 Lists such as `kubectl get svc,endpointslices,nodes -A -o yaml` prints.
 //
-// Loading is strict about what it does use and lenient about the rest: a
-// document that cannot be parsed, or a Service, EndpointSlice or Node whose
-// fields have the wrong type, is an error naming the file and the document;
-// objects of other kinds are skipped with a Warning, and unknown fields of
-// the kinds used are reported as Warnings too.
+// Bad input does not stop the load: a document that cannot be parsed, or
+// a Service, EndpointSlice, Node or ServiceCIDR with a field of the wrong
+// type, is skipped with a Warning naming the file, the document and the
+// field, and everything else is read. Objects of other kinds are skipped
+// with a Warning, and unknown fields of the kinds used are reported as
+// Warnings too. Only failing to read a file is an error.
 package manifest
 
 import (
@@ -46,7 +47,7 @@ var manifestExtensions = []string{".yaml", ".yml", ".json"}
 // LoadPath reads the manifests at path: a file (whatever its name), a
 // directory (every *.yaml, *.yml and *.json file in it and its
 // subdirectories, in lexical order of their paths) or StdinPath ("-"),
-// which reads stdin. Errors in a document are *DocumentError.
+// which reads stdin.
 func LoadPath(path string, stdin io.Reader) (*Objects, []Warning, error) {
 	if path == StdinPath {
 		if stdin == nil {
@@ -64,9 +65,7 @@ func LoadPath(path string, stdin io.Reader) (*Objects, []Warning, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading manifests: %w", err)
 		}
-		if err := d.decodeStream(file, data); err != nil {
-			return nil, nil, err
-		}
+		d.decodeStream(file, data)
 	}
 	if len(files) == 0 {
 		d.warns = append(d.warns, Warning{File: path, Reason: "no *.yaml, *.yml or *.json files found"})
@@ -75,16 +74,14 @@ func LoadPath(path string, stdin io.Reader) (*Objects, []Warning, error) {
 }
 
 // Load reads one stream of manifests from r; name names it in errors and
-// warnings. Errors in a document are *DocumentError.
+// warnings.
 func Load(name string, r io.Reader) (*Objects, []Warning, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	d := newDecoder()
-	if err := d.decodeStream(name, data); err != nil {
-		return nil, nil, err
-	}
+	d.decodeStream(name, data)
 	return d.objs, d.warns, nil
 }
 

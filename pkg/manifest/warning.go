@@ -10,8 +10,11 @@ import (
 type Warning struct {
 	// File names the stream (or the directory, for an empty one).
 	File string
-	// Document and Item locate the object as in DocumentError; Document is
-	// 0 for a warning about a whole file or directory.
+	// Document is the 1-based number of the document in the stream (YAML
+	// documents are separated by "---" lines, JSON ones are concatenated)
+	// and Item the object inside a List, as "items[2]" or, in nested Lists,
+	// "items[0].items[2]". Document is 0 for a warning about a whole
+	// file or directory.
 	Document int
 	Item     string
 	// Kind is the object's kind and Object its "namespace/name" (or "name");
