@@ -48,6 +48,7 @@ type renderOptions struct {
 	masqueradeAll     bool
 	masqueradeBit     int
 	nodePortRange     string
+	externalIPCIDRs   []string
 	strict            bool
 	// req is the mode asked for, parsed once by validate.
 	req sync.Request
@@ -93,6 +94,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.BoolVar(&o.masqueradeAll, "masquerade-all", false, "masquerade all traffic to cluster IPs")
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
+	f.StringSliceVar(&o.externalIPCIDRs, "external-ip-cidrs", nil, externalIPCIDRsUsage)
 	f.BoolVar(&o.strict, "strict", false, "exit 2 when any object was skipped")
 	return cmd
 }
@@ -225,6 +227,9 @@ func (o *renderOptions) input(objs *manifest.Objects) (model.Input, model.Config
 	}
 	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {
 		return model.Input{}, cfg, nil, fmt.Errorf("render: --service-node-port-range: %w", err)
+	}
+	if cfg.ExternalIPCIDRs, err = model.ParseCIDRs(o.externalIPCIDRs); err != nil {
+		return model.Input{}, cfg, nil, fmt.Errorf("render: --external-ip-cidrs: %w", err)
 	}
 	node, warnings, err := o.node(objs)
 	if err != nil {

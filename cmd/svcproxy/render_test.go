@@ -96,6 +96,21 @@ var renderCases = []renderCase{
 		wantErr: []string{"broken.yaml: document 2: skipped: yaml:"},
 	},
 	{
+		name: "--external-ip-cidrs keeps only the external IPs in them",
+		stdin: "apiVersion: v1\nkind: Service\nmetadata: {namespace: demo, name: web}\n" +
+			"spec: {clusterIP: 10.96.0.50, externalIPs: [198.51.100.20, 203.0.113.7], ports: [{port: 80}]}\n",
+		args:       []string{"render", "--dry-run", "-f", "-", "--external-ip-cidrs", "198.51.100.0/24"},
+		wantOut:    []string{"198.51.100.20"},
+		wantNotOut: []string{"203.0.113.7"},
+		wantErr:    []string{"spec.externalIPs entry 203.0.113.7 skipped: it is outside --external-ip-cidrs"},
+	},
+	{
+		name:     "a bad --external-ip-cidrs is refused",
+		args:     []string{"render", "--dry-run", "--external-ip-cidrs", "198.51.100.0/33"},
+		wantErr:  []string{"--external-ip-cidrs"},
+		wantCode: 1,
+	},
+	{
 		name:     "unparsable document with --strict exits 2",
 		args:     []string{"render", "--dry-run", "--strict", "-f", filepath.Join(renderDir, "broken.yaml")},
 		wantErr:  []string{"broken.yaml: document 2: skipped: yaml:"},

@@ -193,6 +193,9 @@ func (o *runOptions) modelConfig() (model.Config, error) {
 	if cfg.NodePortRange, err = model.ParsePortRange(o.nodePortRange); err != nil {
 		return cfg, fmt.Errorf("--service-node-port-range: %w", err)
 	}
+	if cfg.ExternalIPCIDRs, err = model.ParseCIDRs(o.externalIPCIDRs); err != nil {
+		return cfg, fmt.Errorf("--external-ip-cidrs: %w", err)
+	}
 	return cfg, nil
 }
 

@@ -35,6 +35,7 @@ type runOptions struct {
 	minSyncPeriod      time.Duration
 	noSanityCheck      bool
 	nodePortRange      string
+	externalIPCIDRs    []string
 	conntrack          conntrackOptions
 	// kp holds the rest of kube-proxy's command line.
 	kp kubeProxyFlags
@@ -59,6 +60,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 		f.DurationVar(&o.minSyncPeriod, name, sync.DefaultMinSyncPeriod, "the least time between two syncs; changes meanwhile are batched")
 	}
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4")
+	f.StringSliceVar(&o.externalIPCIDRs, "external-ip-cidrs", nil, externalIPCIDRsUsage)
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports and health check node ports outside it are skipped")
 	o.conntrack.addFlags(f)
 	o.kp.addFlags(f)
@@ -258,3 +260,7 @@ func zeroJSON(v any) bool {
 	}
 	return false
 }
+
+// externalIPCIDRsUsage is --external-ip-cidrs' help, the same in run
+// and render.
+const externalIPCIDRsUsage = "CIDRs, comma-separated: only external and load balancer IPs in them are honoured, others are skipped with a warning (default: any, as kube-proxy)"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,5 +217,33 @@ func TestProxyModeMeansWhatItMeansToKubeProxy(t *testing.T) {
 				t.Errorf("mode %q asks for %q (%v), want %q", o.proxyMode, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunExternalIPCIDRs reads --external-ip-cidrs into the model's
+// configuration, and refuses one that does not parse.
+func TestRunExternalIPCIDRs(t *testing.T) {
+	for _, tt := range []struct {
+		arg, want, wantErr string
+	}{
+		{arg: "--external-ip-cidrs=198.51.100.0/24,2001:db8::/64", want: "[198.51.100.0/24 2001:db8::/64]"},
+		{arg: "--external-ip-cidrs=", want: "[]"},
+		{arg: "--external-ip-cidrs=198.51.100.0/33", wantErr: "--external-ip-cidrs"},
+	} {
+		o := &runOptions{}
+		f := pflag.NewFlagSet("run", pflag.ContinueOnError)
+		o.addFlags(f)
+		if err := f.Parse([]string{tt.arg}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := o.modelConfig()
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want one naming %s", tt.arg, err, tt.wantErr)
+			}
+		case err != nil || fmt.Sprint(cfg.ExternalIPCIDRs) != tt.want:
+			t.Errorf("%s: %v, %v; want %s", tt.arg, cfg.ExternalIPCIDRs, err, tt.want)
+		}
 	}
 }

@@ -391,6 +391,9 @@ func TestBuildWarningOrder(t *testing.T) {
 		zzNone = `Service ns/zz: skipped: no valid cluster IP`
 		bogus  = `endpoints[0] skipped: "bogus" is not an IP address`
 	)
+	gone := func(slice, svc string) string {
+		return "EndpointSlice " + slice + ": ignored: Service " + svc + " does not exist"
+	}
 	tests := []struct {
 		name string
 		in   Input
@@ -407,7 +410,7 @@ func TestBuildWarningOrder(t *testing.T) {
 				Services:       []*v1.Service{svc("zz", badIP)},
 				EndpointSlices: []*discovery.EndpointSlice{slice("a-1", "a", v4, 8080, ep("bogus"))},
 			},
-			want: []string{zzIP, zzNone, "EndpointSlice ns/a-1: " + bogus},
+			want: []string{zzIP, zzNone, "EndpointSlice ns/a-1: " + bogus, gone("ns/a-1", "ns/a")},
 		},
 		{
 			name: "slices by their own name, not their service's",
@@ -415,7 +418,7 @@ func TestBuildWarningOrder(t *testing.T) {
 				slice("z-1", "a", v4, 8080, ep("bogus")),
 				slice("a-1", "z", v4, 8080, ep("bogus")),
 			}},
-			want: []string{"EndpointSlice ns/a-1: " + bogus, "EndpointSlice ns/z-1: " + bogus},
+			want: []string{"EndpointSlice ns/a-1: " + bogus, gone("ns/a-1", "ns/z"), "EndpointSlice ns/z-1: " + bogus, gone("ns/z-1", "ns/a")},
 		},
 		{
 			name: "slices by namespace before name",
@@ -423,7 +426,7 @@ func TestBuildWarningOrder(t *testing.T) {
 				inNamespace("ns-2", slice("a-1", "a", v4, 8080, ep("bogus"))),
 				slice("b-1", "b", v4, 8080, ep("bogus")),
 			}},
-			want: []string{"EndpointSlice ns/b-1: " + bogus, "EndpointSlice ns-2/a-1: " + bogus},
+			want: []string{"EndpointSlice ns/b-1: " + bogus, gone("ns/b-1", "ns/b"), "EndpointSlice ns-2/a-1: " + bogus, gone("ns-2/a-1", "ns-2/a")},
 		},
 		{
 			name: "orphan slices among the others",
@@ -433,7 +436,7 @@ func TestBuildWarningOrder(t *testing.T) {
 			}},
 			want: []string{
 				"EndpointSlice ns/a-orphan: skipped: label kubernetes.io/service-name is missing",
-				"EndpointSlice ns/b-1: " + bogus,
+				"EndpointSlice ns/b-1: " + bogus, gone("ns/b-1", "ns/b"),
 			},
 		},
 	}

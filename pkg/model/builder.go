@@ -40,6 +40,8 @@ type Builder struct {
 	keys  []ServiceKey
 	// families counts, per family, the units that have ports in it.
 	families map[Family]int
+	// claims counts the units' claims on each destination.
+	claims claimCounts
 	// orphans are the warnings of EndpointSlices that name no Service.
 	orphans []Warning
 	// serviceCIDRs are the input's, read again on every build: there
@@ -70,7 +72,7 @@ func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 	for _, fam := range Families {
 		b.nodes[fam] = nodeOfFamily(in.Node, fam)
 	}
-	b.units, b.keys, b.families = map[ServiceKey]*unit{}, nil, map[Family]int{}
+	b.units, b.keys, b.families, b.claims = map[ServiceKey]*unit{}, nil, map[Family]int{}, claimCounts{}
 	groups, orphans := groupByService(in, nil)
 	for key, g := range groups {
 		b.setUnit(key, g)
@@ -171,6 +173,7 @@ func orphanWarnings(orphans []*discovery.EndpointSlice, nodeName string) []Warni
 func (b *Builder) setUnit(key ServiceKey, g *objects) {
 	if old := b.units[key]; old != nil {
 		b.countFamilies(old, -1)
+		b.claims.add(old, -1)
 		delete(b.units, key)
 		i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
 		b.keys = slices.Delete(b.keys, i, i+1)
@@ -184,6 +187,7 @@ func (b *Builder) setUnit(key ServiceKey, g *objects) {
 	}
 	b.units[key] = u
 	b.countFamilies(u, 1)
+	b.claims.add(u, 1)
 	i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
 	b.keys = slices.Insert(b.keys, i, key)
 }
@@ -203,7 +207,15 @@ func (b *Builder) buildUnit(g *objects) *unit {
 	u := &unit{ports: map[Family][]*ServicePort{}}
 	services := convertServices(g.services, &warn)
 	endpoints := collectEndpoints(g.slices, b.node.Name, &warn)
+	if len(g.services) == 0 {
+		for _, s := range g.slices {
+			warn.add("EndpointSlice", s.Namespace+"/"+s.Name, "ignored: Service %s/%s does not exist", s.Namespace, s.Labels[discovery.LabelServiceName])
+		}
+	}
 	for _, svc := range services {
+		if !svc.checkAddresses(b.cfg, b.node, &warn) {
+			continue
+		}
 		svc.keepNodePortsIn(b.cfg.NodePortRange.orDefault(), &warn)
 		for _, fam := range Families {
 			ports := svc.portsFor(fam, endpoints, b.nodes[fam])
@@ -249,6 +261,7 @@ func (b *Builder) assemble() ([]*Model, []Warning) {
 		for _, k := range b.keys {
 			m.Services = append(m.Services, b.units[k].ports[fam]...)
 		}
+		m.Services = b.claims.resolve(fam, m.Services, &warn)
 		models = append(models, m)
 	}
 	var out []Warning

@@ -93,5 +93,5 @@ func SameContext(a, b *Model) bool {
 		a.Config.NodePortPrimary == b.Config.NodePortPrimary && a.Config.LocalhostNodePorts == b.Config.LocalhostNodePorts &&
 		a.Config.NFAcctCounters == b.Config.NFAcctCounters &&
 		a.Config.NodePortRange == b.Config.NodePortRange && a.Config.TCPBeLiberal == b.Config.TCPBeLiberal &&
-		slices.Equal(a.ServiceCIDRs, b.ServiceCIDRs)
+		slices.Equal(a.Config.ExternalIPCIDRs, b.Config.ExternalIPCIDRs) && slices.Equal(a.ServiceCIDRs, b.ServiceCIDRs)
 }

@@ -84,7 +84,8 @@ func addSlice(idx endpointIndex, slice *discovery.EndpointSlice, nodeName string
 	case discovery.AddressTypeIPv6:
 		fam = IPv6
 	case discovery.AddressTypeFQDN:
-		return // FQDN slices name no address a proxy could use.
+		warn.add("EndpointSlice", id, "skipped: addressType FQDN names no address a proxy can use")
+		return
 	default:
 		warn.add("EndpointSlice", id, "skipped: unknown addressType %q", slice.AddressType)
 		return

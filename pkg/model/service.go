@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -60,9 +61,34 @@ func convertServices(in []*v1.Service, warn *warnings) []*service {
 	slices.SortFunc(out, func(a, b *service) int {
 		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 	})
-	return slices.CompactFunc(out, func(a, b *service) bool {
-		return a.namespace == b.namespace && a.name == b.name
-	})
+	return withoutDuplicates(out, warn)
+}
+
+// withoutDuplicates keeps one of several identical Services of one name,
+// and none of several that differ: which one the API server holds is
+// unknowable, and picking by input order would make the rules depend on
+// it. The API server never has two; manifests joined by hand may.
+func withoutDuplicates(sorted []*service, warn *warnings) []*service {
+	out := sorted[:0]
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		same := true
+		for j < len(sorted) && sorted[j].namespace == sorted[i].namespace && sorted[j].name == sorted[i].name {
+			same = same && reflect.DeepEqual(sorted[i], sorted[j])
+			j++
+		}
+		switch id := sorted[i].namespace + "/" + sorted[i].name; {
+		case j-i == 1:
+			out = append(out, sorted[i])
+		case same:
+			warn.add("Service", id, "listed %d times, identically: using one", j-i)
+			out = append(out, sorted[i])
+		default:
+			warn.add("Service", id, "skipped: listed %d times, with different specs", j-i)
+		}
+		i = j
+	}
+	return out
 }
 
 // OptedOut reports whether an object's labels take it away from the
@@ -155,9 +181,11 @@ func clusterIPs(obj *v1.Service, id string, warn *warnings) []netip.Addr {
 			warn.add("Service", id, "cluster IP skipped: %v", err)
 			continue
 		}
-		if !slices.ContainsFunc(out, func(a netip.Addr) bool { return FamilyOf(a) == FamilyOf(ip) }) {
-			out = append(out, ip)
+		if slices.ContainsFunc(out, func(a netip.Addr) bool { return FamilyOf(a) == FamilyOf(ip) }) {
+			warn.add("Service", id, "cluster IP %s ignored: a Service has one cluster IP per family", ip)
+			continue
 		}
+		out = append(out, ip)
 	}
 	if len(out) == 0 {
 		warn.add("Service", id, "skipped: no valid cluster IP")

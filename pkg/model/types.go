@@ -280,6 +280,12 @@ type Config struct {
 	// health check node ports outside it are skipped. The zero value is
 	// DefaultNodePortRange.
 	NodePortRange PortRange
+	// ExternalIPCIDRs, when set, are the only ranges whose external and
+	// load balancer IPs are honoured; others are skipped with a warning.
+	// Without it any may be, as in kube-proxy, and a Service's author
+	// can take any address's traffic on the Service's ports
+	// (CVE-2020-8554).
+	ExternalIPCIDRs []netip.Prefix
 	// NFAcctCounters is whether kube-proxy's nfacct counters exist on the
 	// node, for iptables rules to count dropped INVALID packets and
 	// localhost NodePort packets in, as kube-proxy's do.

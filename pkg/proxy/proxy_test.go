@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -148,11 +149,13 @@ func TestSyncLoadsInFullThenOnlyChanges(t *testing.T) {
 		{name: "another Service", change: func() {
 			p.tracker.OnServiceAdd(service("db", "172.30.0.11"))
 		}, want: "172.30.0.11"},
-		// Two ports claiming one destination is what nftables.Diff
-		// refuses: the sync was asked partial and ran full.
-		{name: "a second Service on the same cluster IP", change: func() {
-			p.tracker.OnServiceAdd(service("zeta", "172.30.0.10"))
-		}, wantFull: true, want: "172.30.0.10"},
+		// More changed ports than a delta is worth is what
+		// nftables.Diff refuses: the sync was asked partial and ran full.
+		{name: "65 Services at once", change: func() {
+			for i := range 65 {
+				p.tracker.OnServiceAdd(service(fmt.Sprintf("many-%d", i), fmt.Sprintf("172.30.1.%d", i+1)))
+			}
+		}, wantFull: true, want: "172.30.1.65"},
 		{name: "the node moved", change: func() {
 			p.tracker.OnNodeUpdate(nil, node("192.168.0.11"))
 		}, wantFull: true, want: "10.1.2.6"},

@@ -201,6 +201,17 @@ func trafficModel(t *testing.T, manifests string) *model.Model {
 // changed by change.
 func trafficModelWith(t *testing.T, manifests string, change func(*model.Input, *model.Config)) *model.Model {
 	t.Helper()
+	m, warns := trafficModelWarned(t, manifests, change)
+	if len(warns) > 0 {
+		t.Fatalf("warnings: %v", warns)
+	}
+	return m
+}
+
+// trafficModelWarned is trafficModelWith for input that is meant to
+// draw warnings, which it returns.
+func trafficModelWarned(t *testing.T, manifests string, change func(*model.Input, *model.Config)) (*model.Model, []model.Warning) {
+	t.Helper()
 	objs, _, err := manifest.Load("traffic test", strings.NewReader(manifests))
 	if err != nil {
 		t.Fatal(err)
@@ -215,10 +226,7 @@ func trafficModelWith(t *testing.T, manifests string, change func(*model.Input, 
 	}
 	change(&in, &cfg)
 	models, warns := model.Build(in, cfg)
-	if len(warns) > 0 {
-		t.Fatalf("warnings: %v", warns)
-	}
-	return models[0]
+	return models[0], warns
 }
 
 // trafficEnv is one backend's node with pods, ready for traffic.
