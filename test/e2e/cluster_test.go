@@ -69,11 +69,13 @@ type cluster struct {
 	api    *kubeapi.Server
 	client kubernetes.Interface
 	mode   string
-	proxy  *exec.Cmd
-	logs   *bytes.Buffer
+	// env is added to svcproxy's environment.
+	env   []string
+	proxy *exec.Cmd
+	logs  *bytes.Buffer
 }
 
-func newCluster(t *testing.T, mode string) *cluster {
+func newCluster(t *testing.T, mode string, env ...string) *cluster {
 	t.Helper()
 	netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
 	kubeapi.Require(t)
@@ -87,7 +89,7 @@ func newCluster(t *testing.T, mode string) *cluster {
 	}
 	topo.AddExternalClient(t, externalClient)
 	api := kubeapi.Start(t, topo.Node)
-	c := &cluster{topo: topo, api: api, client: api.Client(t), mode: mode}
+	c := &cluster{topo: topo, api: api, client: api.Client(t), mode: mode, env: env}
 	c.createNode(t)
 	c.startProxy(t)
 	t.Cleanup(func() { c.stopProxy(t) })
@@ -121,6 +123,7 @@ func (c *cluster) startProxy(t *testing.T) {
 		// host's to set, not a test's.
 		"--conntrack-max-per-core", "0")
 	c.proxy = exec.Command(argv[0], argv[1:]...)
+	c.proxy.Env = append(os.Environ(), c.env...)
 	c.proxy.Stdout, c.proxy.Stderr = c.logs, c.logs
 	if err := c.proxy.Start(); err != nil {
 		t.Fatalf("starting svcproxy run: %v", err)
