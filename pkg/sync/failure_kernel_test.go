@@ -29,20 +29,27 @@ func TestRejectedPayloadKeepsRules(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			e := newTrafficEnv(t, mode)
 			e.apply(t, trafficServices)
-			before := dumpRules(t, e.topo.Node, mode)
-			err := applyBroken(t, e, mode)
-			if err == nil {
-				t.Fatal("a broken payload was accepted")
-			}
-			t.Logf("rejected as expected: %v", err)
-			if after := dumpRules(t, e.topo.Node, mode); after != before {
-				t.Errorf("rules changed although the payload was rejected:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-			counts := ask(t, e.pod("pod-z"), testnet.TCP, netip.Addr{}, "172.30.0.10:80", 30)
-			if !sameAddrs(endpointsOf(counts), podA, podB, podC) {
-				t.Errorf("after the rejected payload, connections reached %v", counts)
-			}
+			e.checkRejectionKeeps(t, func() error { return applyBroken(t, e, mode) })
 		})
+	}
+}
+
+// checkRejectionKeeps runs apply, which must fail, and checks that the
+// rules are as they were and that t/web still reaches its endpoints.
+func (e *trafficEnv) checkRejectionKeeps(t *testing.T, apply func() error) {
+	t.Helper()
+	before := dumpRules(t, e.topo.Node, e.mode)
+	err := apply()
+	if err == nil {
+		t.Fatal("a broken payload was accepted")
+	}
+	t.Logf("rejected as expected: %v", err)
+	if after := dumpRules(t, e.topo.Node, e.mode); after != before {
+		t.Errorf("rules changed although the payload was rejected:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	counts := ask(t, e.pod("pod-z"), testnet.TCP, netip.Addr{}, "172.30.0.10:80", 30)
+	if !sameAddrs(endpointsOf(counts), podA, podB, podC) {
+		t.Errorf("after the rejected payload, connections reached %v", counts)
 	}
 }
 
@@ -81,20 +88,11 @@ func TestRejectedNATTableKeepsFilterTable(t *testing.T) {
 				if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
 					t.Fatal(err)
 				}
-				before := dumpRules(t, e.topo.Node, mode)
 				r.on = true
-				_, err := a.Apply(context.Background(), trafficModel(t, noEndpoints), incremental)
-				if err == nil {
-					t.Fatal("a payload with a broken nat table was accepted")
-				}
-				t.Logf("rejected as expected: %v", err)
-				if after := dumpRules(t, e.topo.Node, mode); after != before {
-					t.Errorf("rules changed although the nat table was rejected:\nbefore:\n%s\nafter:\n%s", before, after)
-				}
-				counts := ask(t, e.pod("pod-z"), testnet.TCP, netip.Addr{}, "172.30.0.10:80", 30)
-				if !sameAddrs(endpointsOf(counts), podA, podB, podC) {
-					t.Errorf("after the rejected payload, connections reached %v", counts)
-				}
+				e.checkRejectionKeeps(t, func() error {
+					_, err := a.Apply(context.Background(), trafficModel(t, noEndpoints), incremental)
+					return err
+				})
 			})
 		}
 	}
