@@ -106,3 +106,65 @@ func (r Result) String() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Step is one rule a packet matched on its way, one whose target or
+// verdict it took.
+type Step struct {
+	// Table is the iptables table ("nat", "filter") or the nftables
+	// table ("ip svcproxy"); Chain the chain the rule is in.
+	Table string `json:"table"`
+	Chain string `json:"chain"`
+	// Rule is the rule as rendered, without its chain and comment.
+	Rule    string `json:"rule"`
+	Comment string `json:"comment,omitempty"`
+	// Element is the verdict map element the rule took (nftables), and
+	// ElementComment its comment, which names the Service port.
+	Element        string `json:"element,omitempty"`
+	ElementComment string `json:"elementComment,omitempty"`
+}
+
+// Route is one way a packet can end: the outcome, how likely it is when
+// the rules choose at random, and the rules it took to get there.
+type Route struct {
+	Outcome
+	Probability float64
+	Path        []Step
+}
+
+// Outcomes returns the routes' outcomes, normalized.
+func Outcomes(routes []Route) Result {
+	out := make(Result, len(routes))
+	for i, r := range routes {
+		out[i] = r.Outcome
+	}
+	return out.Normalize()
+}
+
+// Trail is what a walker carries of a packet's way: the rules taken and
+// the probability of the random choices made. Copies share nothing a
+// later Take changes.
+type Trail struct {
+	Path []Step
+	// Odds is the product of the probabilities of the choices made.
+	Odds float64
+}
+
+// Start is the trail of a packet that has taken no rule yet.
+var Start = Trail{Odds: 1}
+
+// Take returns the trail with st appended.
+func (t Trail) Take(st Step) Trail {
+	t.Path = append(slices.Clip(t.Path), st)
+	return t
+}
+
+// Choose returns the trail after a random choice of probability p.
+func (t Trail) Choose(p float64) Trail {
+	t.Odds *= p
+	return t
+}
+
+// Route returns the route of an outcome reached along t.
+func (t Trail) Route(o Outcome) Route {
+	return Route{Outcome: o, Probability: t.Odds, Path: t.Path}
+}

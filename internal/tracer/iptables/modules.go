@@ -17,9 +17,11 @@ func (p *ruleParser) matchModule(name string) error {
 		}
 		// The kernel keeps 256 bytes with the terminating NUL and
 		// refuses longer comments.
-		if c := p.next(); c == "" || len(c) > 255 {
+		c := p.next()
+		if c == "" || len(c) > 255 {
 			return fmt.Errorf("comment must have 1-255 characters, has %d", len(c))
 		}
+		p.r.comment = c
 		return nil
 	case "tcp", "udp", "sctp":
 		p.module = model.Protocol(name)
@@ -130,7 +132,7 @@ func (p *ruleParser) statistic() error {
 	if err != nil || prob <= 0 || prob >= 1 {
 		return fmt.Errorf("statistic: probability must be in (0,1)")
 	}
-	p.r.random = true
+	p.r.random, p.r.probability = true, prob
 	return nil
 }
 

@@ -10,6 +10,7 @@ package iptrace
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -118,6 +119,10 @@ func (t *table) declare(decl string) error {
 	return nil
 }
 
+// commentMatch is the comment module of a rule, which a Step keeps
+// apart from the rule.
+var commentMatch = regexp.MustCompile(`-m comment --comment ("[^"]*"|\S+) ?`)
+
 // addRule parses "CHAIN RULE..." and appends it. Jump lines may only
 // target built-in chains and -A lines only declared ones, as restore
 // --noflush with the applier's -I would require.
@@ -138,7 +143,7 @@ func (t *table) addRule(text string, jump bool) error {
 	if err != nil {
 		return fmt.Errorf("chain %s: %w", name, err)
 	}
-	r.text = text
+	r.text = strings.TrimSpace(commentMatch.ReplaceAllString(args, ""))
 	c.rules = append(c.rules, r)
 	return nil
 }

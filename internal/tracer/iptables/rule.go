@@ -13,11 +13,14 @@ import (
 // rule is one parsed rule: matches that must all hold, then a target.
 type rule struct {
 	text    string
+	comment string
 	matches []match
 	// random is set by "-m statistic --mode random": the rule both
-	// matches and does not, and the tracer follows both branches.
-	random bool
-	target target
+	// matches, with probability, and does not, and the tracer follows
+	// both branches.
+	random      bool
+	probability float64
+	target      target
 }
 
 // match tests a packet.

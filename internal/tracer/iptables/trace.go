@@ -36,6 +36,8 @@ type state struct {
 	// dnat is where the packet was DNATed to; invalid if it was not.
 	dnat netip.AddrPort
 	masq bool
+	// trail is the way the packet took.
+	trail tracer.Trail
 }
 
 type verdict int
@@ -70,19 +72,26 @@ func (w *walker) local(addr netip.Addr) bool {
 
 // Trace walks p through rs; see the package function Trace.
 func (rs *Ruleset) Trace(node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
+	routes, err := rs.Routes(node, p)
+	if err != nil {
+		return nil, err
+	}
+	return tracer.Outcomes(routes), nil
+}
+
+// Routes walks p through rs as Trace does and returns every way it can
+// end with the rules it took and its probability, in the order walked.
+func (rs *Ruleset) Routes(node []netip.Addr, p tracer.Packet) ([]tracer.Route, error) {
 	w := &walker{rs: rs, node: node}
-	start := []state{{src: p.Src, iif: p.InIface, dst: p.Dst, proto: p.Protocol, port: p.Port}}
-	var out tracer.Result
+	start := []state{{src: p.Src, iif: p.InIface, dst: p.Dst, proto: p.Protocol, port: p.Port, trail: tracer.Start}}
+	var out []tracer.Route
 	var err error
 	if p.FromNode {
 		err = w.fromNode(start, &out)
 	} else {
 		err = w.arriving(start, &out)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return out.Normalize(), nil
+	return out, err
 }
 
 // hook is one table's built-in chain that a packet traverses.
@@ -92,7 +101,7 @@ type hook struct{ table, chain string }
 // routing after PREROUTING decides between local delivery and forwarding
 // by the (possibly DNATed) destination. Locally delivered packets do not
 // pass POSTROUTING, so they are never masqueraded.
-func (w *walker) arriving(start []state, out *tracer.Result) error {
+func (w *walker) arriving(start []state, out *[]tracer.Route) error {
 	routed, err := w.hooks(start, out, hook{"nat", "PREROUTING"})
 	if err != nil {
 		return err
@@ -118,7 +127,7 @@ func (w *walker) arriving(start []state, out *tracer.Result) error {
 // fromNode walks a packet sent by the node. One sent to a local address
 // loops back and is seen by filter INPUT as well; nat PREROUTING is not
 // consulted again for a connection that is already set up.
-func (w *walker) fromNode(start []state, out *tracer.Result) error {
+func (w *walker) fromNode(start []state, out *[]tracer.Route) error {
 	sent, err := w.hooks(start, out, hook{"nat", "OUTPUT"}, hook{"filter", "OUTPUT"}, hook{"nat", "POSTROUTING"})
 	if err != nil {
 		return err
@@ -137,15 +146,15 @@ func (w *walker) fromNode(start []state, out *tracer.Result) error {
 }
 
 // accept records packets that made it through every hook.
-func accept(states []state, out *tracer.Result) {
+func accept(states []state, out *[]tracer.Route) {
 	for _, s := range states {
-		*out = append(*out, tracer.Outcome{Verdict: tracer.Accept, Endpoint: s.dnat, Masquerade: s.masq})
+		*out = append(*out, s.trail.Route(tracer.Outcome{Verdict: tracer.Accept, Endpoint: s.dnat, Masquerade: s.masq}))
 	}
 }
 
 // hooks runs states through hs in order and returns those still alive,
 // recording the ones dropped or rejected in out.
-func (w *walker) hooks(states []state, out *tracer.Result, hs ...hook) ([]state, error) {
+func (w *walker) hooks(states []state, out *[]tracer.Route, hs ...hook) ([]state, error) {
 	for _, h := range hs {
 		t := w.rs.tables[h.table]
 		if t == nil {
@@ -160,9 +169,9 @@ func (w *walker) hooks(states []state, out *tracer.Result, hs ...hook) ([]state,
 			for _, b := range branches {
 				switch b.v {
 				case verdictDrop:
-					*out = append(*out, tracer.Outcome{Verdict: tracer.Drop})
+					*out = append(*out, b.s.trail.Route(tracer.Outcome{Verdict: tracer.Drop}))
 				case verdictReject:
-					*out = append(*out, tracer.Outcome{Verdict: tracer.Reject})
+					*out = append(*out, b.s.trail.Route(tracer.Outcome{Verdict: tracer.Reject}))
 				default: // the built-in chains' policy is ACCEPT
 					alive = append(alive, b.s)
 				}

@@ -1,6 +1,10 @@
 package iptrace
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/svcproxy/svcproxy/internal/tracer"
+)
 
 // run walks s through chain c from rule index from and returns every way
 // the chain can end. A random rule forks the walk: one branch goes on as
@@ -15,14 +19,21 @@ func (w *walker) run(t *table, c *chain, from int, s state, depth int) ([]branch
 		if !r.matchesAll(w, &s) {
 			continue
 		}
+		taken := s
 		if r.random {
-			rest, err := w.run(t, c, i+1, s, depth)
+			skipped := s
+			skipped.trail = s.trail.Choose(1 - r.probability)
+			rest, err := w.run(t, c, i+1, skipped, depth)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, rest...)
+			taken.trail = s.trail.Choose(r.probability)
 		}
-		ended, cont, err := w.apply(t, r, s, depth)
+		if r.target.kind != targetNone {
+			taken.trail = taken.trail.Take(tracer.Step{Table: t.name, Chain: c.name, Rule: r.text, Comment: r.comment})
+		}
+		ended, cont, err := w.apply(t, r, taken, depth)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,10 @@
 package nfttrace
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/svcproxy/svcproxy/internal/tracer"
+)
 
 // verdict is how a walk through a chain ended.
 type verdict int
@@ -38,10 +42,14 @@ type action struct {
 	target string
 }
 
-// outcome is one way a rule can end for one value of numgen.
+// outcome is one way a rule can end for one value of numgen; matched
+// says the rule's matches held.
 type outcome struct {
-	s   state
-	act action
+	s       state
+	act     action
+	matched bool
+	// hit is the verdict map element the rule took, if any.
+	hit *Element
 }
 
 // runChain walks s through the named chain.
@@ -58,16 +66,23 @@ func (w *walker) runChain(name string, s state, depth int) ([]branch, error) {
 
 // runRules walks s through the rules of chain from index i on.
 func (w *walker) runRules(chain string, i int, s state, depth int) ([]branch, error) {
-	rules := w.table.Chains[chain].Rules
-	if i == len(rules) {
+	c := w.table.Chains[chain]
+	if i == len(c.Rules) {
 		return []branch{{s, vNone}}, nil
 	}
-	outs, err := w.evalRule(rules[i], s)
+	outs, err := w.evalRule(c.Rules[i], s)
 	if err != nil {
-		return nil, fmt.Errorf("chain %s rule %q: %w", chain, rules[i], err)
+		return nil, fmt.Errorf("chain %s rule %q: %w", chain, c.Rules[i], err)
 	}
 	var out []branch
 	for _, o := range outs {
+		if o.matched {
+			st := tracer.Step{Table: string(w.table.Family) + " " + w.table.Name, Chain: chain, Rule: c.Rules[i], Comment: c.Comments[i]}
+			if o.hit != nil {
+				st.Element, st.ElementComment = o.hit.String(), o.hit.Comment
+			}
+			o.s.trail = o.s.trail.Take(st)
+		}
 		bs, err := w.follow(chain, i, o, depth)
 		if err != nil {
 			return nil, err

@@ -122,6 +122,7 @@ func (e *evaluator) vmap(vals []string) (action, bool, error) {
 	for _, el := range m.Elements {
 		if keyMatches(el.Key, vals) {
 			act, err := parseVerdict(strings.Join(el.Value, " . "))
+			e.hit = &el
 			return act, true, err
 		}
 	}
@@ -186,6 +187,7 @@ func (e *evaluator) dnat() (action, bool, error) {
 		if keyMatches(el.Key, vals) {
 			ap, err := mapTarget(el.Value)
 			e.setDNAT(ap)
+			e.hit = &el
 			return action{kind: actAccept}, true, err
 		}
 	}

@@ -134,7 +134,7 @@ func (l *loader) tableCommand(verb, rest string) error {
 			return nil
 		}
 		for _, c := range l.table.Chains {
-			c.Rules = nil
+			c.Rules, c.Comments = nil, nil
 		}
 		return nil
 	}

@@ -40,7 +40,7 @@ func TestLoad(t *testing.T) {
 			want: loaded{chains: map[string]*Chain{"c": {}, "pre": {Hook: knftables.PreroutingHook, Priority: -100}}},
 		},
 		{
-			name: "rules lose their comments, merged elements split",
+			name: "rules keep their comments apart, merged elements split",
 			text: decls +
 				"add rule ip t c ip saddr @s goto pre comment \"a \\\"quoted\\\" ; comment\"\n" +
 				"add rule ip t c ip daddr . meta l4proto . th dport vmap @vm\n" +
@@ -50,7 +50,7 @@ func TestLoad(t *testing.T) {
 				"add element ip t dm { 172.30.0.10 . 0 : 10.1.1.5 . 8080 }\n",
 			want: loaded{
 				chains: map[string]*Chain{
-					"c":   {Rules: []string{"ip saddr @s goto pre", "ip daddr . meta l4proto . th dport vmap @vm"}},
+					"c":   {Rules: []string{"ip saddr @s goto pre", "ip daddr . meta l4proto . th dport vmap @vm"}, Comments: []string{`a "quoted" ; comment`, ""}},
 					"pre": {Hook: knftables.PreroutingHook, Priority: -100},
 				},
 				sets: map[string][]Element{"s": {{Key: []string{"10.1.1.5"}}, {Key: []string{"10.1.2.6"}}}, "cidrs": {{Key: []string{"10.1.0.0/16"}}}},

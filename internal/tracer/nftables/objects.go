@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/knftables"
@@ -137,7 +138,7 @@ func (t *Table) addRule(chain, text string) error {
 	if c == nil {
 		return fmt.Errorf("no chain %q", chain)
 	}
-	rule, err := stripComment(text)
+	rule, comment, err := stripComment(text)
 	if err != nil {
 		return err
 	}
@@ -148,6 +149,7 @@ func (t *Table) addRule(chain, text string) error {
 		return err
 	}
 	c.Rules = append(c.Rules, rule)
+	c.Comments = append(c.Comments, comment)
 	return nil
 }
 
@@ -204,18 +206,33 @@ func (t *Table) addElements(name, body string) error {
 	return nil
 }
 
+// elementComment splits `KEY comment "TEXT"` into the key and the
+// comment's text, which nft limits to 128 bytes.
+func elementComment(key string) (string, string, error) {
+	k, quoted, ok := strings.Cut(key, ` comment `)
+	if !ok {
+		return key, "", nil
+	}
+	c, err := strconv.Unquote(quoted)
+	if err != nil || c == "" || len(c) > 128 {
+		return "", "", fmt.Errorf("bad element comment %s", quoted)
+	}
+	return k, c, nil
+}
+
 // element parses one element of s and checks it fits: as many key (and
 // value) parts as s's type has, prefixes only in an interval set, and
 // verdicts only to chains that exist.
 func (t *Table) element(s *Set, isMap bool, text string) (Element, error) {
 	key, value, hasValue := strings.Cut(text, " : ")
-	if key == "" || strings.ContainsRune(text, '"') {
+	key, comment, err := elementComment(key)
+	if err != nil || key == "" || strings.ContainsRune(key+value, '"') {
 		return Element{}, fmt.Errorf("unsupported element %q in %s %s", text, kindOf(isMap), s.Name)
 	}
 	if hasValue != isMap {
 		return Element{}, fmt.Errorf("element %q does not fit %s %s", text, kindOf(isMap), s.Name)
 	}
-	e := Element{Key: splitParts(key)}
+	e := Element{Key: splitParts(key), Comment: comment}
 	if len(e.Key) != s.keyParts {
 		return Element{}, fmt.Errorf("element %q has %d key parts, %s %s has %d", text, len(e.Key), kindOf(isMap), s.Name, s.keyParts)
 	}

@@ -29,7 +29,10 @@ func (w *walker) evalRule(rule string, s state) ([]outcome, error) {
 		if act.kind == actNext && !e.matched {
 			e.s = s // a rule that does not match changes nothing
 		}
-		out = append(out, outcome{e.s, act})
+		if n > 1 {
+			e.s.trail = e.s.trail.Choose(1 / float64(n))
+		}
+		out = append(out, outcome{s: e.s, act: act, matched: e.matched, hit: e.hit})
 	}
 	return out, nil
 }
@@ -64,6 +67,8 @@ type evaluator struct {
 	s       state
 	numgen  int
 	matched bool // false once a match fails
+	// hit is the verdict map element the rule took, if any.
+	hit *Element
 }
 
 func (e *evaluator) peek(off int) string {

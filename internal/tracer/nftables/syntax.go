@@ -71,15 +71,16 @@ func splitUnquoted(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
-// stripComment returns a rule without its trailing `comment "..."`.
+// stripComment returns a rule without its trailing `comment "..."`, and
+// the comment.
 // svcproxy's rules quote nothing else but an interface name after
 // iifname, so a quote anywhere else is refused rather than guessed at.
-func stripComment(rule string) (string, error) {
+func stripComment(rule string) (text, comment string, err error) {
 	from := 0
 	for {
 		i := strings.IndexByte(rule[from:], '"')
 		if i < 0 {
-			return rule, nil
+			return rule, "", nil
 		}
 		i += from
 		if n := quotedInterface(rule, i); n > 0 {
@@ -88,12 +89,13 @@ func stripComment(rule string) (string, error) {
 		}
 		text, ok := strings.CutSuffix(rule[:i], " comment ")
 		if !ok {
-			return "", fmt.Errorf("a quote outside a trailing comment")
+			return "", "", fmt.Errorf("a quote outside a trailing comment")
 		}
-		if _, err := strconv.Unquote(rule[i:]); err != nil {
-			return "", fmt.Errorf("bad comment %s: %w", rule[i:], err)
+		comment, err := strconv.Unquote(rule[i:])
+		if err != nil {
+			return "", "", fmt.Errorf("bad comment %s: %w", rule[i:], err)
 		}
-		return text, nil
+		return text, comment, nil
 	}
 }
 

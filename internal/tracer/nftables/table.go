@@ -25,8 +25,10 @@ type Chain struct {
 	// Hook is empty for a regular chain; Priority then means nothing.
 	Hook     knftables.BaseChainHook
 	Priority int
-	// Rules are the rules' texts without their comments, in order.
-	Rules []string
+	// Rules are the rules' texts without their comments, in order, and
+	// Comments their comments ("" for none).
+	Rules    []string
+	Comments []string
 }
 
 // Set is a named set or map of a Table.
@@ -49,6 +51,17 @@ type Element struct {
 	Key []string
 	// Value is nil for a set element.
 	Value []string
+	// Comment is the element's comment, "" for none.
+	Comment string
+}
+
+// String returns the element as nft writes it, without its comment.
+func (e Element) String() string {
+	s := strings.Join(e.Key, " . ")
+	if e.Value != nil {
+		s += " : " + strings.Join(e.Value, " . ")
+	}
+	return s
 }
 
 func newTable(family knftables.Family, name string) *Table {

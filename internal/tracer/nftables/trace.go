@@ -39,6 +39,8 @@ type state struct {
 	mark  uint32
 	dnat  bool
 	masq  bool
+	// trail is the way the packet took.
+	trail tracer.Trail
 }
 
 // walker holds the table and the node a trace runs against.
@@ -54,6 +56,16 @@ type walker struct {
 // destination is local or forward and postrouting otherwise; a packet
 // from the node takes output and postrouting.
 func Trace(table *Table, node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
+	routes, err := Routes(table, node, p)
+	if err != nil {
+		return nil, err
+	}
+	return tracer.Outcomes(routes), nil
+}
+
+// Routes walks p as Trace does and returns every way it can end with the
+// rules it took and its probability, in the order walked.
+func Routes(table *Table, node []netip.Addr, p tracer.Packet) ([]tracer.Route, error) {
 	w := &walker{table: table, node: node, ip: "ip"}
 	if table.Family == knftables.IPv6Family {
 		w.ip = "ip6"
@@ -61,17 +73,17 @@ func Trace(table *Table, node []netip.Addr, p tracer.Packet) (tracer.Result, err
 	if p.Dst.Is6() != (w.ip == "ip6") {
 		return nil, fmt.Errorf("tracing %s: the packet's family is not that of table %s %s", p, table.Family, table.Name)
 	}
-	start := state{src: p.Src, iif: p.InIface, dst: p.Dst, proto: string(p.Protocol), dport: p.Port}
-	res, err := w.path(start, p.FromNode)
+	start := state{src: p.Src, iif: p.InIface, dst: p.Dst, proto: string(p.Protocol), dport: p.Port, trail: tracer.Start}
+	routes, err := w.path(start, p.FromNode)
 	if err != nil {
 		return nil, fmt.Errorf("tracing %s: %w", p, err)
 	}
-	return res.Normalize(), nil
+	return routes, nil
 }
 
 // path runs the hooks a packet passes, in order.
-func (w *walker) path(s state, fromNode bool) (tracer.Result, error) {
-	var out tracer.Result
+func (w *walker) path(s state, fromNode bool) ([]tracer.Route, error) {
+	var out []tracer.Route
 	first := knftables.PreroutingHook
 	if fromNode {
 		first = knftables.OutputHook
@@ -109,15 +121,15 @@ func (w *walker) path(s state, fromNode bool) (tracer.Result, error) {
 	return out, nil
 }
 
-// outcomes turns packets that made it through into accept outcomes.
-func outcomes(states []state, canMasq bool) tracer.Result {
-	var out tracer.Result
+// outcomes turns packets that made it through into accept routes.
+func outcomes(states []state, canMasq bool) []tracer.Route {
+	var out []tracer.Route
 	for _, s := range states {
 		o := tracer.Outcome{Verdict: tracer.Accept, Masquerade: canMasq && s.masq}
 		if s.dnat {
 			o.Endpoint = netip.AddrPortFrom(s.dst, s.dport)
 		}
-		out = append(out, o)
+		out = append(out, s.trail.Route(o))
 	}
 	return out
 }
@@ -129,8 +141,8 @@ func (w *walker) local(addr netip.Addr) bool {
 
 // hook runs the base chains of one hook in priority order. It returns the
 // packets that went on and the outcomes of those dropped or rejected.
-func (w *walker) hook(h knftables.BaseChainHook, in []state) ([]state, tracer.Result, error) {
-	var ended tracer.Result
+func (w *walker) hook(h knftables.BaseChainHook, in []state) ([]state, []tracer.Route, error) {
+	var ended []tracer.Route
 	live := in
 	for _, c := range w.baseChains(h) {
 		var next []state
@@ -142,9 +154,9 @@ func (w *walker) hook(h knftables.BaseChainHook, in []state) ([]state, tracer.Re
 			for _, b := range branches {
 				switch b.v {
 				case vDrop:
-					ended = append(ended, tracer.Outcome{Verdict: tracer.Drop})
+					ended = append(ended, b.s.trail.Route(tracer.Outcome{Verdict: tracer.Drop}))
 				case vReject:
-					ended = append(ended, tracer.Outcome{Verdict: tracer.Reject})
+					ended = append(ended, b.s.trail.Route(tracer.Outcome{Verdict: tracer.Reject}))
 				default:
 					next = append(next, b.s)
 				}

@@ -77,6 +77,19 @@ func (l *elementList) add(key, value string) {
 func (l *elementList) endKey() { l.keys = append(l.keys, int32(len(l.buf))) }
 func (l *elementList) end()    { l.ends = append(l.ends, int32(len(l.buf))) }
 
+// addCommented appends a map element with a comment between its key
+// and its value, where nft takes one.
+func (l *elementList) addCommented(key, comment, value string) {
+	l.reserve(len(key) + len(` comment "" : `) + len(comment) + len(value))
+	l.buf = append(l.buf, key...)
+	l.endKey()
+	l.buf = append(l.buf, ` comment "`...)
+	l.buf = append(l.buf, comment...)
+	l.buf = append(l.buf, `" : `...)
+	l.buf = append(l.buf, value...)
+	l.end()
+}
+
 // addRaw appends an element taken from another list.
 func (l *elementList) addRaw(key, body []byte) {
 	l.reserve(len(body))

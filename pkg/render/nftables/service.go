@@ -67,7 +67,7 @@ func (r *renderer) addClusterIP(sp *model.ServicePort) {
 	}
 	eps := sp.InternalEndpoints()
 	if len(eps) == 0 {
-		r.mapElement(mapNoEndpointServices, key, noEndpointVerdict(sp))
+		r.portElement(mapNoEndpointServices, sp, key, noEndpointVerdict(sp))
 		return
 	}
 	var target string
@@ -78,7 +78,7 @@ func (r *renderer) addClusterIP(sp *model.ServicePort) {
 		r.addSelections(p, key, eps)
 		target = r.clusterChain("cluster-"+p.suffix(), r.dnatChain(p), "")
 	}
-	r.mapElement(mapServiceIPs, key, "goto "+target)
+	r.portElement(mapServiceIPs, sp, key, "goto "+target)
 }
 
 func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalancer bool) {
@@ -87,7 +87,7 @@ func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalan
 		return
 	}
 	if loadBalancer && sp.Firewall {
-		r.mapElement(mapFirewallIPs, key, "jump "+r.firewallChain(sp))
+		r.portElement(mapFirewallIPs, sp, key, "jump "+r.firewallChain(sp))
 	}
 	r.addExternal(sp, mapServiceIPs, mapNoEndpointServices, key, false)
 }
@@ -100,10 +100,10 @@ func (r *renderer) addExternalIP(sp *model.ServicePort, ip netip.Addr, loadBalan
 // no-endpoint map, as kube-proxy does it.
 func (r *renderer) addExternal(sp *model.ServicePort, dispatch, noEndpoints string, key string, nodePort bool) {
 	if sp.HasEndpoints {
-		r.mapElement(dispatch, key, "goto "+r.externalTarget(sp, nodePort, key))
+		r.portElement(dispatch, sp, key, "goto "+r.externalTarget(sp, nodePort, key))
 	}
 	if len(sp.ExternalEndpoints()) == 0 {
-		r.mapElement(noEndpoints, key, noEndpointVerdict(sp))
+		r.portElement(noEndpoints, sp, key, noEndpointVerdict(sp))
 	}
 }
 
