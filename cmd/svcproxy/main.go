@@ -42,5 +42,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newCleanupCommand())
 	root.AddCommand(newRunCommand())
 	root.AddCommand(newDetectCommand())
+	root.AddCommand(newTraceCommand())
 	return root
 }

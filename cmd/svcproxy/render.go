@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -81,6 +82,14 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the ruleset instead of applying it")
 	f.StringVar(&o.mode, "mode", "", "auto, nftables, iptables, iptables-nft or iptables-legacy (default: auto; with --dry-run: iptables)")
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4, whose exit codes and -C are unreliable")
+	o.addInputFlags(f)
+	f.BoolVar(&o.strict, "strict", false, "exit 2 when any object was skipped")
+	return cmd
+}
+
+// addInputFlags adds the flags that say what to render: the manifests,
+// the node and the proxy configuration. trace takes them too.
+func (o *renderOptions) addInputFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.file, "filename", "f", "", "manifest file, directory, or - for stdin (default: the built-in example, whose cluster CIDR is "+exampleClusterCIDR+")")
 	f.StringVar(&o.family, "family", "", "render only this IP family: ipv4 or ipv6 (default: every family present)")
 	f.StringVar(&o.nodeName, "node-name", "", "this node's name (default: the only Node in the input)")
@@ -95,32 +104,16 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.IntVar(&o.masqueradeBit, "masquerade-bit", model.DefaultMasqueradeBit, "fwmark bit (0-31) that marks packets for masquerading")
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports outside it are skipped")
 	f.StringSliceVar(&o.externalIPCIDRs, "external-ip-cidrs", nil, externalIPCIDRsUsage)
-	f.BoolVar(&o.strict, "strict", false, "exit 2 when any object was skipped")
-	return cmd
 }
 
 func (o *renderOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	objs, loadWarnings, err := o.load(stdin)
-	if err != nil {
-		return &exitError{exitInputError, err}
-	}
-	in, cfg, nodeWarnings, err := o.input(objs)
+	models, skipped, err := o.models(stdin, stderr)
 	if err != nil {
 		return err
 	}
-	models, warnings := model.Build(in, cfg)
-	warnings = append(nodeWarnings, warnings...)
-	for _, w := range loadWarnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-	models = o.selectFamily(models)
-	skipped := skippedObjects(warnings, loadWarnings)
 	if o.strict && skipped > 0 && !o.dryRun {
 		// Refused before anything touches the kernel: a strict apply
 		// is all of the input or nothing.
@@ -138,6 +131,29 @@ func (o *renderOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr
 		return &exitError{exitStrict, fmt.Errorf("render: %d object(s) skipped (--strict)", skipped)}
 	}
 	return nil
+}
+
+// models builds the models of the input the flags name, of the family
+// asked for, printing every warning to stderr, and counts the objects
+// skipped.
+func (o *renderOptions) models(stdin io.Reader, stderr io.Writer) ([]*model.Model, int, error) {
+	objs, loadWarnings, err := o.load(stdin)
+	if err != nil {
+		return nil, 0, &exitError{exitInputError, err}
+	}
+	in, cfg, nodeWarnings, err := o.input(objs)
+	if err != nil {
+		return nil, 0, err
+	}
+	models, warnings := model.Build(in, cfg)
+	warnings = append(nodeWarnings, warnings...)
+	for _, w := range loadWarnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	return o.selectFamily(models), skippedObjects(warnings, loadWarnings), nil
 }
 
 // skippedObjects counts the objects the warnings name, each once: an
