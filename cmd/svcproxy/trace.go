@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 // traceOptions are the flags of `svcproxy trace`.
@@ -25,6 +27,7 @@ type traceOptions struct {
 	from     string
 	fromNode bool
 	fromPod  bool
+	live     bool
 	output   string
 }
 
@@ -40,11 +43,16 @@ each endpoint is, whether it leaves masqueraded, and the verdict.
 
 The rules are rendered from manifests, with the flags render takes (-f,
 default the built-in example; --mode iptables or nftables, default
-iptables). A packet comes from a pod or from outside the node unless
---from-node says the node sends it.`,
+iptables), or, with --live, read from the kernel: what this network
+namespace holds now, in the backend holding svcproxy's rules. --live
+only reads (nft list table, iptables-save); --node-ip then says which
+addresses are the node's, else the interfaces' are.
+
+A packet comes from a pod or from outside the node unless --from-node
+says the node sends it.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
+			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
 		},
 	}
 	f := cmd.Flags()
@@ -52,14 +60,15 @@ iptables). A packet comes from a pod or from outside the node unless
 	f.BoolVar(&o.fromNode, "from-node", false, "the node sends the packet (the OUTPUT path)")
 	f.BoolVar(&o.fromPod, "from-pod", false, "a pod or a host outside sends the packet (the PREROUTING path; the default)")
 	f.StringVarP(&o.output, "output", "o", "text", "text or json")
-	f.StringVar(&o.render.mode, "mode", "", "iptables or nftables: the rules to walk (default iptables)")
+	f.BoolVar(&o.live, "live", false, "walk the rules the kernel holds in this network namespace, read with nft list and iptables-save only, instead of rendering them")
+	f.StringVar(&o.render.mode, "mode", "", "iptables or nftables: the rules to render (default iptables); with --live, nftables, iptables, iptables-nft or iptables-legacy (default: the backend holding svcproxy's rules)")
 	o.render.addInputFlags(f)
 	_ = cmd.MarkFlagRequired("from")
 	cmd.MarkFlagsMutuallyExclusive("from-node", "from-pod")
 	return cmd
 }
 
-func (o *traceOptions) run(stdin io.Reader, stdout, stderr io.Writer, args []string) error {
+func (o *traceOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, args []string) error {
 	p, err := o.packet(args)
 	if err != nil {
 		return err
@@ -67,7 +76,12 @@ func (o *traceOptions) run(stdin io.Reader, stdout, stderr io.Writer, args []str
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("trace: --output %q: want text or json", o.output)
 	}
-	rules, err := o.renderedRules(stdin, stderr, model.FamilyOf(p.Dst))
+	var rules *tracedRules
+	if o.live {
+		rules, err = liveRules(ctx, sync.ExecRunner{}, o.render.mode, model.FamilyOf(p.Dst), o.render.nodeIPs, stderr)
+	} else {
+		rules, err = o.renderedRules(stdin, stderr, model.FamilyOf(p.Dst))
+	}
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // selector reads one packet field: ip/ip6 saddr/daddr, meta l4proto, th
-// dport or numgen random mod N.
+// dport, tcp/udp/sctp dport (as nft lists th dport where the protocol is
+// known) or numgen random mod N.
 func (e *evaluator) selector() (string, error) {
 	switch a, b := e.next(), e.next(); {
 	case a == e.w.ip && b == "saddr":
@@ -18,6 +19,13 @@ func (e *evaluator) selector() (string, error) {
 	case a == "meta" && b == "l4proto":
 		return e.s.proto, nil
 	case a == "th" && b == "dport":
+		return strconv.Itoa(int(e.s.dport)), nil
+	case (a == "tcp" || a == "udp" || a == "sctp") && b == "dport":
+		// The protocol is an implicit match: another protocol's
+		// packet has no such field, and no key holds "".
+		if e.s.proto != a {
+			return "", nil
+		}
 		return strconv.Itoa(int(e.s.dport)), nil
 	case a == "numgen" && b == "random":
 		e.pos += 2 // "mod N", read by numgenMod
