@@ -43,5 +43,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newRunCommand())
 	root.AddCommand(newDetectCommand())
 	root.AddCommand(newTraceCommand())
+	root.AddCommand(newDiffCommand())
 	return root
 }

@@ -168,3 +168,42 @@ func (t Trail) Choose(p float64) Trail {
 func (t Trail) Route(o Outcome) Route {
 	return Route{Outcome: o, Probability: t.Odds, Path: t.Path}
 }
+
+// Destination is an address, protocol and port a Service port is
+// reached at, as the rules name it: the port's name comes from a rule's
+// or an element's comment. Addr is invalid for a node port, which every
+// node address takes.
+type Destination struct {
+	Port     string
+	Addr     netip.Addr
+	Protocol model.Protocol
+	Number   uint16
+}
+
+// String returns "ADDR:PORT/PROTO", or "node port PORT/PROTO".
+func (d Destination) String() string {
+	if !d.Addr.IsValid() {
+		return fmt.Sprintf("node port %d/%s", d.Number, d.Protocol)
+	}
+	return fmt.Sprintf("%s/%s", netip.AddrPortFrom(d.Addr, d.Number), d.Protocol)
+}
+
+// PortOfComment returns the Service port a comment names: its first
+// word when that is "namespace/name" or "namespace/name:port", as the
+// renderers write them; "" otherwise.
+func PortOfComment(comment string) string {
+	word, _, _ := strings.Cut(comment, " ")
+	if !strings.Contains(word, "/") {
+		return ""
+	}
+	return word
+}
+
+// SortDestinations sorts ds by port name, address, protocol and number,
+// and drops duplicates.
+func SortDestinations(ds []Destination) []Destination {
+	slices.SortFunc(ds, func(a, b Destination) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), a.Addr.Compare(b.Addr), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Number, b.Number))
+	})
+	return slices.Compact(ds)
+}

@@ -2,9 +2,14 @@ package iptrace
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/svcproxy/svcproxy/internal/tracer"
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // ParseSaved reads what iptables-save prints of the filter and nat
@@ -118,4 +123,78 @@ func jumpTarget(rule string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// dispatchChains are the chains whose rules send a Service port's
+// destinations on, or refuse them.
+var dispatchChains = []string{"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS"}
+
+// Destinations returns every destination a rule of the dispatch chains
+// matches with -p, --dport and, but for a node port, -d, named by the
+// Service port its comment names, sorted and without duplicates.
+func (rs *Ruleset) Destinations() []tracer.Destination {
+	var out []tracer.Destination
+	for _, t := range rs.tables {
+		for _, name := range dispatchChains {
+			c := t.chains[name]
+			if c == nil {
+				continue
+			}
+			for _, r := range c.rules {
+				if d, ok := r.destination(); ok {
+					out = append(out, d)
+				}
+			}
+		}
+	}
+	return tracer.SortDestinations(out)
+}
+
+// destination reads the destination a dispatch rule matches.
+func (r *rule) destination() (tracer.Destination, bool) {
+	d := tracer.Destination{Port: tracer.PortOfComment(r.comment)}
+	f := strings.Fields(r.text)
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "-p":
+			d.Protocol = model.Protocol(f[i+1])
+		case "--dport":
+			n, _ := strconv.ParseUint(f[i+1], 10, 16)
+			d.Number = uint16(n)
+		case "-d":
+			if i > 0 && f[i-1] == "!" {
+				return d, false
+			}
+			a, err := netip.ParseAddr(f[i+1])
+			if err != nil {
+				return d, false
+			}
+			d.Addr = a
+		}
+	}
+	return d, d.Port != "" && d.Protocol != "" && d.Number != 0
+}
+
+// PodCIDRs returns the source ranges the Service chains masquerade
+// traffic from outside of (! -s CIDR -j KUBE-MARK-MASQ): the pod network.
+func (rs *Ruleset) PodCIDRs() []netip.Prefix {
+	var out []netip.Prefix
+	t := rs.tables["nat"]
+	if t == nil {
+		return nil
+	}
+	for _, c := range t.chains {
+		for _, r := range c.rules {
+			f := strings.Fields(r.text)
+			for i := 0; i+2 < len(f); i++ {
+				if f[i] == "!" && f[i+1] == "-s" && strings.HasSuffix(r.text, "-j KUBE-MARK-MASQ") {
+					if p, err := netip.ParsePrefix(f[i+2]); err == nil && !slices.Contains(out, p) {
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }

@@ -2,10 +2,14 @@ package nfttrace
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
 	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/internal/tracer"
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // LoadListed reads a table as `nft list table FAMILY NAME` prints it,
@@ -139,4 +143,78 @@ func priority(fam knftables.Family, f []string) (int, error) {
 		n = -n
 	}
 	return p + n, nil
+}
+
+// dispatchMaps are the verdict maps whose elements send a Service port's
+// destinations on, or refuse them; their elements' comments name it.
+var dispatchMaps = []string{"service-ips", "service-nodeports", "no-endpoint-services", "no-endpoint-nodeports", "firewall-ips"}
+
+// Destinations returns every destination of the dispatch maps whose
+// element names its Service port, sorted and without duplicates.
+func (t *Table) Destinations() []tracer.Destination {
+	var out []tracer.Destination
+	for _, name := range dispatchMaps {
+		m := t.Maps[name]
+		if m == nil {
+			continue
+		}
+		for _, el := range m.Elements {
+			if d, ok := elementDestination(el); ok {
+				out = append(out, d)
+			}
+		}
+	}
+	return tracer.SortDestinations(out)
+}
+
+// elementDestination reads "ADDR . PROTO . PORT" or "PROTO . PORT".
+func elementDestination(el Element) (tracer.Destination, bool) {
+	d := tracer.Destination{Port: tracer.PortOfComment(el.Comment)}
+	k := el.Key
+	if len(k) == 3 {
+		a, err := netip.ParseAddr(k[0])
+		if err != nil {
+			return d, false
+		}
+		d.Addr, k = a, k[1:]
+	}
+	if len(k) != 2 {
+		return d, false
+	}
+	n, err := strconv.ParseUint(k[1], 10, 16)
+	d.Protocol, d.Number = model.Protocol(k[0]), uint16(n)
+	return d, err == nil && d.Port != ""
+}
+
+// PodCIDRs returns the elements of the cluster-cidrs set: the pod
+// network, which traffic from outside of is masqueraded.
+func (t *Table) PodCIDRs() []netip.Prefix {
+	return t.prefixes("cluster-cidrs")
+}
+
+// NodePortAddresses returns the elements of the nodeport-ips set: the
+// node addresses that take NodePort traffic.
+func (t *Table) NodePortAddresses() []netip.Addr {
+	var out []netip.Addr
+	for _, p := range t.prefixes("nodeport-ips") {
+		out = append(out, p.Addr())
+	}
+	return out
+}
+
+func (t *Table) prefixes(set string) []netip.Prefix {
+	var out []netip.Prefix
+	if s := t.Sets[set]; s != nil {
+		for _, el := range s.Elements {
+			if len(el.Key) != 1 {
+				continue
+			}
+			if p, err := netip.ParsePrefix(el.Key[0]); err == nil {
+				out = append(out, p)
+			} else if a, err := netip.ParseAddr(el.Key[0]); err == nil {
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	return out
 }
