@@ -44,5 +44,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newDetectCommand())
 	root.AddCommand(newTraceCommand())
 	root.AddCommand(newDiffCommand())
+	root.AddCommand(newTestCommand())
 	return root
 }

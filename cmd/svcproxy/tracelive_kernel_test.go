@@ -30,7 +30,7 @@ func TestTraceLiveMatchesRendered(t *testing.T) {
 			t.Fatal(err)
 		}
 		nodeIPs := map[model.Family][]string{}
-		for _, m := range sc.models(t) {
+		for _, m := range sc.mustModels(t) {
 			for _, ip := range m.Node.IPs {
 				nodeIPs[m.Family] = append(nodeIPs[m.Family], ip.String())
 			}

@@ -1,7 +1,6 @@
 package iptrace
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -12,17 +11,6 @@ import (
 // maxDepth bounds chain nesting; deeper means a jump loop, which
 // iptables-restore would refuse.
 const maxDepth = 32
-
-// Trace parses payload and walks p through it. node are the node's
-// addresses (loopback is always local). It returns every way the packet
-// can end, normalized.
-func Trace(payload []byte, node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
-	rs, err := Parse(payload)
-	if err != nil {
-		return nil, fmt.Errorf("parsing payload: %w", err)
-	}
-	return rs.Trace(node, p)
-}
 
 // state is the packet as the rules have left it so far.
 type state struct {
@@ -70,17 +58,10 @@ func (w *walker) local(addr netip.Addr) bool {
 	return addr.IsLoopback() || slices.Contains(w.node, addr)
 }
 
-// Trace walks p through rs; see the package function Trace.
-func (rs *Ruleset) Trace(node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
-	routes, err := rs.Routes(node, p)
-	if err != nil {
-		return nil, err
-	}
-	return tracer.Outcomes(routes), nil
-}
-
-// Routes walks p through rs as Trace does and returns every way it can
-// end with the rules it took and its probability, in the order walked.
+// Routes walks p through rs on a node with the given addresses (loopback
+// is always local) and returns every way it can end, with the rules it
+// took and its probability, in the order walked; tracer.Outcomes sums
+// them up.
 func (rs *Ruleset) Routes(node []netip.Addr, p tracer.Packet) ([]tracer.Route, error) {
 	w := &walker{rs: rs, node: node}
 	start := []state{{src: p.Src, iif: p.InIface, dst: p.Dst, proto: p.Protocol, port: p.Port, trail: tracer.Start}}

@@ -50,21 +50,12 @@ type walker struct {
 	ip    string // "ip" or "ip6": the address keyword of the table's family
 }
 
-// Trace walks p through table (as Load returned it) on a node with the
-// given addresses, and returns every outcome, normalized. An arriving
-// packet takes prerouting, then input when its (possibly DNATed)
+// Routes walks p through table (as Load returned it) on a node with the
+// given addresses, and returns every way it can end, with the rules it
+// took and its probability, in the order walked; tracer.Outcomes sums
+// them up. An arriving packet takes prerouting, then input when its (possibly DNATed)
 // destination is local or forward and postrouting otherwise; a packet
 // from the node takes output and postrouting.
-func Trace(table *Table, node []netip.Addr, p tracer.Packet) (tracer.Result, error) {
-	routes, err := Routes(table, node, p)
-	if err != nil {
-		return nil, err
-	}
-	return tracer.Outcomes(routes), nil
-}
-
-// Routes walks p as Trace does and returns every way it can end with the
-// rules it took and its probability, in the order walked.
 func Routes(table *Table, node []netip.Addr, p tracer.Packet) ([]tracer.Route, error) {
 	w := &walker{table: table, node: node, ip: "ip"}
 	if table.Family == knftables.IPv6Family {

@@ -109,7 +109,12 @@ func withLocalEndpoints(sp *model.ServicePort) {
 // string form.
 func trace(t *testing.T, m *model.Model, p tracer.Packet) string {
 	t.Helper()
-	got, err := iptrace.Trace(Render(m).Payload(), m.Node.IPs, p)
+	rs, err := iptrace.Parse(Render(m).Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := rs.Routes(m.Node.IPs, p)
+	got := tracer.Outcomes(routes)
 	if err != nil {
 		t.Fatalf("tracing %v: %v", p, err)
 	}

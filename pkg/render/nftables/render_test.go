@@ -133,7 +133,8 @@ func TestRenderBehaviour(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range exps {
-				got, err := nfttrace.Trace(table, tt.model.Node.IPs, e.Packet)
+				routes, err := nfttrace.Routes(table, tt.model.Node.IPs, e.Packet)
+				got := tracer.Outcomes(routes)
 				if err != nil {
 					t.Fatalf("%v\n%s", err, RenderRuleset(tt.model).Text)
 				}
