@@ -48,7 +48,26 @@ type PodSpec struct {
 	// IPv6 is the pod's address; its /64 belongs to this pod alone and
 	// the node side of the pod's veth takes the ::1 of it.
 	IPv6 netip.Addr
+	// Routed wires the pod as Calico does instead: its addresses alone
+	// (/32, /128), routed by the node on the pod's veth, and a link-local
+	// gateway (RoutedGatewayIPv4, fe80::1). Any address will do then,
+	// and several pods may share a subnet, as scenarios written for
+	// other setups put them.
+	Routed bool
 }
+
+// RoutedGatewayIPv4 is the node's address on the veth of every Routed
+// pod: the source a masqueraded packet to such a pod has.
+var RoutedGatewayIPv4 = netip.MustParseAddr("169.254.1.1")
+
+// routedGatewayIPv6 is the node's link-local address on a Routed pod's
+// veth, and RoutedMasqueradeIPv6 its global one there: the source a
+// masqueraded packet to such a pod has, which no other address shares,
+// so a test can tell a masqueraded packet from the node's own.
+var (
+	routedGatewayIPv6    = netip.MustParseAddr("fe80::1")
+	RoutedMasqueradeIPv6 = netip.MustParseAddr("fd00:ffff::1")
+)
 
 // Pod is a pod namespace wired to the node.
 type Pod struct {
@@ -64,6 +83,7 @@ type Pod struct {
 	// NodeLink is the name of the node's end of the pod's veth, for rules
 	// that match on the interface.
 	NodeLink string
+	routed   bool
 }
 
 // Topology is a node namespace with pods and an external client wired
@@ -99,7 +119,16 @@ func New(t testing.TB, pods ...PodSpec) *Topology {
 
 // newPod fills in the node side of a pod's veth from its spec.
 func newPod(spec PodSpec, index int, ns *netns.NS) *Pod {
-	p := &Pod{Name: spec.Name, NS: ns, IPv4: spec.IPv4, IPv6: spec.IPv6, NodeLink: fmt.Sprintf("vpod%d", index)}
+	p := &Pod{Name: spec.Name, NS: ns, IPv4: spec.IPv4, IPv6: spec.IPv6, NodeLink: fmt.Sprintf("vpod%d", index), routed: spec.Routed}
+	if spec.Routed {
+		if spec.IPv4.IsValid() {
+			p.GatewayIPv4 = RoutedGatewayIPv4
+		}
+		if spec.IPv6.IsValid() {
+			p.GatewayIPv6 = routedGatewayIPv6
+		}
+		return p
+	}
 	if spec.IPv4.IsValid() {
 		p.GatewayIPv4 = firstHost(netip.PrefixFrom(spec.IPv4, 24))
 	}
@@ -126,6 +155,9 @@ func validate(pods []PodSpec) error {
 		names[spec.Name] = true
 		if !spec.IPv4.IsValid() && !spec.IPv6.IsValid() {
 			return fmt.Errorf("pod %s has no address", spec.Name)
+		}
+		if spec.Routed {
+			continue
 		}
 		for _, c := range []struct {
 			addr   netip.Addr
@@ -233,11 +265,13 @@ func (topo *Topology) wirePod(p *Pod) error {
 	}
 	node := []string{"link set " + p.NodeLink + " up"}
 	pod := []string{"link set lo up", "link set " + podLink + " up"}
-	if p.IPv4.IsValid() {
+	if p.routed {
+		node, pod = routedPodLines(p, node, pod)
+	} else if p.IPv4.IsValid() {
 		node = append(node, fmt.Sprintf("addr add %s/24 dev %s", p.GatewayIPv4, p.NodeLink))
 		pod = append(pod, fmt.Sprintf("addr add %s/24 dev %s", p.IPv4, podLink), "route add default via "+p.GatewayIPv4.String())
 	}
-	if p.IPv6.IsValid() {
+	if p.IPv6.IsValid() && !p.routed {
 		node = append(node, fmt.Sprintf("addr add %s/64 dev %s nodad", p.GatewayIPv6, p.NodeLink))
 		pod = append(pod, fmt.Sprintf("addr add %s/64 dev %s nodad", p.IPv6, podLink), "route add default via "+p.GatewayIPv6.String())
 	}
@@ -248,6 +282,23 @@ func (topo *Topology) wirePod(p *Pod) error {
 		return fmt.Errorf("wiring pod %s: %w", p.Name, err)
 	}
 	return nil
+}
+
+// routedPodLines adds the ip commands that wire a Routed pod: the
+// gateway on the node's end, the pod's addresses routed to it.
+func routedPodLines(p *Pod, node, pod []string) ([]string, []string) {
+	if p.IPv4.IsValid() {
+		node = append(node, fmt.Sprintf("addr add %s/32 dev %s", p.GatewayIPv4, p.NodeLink), fmt.Sprintf("route add %s/32 dev %s", p.IPv4, p.NodeLink))
+		pod = append(pod, fmt.Sprintf("addr add %s/32 dev %s", p.IPv4, podLink),
+			fmt.Sprintf("route add %s dev %s", p.GatewayIPv4, podLink), "route add default via "+p.GatewayIPv4.String())
+	}
+	if p.IPv6.IsValid() {
+		node = append(node, fmt.Sprintf("addr add %s/64 dev %s nodad", p.GatewayIPv6, p.NodeLink),
+			fmt.Sprintf("addr add %s/128 dev %s nodad", RoutedMasqueradeIPv6, p.NodeLink), fmt.Sprintf("route add %s/128 dev %s", p.IPv6, p.NodeLink))
+		pod = append(pod, fmt.Sprintf("addr add %s/128 dev %s nodad", p.IPv6, podLink),
+			fmt.Sprintf("route add default via %s dev %s", p.GatewayIPv6, podLink))
+	}
+	return node, pod
 }
 
 // addVeth creates a veth pair with one end in each namespace. The kernel
