@@ -8,14 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/tools/txtar"
+	"k8s.io/client-go/tools/cache"
 
 	iptrace "github.com/svcproxy/svcproxy/internal/tracer/iptables"
 	nfttrace "github.com/svcproxy/svcproxy/internal/tracer/nftables"
+	"github.com/svcproxy/svcproxy/pkg/manifest"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/sync"
+	"github.com/svcproxy/svcproxy/pkg/watch"
 )
 
 // exitDiffTrouble is diff's exit code when it could not compare, as
@@ -24,8 +28,10 @@ const exitDiffTrouble = 2
 
 // diffOptions are the flags of `svcproxy diff`.
 type diffOptions struct {
-	render renderOptions
-	live   bool
+	render     renderOptions
+	live       bool
+	kubeconfig string
+	hostname   string
 }
 
 func newDiffCommand() *cobra.Command {
@@ -41,9 +47,12 @@ end is. Spelling, order, chain names and hashes do not count.
 
 With two files, it compares two rendered rulesets: render --dry-run
 outputs, or golden files (their --mode section). With --live, it
-compares the rules rendered from the input flags, as render would, with
-what the kernel holds in this network namespace, read with nft list
-table and iptables-save only: the drift detector.
+compares the desired rules with what the kernel holds in this network
+namespace, read with nft list table and iptables-save only: the drift
+detector. The desired rules are those svcproxy run computes from the
+API server named by --kubeconfig, with the same informers, for the node
+--hostname-override names (default: the host name); without
+--kubeconfig, those the input flags render, as render would.
 
 It exits 0 when the two do the same, 1 when they differ, 2 when it
 could not compare, as diff(1).`,
@@ -66,6 +75,8 @@ could not compare, as diff(1).`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.live, "live", false, "compare the rules the input renders to with those the kernel holds in this network namespace")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "with --live, take the desired state from this API server, as svcproxy run does, instead of manifests")
+	f.StringVar(&o.hostname, "hostname-override", "", "with --kubeconfig, this node's name (default: the host name)")
 	f.StringVar(&o.render.mode, "mode", "", "with two files, the section of golden files to compare (iptables or nftables, default iptables); with --live, the backend to read (default: the one holding svcproxy's rules)")
 	o.render.addInputFlags(f)
 	return cmd
@@ -117,7 +128,12 @@ func (o *diffOptions) liveSides(ctx context.Context, stdin io.Reader, stderr io.
 	if err := o.render.validate(); err != nil {
 		return nil, nil, err
 	}
-	models, _, err := o.render.models(stdin, stderr)
+	var models []*model.Model
+	if o.kubeconfig != "" {
+		models, err = o.apiModels(ctx, stderr)
+	} else {
+		models, _, err = o.render.models(stdin, stderr)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -199,4 +215,44 @@ func parseRendered(data []byte) (map[model.Family]*tracedRules, error) {
 		return nil, fmt.Errorf("no \"# svcproxy FAMILY rules\" header: not render --dry-run output")
 	}
 	return out, nil
+}
+
+// apiSyncTimeout bounds the wait for the informers' first lists.
+const apiSyncTimeout = time.Minute
+
+// apiModels builds the models svcproxy run would from the API server:
+// the same informers and tracker feed the same model, with the proxy
+// configuration of the input flags.
+func (o *diffOptions) apiModels(ctx context.Context, stderr io.Writer) ([]*model.Model, error) {
+	run := &runOptions{kubeconfig: o.kubeconfig, hostnameOverride: o.hostname}
+	run.kp.apiQPS, run.kp.apiBurst, run.kp.apiContentType = defaultAPIQPS, defaultAPIBurst, defaultAPIContentType
+	client, err := run.client()
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	name, err := run.nodeName()
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	tracker := watch.NewTracker(name)
+	w, err := watch.NewWatcher(client, tracker, 0)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiSyncTimeout)
+	defer cancel()
+	go w.Run(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), w.HasSynced) {
+		return nil, fmt.Errorf("diff: listing Services, EndpointSlices and the Node %s: not within %v", name, apiSyncTimeout)
+	}
+	in, _ := tracker.Snapshot()
+	_, cfg, _, err := o.render.input(&manifest.Objects{})
+	if err != nil {
+		return nil, err
+	}
+	models, warnings := model.Build(in, cfg)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	return o.render.selectFamily(models), nil
 }
