@@ -25,11 +25,13 @@ import (
 // which is what the tracers say (TestGolden): this is what ties the
 // tracers, and svcproxy trace, to the kernel.
 //
-// Lines it cannot send are skipped and counted: SCTP, packets that match
-// on an input interface, a neighbour's packets to the node's loopback
-// addresses, packets from an address another line sends to, and outcomes that are not DNAT, reject or drop (a packet
-// left alone goes where routing sends it, which a namespace says nothing
-// about).
+// A packet the rules leave alone ("accept") is answered where routing
+// sends it: by the node, for one of its addresses, or by an outside host
+// holding the destination. Lines it cannot send are skipped and counted:
+// SCTP, packets that match on an input interface, a neighbour's packets
+// to the node's loopback addresses, packets from an address another line
+// sends to, and packets left alone whose destination no host can hold
+// without taking it from another line's sender outside.
 func TestGoldenTraffic(t *testing.T) {
 	netnstest.RequireRoot(t, "nft", "iptables-legacy-restore", "iptables-nft-restore", "conntrack")
 	bin := svcproxyBinary(t)
@@ -81,8 +83,14 @@ type trafficPlan struct {
 	skipped  int
 	podNets  []netip.Prefix
 	podOrder []netip.Addr
-	// dsts are every line's destination, which no sender may hold.
-	dsts []netip.Addr
+	// dsts are every line's destination, which no sender may hold, and
+	// outsideDsts those senders outside send to, which no outside host
+	// may hold either.
+	dsts, outsideDsts []netip.Addr
+	// nodePorts and heldPorts are where packets left alone are answered:
+	// on the node, or by an outside host holding their destination.
+	nodePorts []testnet.Port
+	held      map[netip.Addr][]testnet.Port
 	// sticky is set when a port has session affinity: a client then
 	// stays on the endpoint it first reached, so only some of the
 	// endpoints a first packet may reach are seen.
@@ -95,14 +103,25 @@ func newTrafficPlan(t *testing.T, sc *scenario) *trafficPlan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &trafficPlan{pods: map[netip.Addr][]testnet.Port{}}
+	p := &trafficPlan{pods: map[netip.Addr][]testnet.Port{}, held: map[netip.Addr][]testnet.Port{}}
 	for _, m := range sc.mustModels(t) {
 		p.nodeIPs = append(p.nodeIPs, m.Node.IPs...)
 		p.podNets = append(p.podNets, m.Config.ClusterCIDRs...)
 		p.sticky = p.sticky || slices.ContainsFunc(m.Services, func(sp *model.ServicePort) bool { return sp.AffinitySeconds > 0 })
 	}
+	var eps []netip.AddrPort
 	for _, e := range exps {
 		p.dsts = append(p.dsts, e.Packet.Dst)
+		for _, w := range strings.Fields(e.Want) {
+			if ep, err := netip.ParseAddrPort(strings.TrimSuffix(w, "+masq")); err == nil {
+				eps = append(eps, ep)
+			}
+		}
+	}
+	for _, e := range exps {
+		if !e.Packet.FromNode && !p.isPod(e.Packet.Src, eps) {
+			p.outsideDsts = append(p.outsideDsts, e.Packet.Dst)
+		}
 	}
 	for _, e := range exps {
 		if !p.add(e) {
@@ -124,7 +143,7 @@ func (p *trafficPlan) add(e tracer.Expectation) bool {
 	var eps []netip.AddrPort
 	for _, w := range want {
 		ep, err := netip.ParseAddrPort(strings.TrimSuffix(w, "+masq"))
-		if err != nil && (len(want) != 1 || (w != "reject" && w != "drop")) {
+		if err != nil && (len(want) != 1 || (w != "reject" && w != "drop" && !p.answersLeftAlone(e))) {
 			return false
 		}
 		if err == nil {
@@ -152,6 +171,32 @@ func (p *trafficPlan) add(e tracer.Expectation) bool {
 		p.pod(ep.Addr(), testnet.Port{Proto: proto, Port: ep.Port()})
 	}
 	p.lines = append(p.lines, e)
+	return true
+}
+
+// answersLeftAlone plans who answers a packet the rules leave alone
+// (an "accept" line): the node, for one of its addresses, or an outside
+// host holding the destination, for a packet from the node or a pod
+// (one from outside would stay there). It reports whether one can.
+func (p *trafficPlan) answersLeftAlone(e tracer.Expectation) bool {
+	w := strings.TrimSuffix(e.Want, "+masq")
+	if w != "accept" {
+		return false
+	}
+	port := testnet.Port{Proto: testnet.Proto(e.Packet.Protocol), Port: e.Packet.Port}
+	dst := e.Packet.Dst
+	switch {
+	case slices.Contains(p.nodeIPs, dst):
+		if !slices.Contains(p.nodePorts, port) {
+			p.nodePorts = append(p.nodePorts, port)
+		}
+		return true
+	case dst.IsLoopback() || (!e.Packet.FromNode && !p.isPod(e.Packet.Src, nil)) || slices.Contains(p.outsideDsts, dst):
+		return false
+	}
+	if !slices.Contains(p.held[dst], port) {
+		p.held[dst] = append(p.held[dst], port)
+	}
 	return true
 }
 
@@ -199,6 +244,21 @@ func (p *trafficPlan) topology(t *testing.T) *testnet.Topology {
 	for _, a := range p.outside {
 		topo.AddExternalClient(t, a)
 	}
+	if len(p.nodePorts) > 0 {
+		testnet.StartEcho(t, topo.Node, p.nodePorts...)
+	}
+	var held []testnet.Port
+	for a, ports := range p.held {
+		topo.AddExternalClient(t, a)
+		for _, port := range ports {
+			if !slices.Contains(held, port) {
+				held = append(held, port)
+			}
+		}
+	}
+	if len(held) > 0 {
+		testnet.StartEcho(t, topo.External, held...)
+	}
 	return topo
 }
 
@@ -245,6 +305,9 @@ func (p *trafficPlan) checkEndpoints(t *testing.T, from *netns.NS, proto testnet
 			return
 		}
 		got := a.Endpoint.String()
+		if a.Endpoint == dst {
+			got = "accept" // answered where it was sent: left alone
+		}
 		if a.Client.Addr() != sender {
 			got += "+masq"
 		}
