@@ -27,8 +27,10 @@ import (
 //
 // A packet the rules leave alone ("accept") is answered where routing
 // sends it: by the node, for one of its addresses, or by an outside host
-// holding the destination. Lines it cannot send are skipped and counted:
-// SCTP, packets that match on an input interface, a neighbour's packets
+// holding the destination. Lines that come in on a named interface are
+// sent in a topology of their own, where the node's link to their sender
+// has that name. Lines it cannot send are skipped and counted: SCTP, a
+// second sender on one named interface, a neighbour's packets
 // to the node's loopback addresses, packets from an address another line
 // sends to, and packets left alone whose destination no host can hold
 // without taking it from another line's sender outside.
@@ -38,32 +40,61 @@ func TestGoldenTraffic(t *testing.T) {
 	sent, skipped := 0, 0
 	for _, path := range goldenFiles(t) {
 		sc := loadScenario(t, path)
-		plan := newTrafficPlan(t, sc)
-		skipped += plan.skipped
-		if len(plan.lines) == 0 {
-			continue
+		exps, err := tracer.ParseExpectations(string(sc.section(secTrace)))
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Run(scenarioName(path), func(t *testing.T) {
-			topo := plan.topology(t)
-			for _, mode := range []string{"nftables", "iptables-nft", "iptables-legacy"} {
-				args := append([]string{"render", "--mode", mode, "-f", "-"}, sc.flags...)
-				if out, err := topo.Node.Run(bytes.NewReader(sc.input), bin, args...); err != nil {
-					t.Fatalf("%s: applying: %v\n%s", mode, err, out)
-				}
-				for _, e := range plan.lines {
-					if e.Backend == "" || e.Backend == backendOf(mode) {
-						plan.send(t, topo, mode, e)
-						sent++
-					}
-				}
-				if _, err := topo.Node.Run(nil, bin, "cleanup"); err != nil {
-					t.Fatal(err)
-				}
-				_, _ = topo.Node.Run(nil, "conntrack", "-F")
+		for _, iface := range inputInterfaces(exps) {
+			plan := newTrafficPlan(t, sc, exps, iface)
+			skipped += plan.skipped
+			if len(plan.lines) == 0 {
+				continue
 			}
-		})
+			name := scenarioName(path)
+			if iface != "" {
+				name += "/in-" + iface
+			}
+			t.Run(name, func(t *testing.T) { sent += plan.sendAll(t, bin, sc) })
+		}
 	}
 	t.Logf("%d packets sent for real, %d trace lines skipped", sent, skipped)
+}
+
+// sendAll applies the scenario in each backend and sends the plan's
+// packets, returning how many it sent.
+func (p *trafficPlan) sendAll(t *testing.T, bin string, sc *scenario) int {
+	sent := 0
+	topo := p.topology(t)
+	for _, mode := range []string{"nftables", "iptables-nft", "iptables-legacy"} {
+		args := append([]string{"render", "--mode", mode, "-f", "-"}, sc.flags...)
+		if out, err := topo.Node.Run(bytes.NewReader(sc.input), bin, args...); err != nil {
+			t.Fatalf("%s: applying: %v\n%s", mode, err, out)
+		}
+		for _, e := range p.lines {
+			if e.Backend == "" || e.Backend == backendOf(mode) {
+				p.send(t, topo, mode, e)
+				sent++
+			}
+		}
+		if _, err := topo.Node.Run(nil, bin, "cleanup"); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = topo.Node.Run(nil, "conntrack", "-F")
+	}
+	return sent
+}
+
+// inputInterfaces returns the input interfaces the lines name, "" (none)
+// first: a topology can give each name to one link only, so each gets
+// one of its own.
+func inputInterfaces(exps []tracer.Expectation) []string {
+	out := []string{""}
+	for _, e := range exps {
+		if !slices.Contains(out, e.Packet.InIface) {
+			out = append(out, e.Packet.InIface)
+		}
+	}
+	return out
 }
 
 func backendOf(mode string) string {
@@ -91,23 +122,30 @@ type trafficPlan struct {
 	// on the node, or by an outside host holding their destination.
 	nodePorts []testnet.Port
 	held      map[netip.Addr][]testnet.Port
+	// iface is the input interface of the plan's lines: the name of the
+	// node's link to their sender.
+	iface string
+	// ifaceSender is the sender that link leads to, a pod when iface is
+	// the pods' (podIface, with podPrefix a prefix of their names).
+	ifaceSender netip.Addr
+	podIface    string
+	podPrefix   bool
 	// sticky is set when a port has session affinity: a client then
 	// stays on the endpoint it first reached, so only some of the
 	// endpoints a first packet may reach are seen.
 	sticky bool
 }
 
-func newTrafficPlan(t *testing.T, sc *scenario) *trafficPlan {
+// newTrafficPlan plans the lines of exps that come in on iface ("" for
+// those that name none).
+func newTrafficPlan(t *testing.T, sc *scenario, exps []tracer.Expectation, iface string) *trafficPlan {
 	t.Helper()
-	exps, err := tracer.ParseExpectations(string(sc.section(secTrace)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &trafficPlan{pods: map[netip.Addr][]testnet.Port{}, held: map[netip.Addr][]testnet.Port{}}
+	p := &trafficPlan{pods: map[netip.Addr][]testnet.Port{}, held: map[netip.Addr][]testnet.Port{}, iface: iface}
 	for _, m := range sc.mustModels(t) {
 		p.nodeIPs = append(p.nodeIPs, m.Node.IPs...)
 		p.podNets = append(p.podNets, m.Config.ClusterCIDRs...)
 		p.sticky = p.sticky || slices.ContainsFunc(m.Services, func(sp *model.ServicePort) bool { return sp.AffinitySeconds > 0 })
+		p.podIface, p.podPrefix = m.Config.PodInterface, m.Config.PodInterfacePrefix
 	}
 	var eps []netip.AddrPort
 	for _, e := range exps {
@@ -124,6 +162,9 @@ func newTrafficPlan(t *testing.T, sc *scenario) *trafficPlan {
 		}
 	}
 	for _, e := range exps {
+		if e.Packet.InIface != iface {
+			continue
+		}
 		if !p.add(e) {
 			p.skipped++
 		}
@@ -136,8 +177,15 @@ func (p *trafficPlan) add(e tracer.Expectation) bool {
 	proto := testnet.Proto(e.Packet.Protocol)
 	// A neighbour's packet to the node's loopback addresses would stay in
 	// the sender's own namespace.
-	if (proto != testnet.TCP && proto != testnet.UDP) || e.Packet.InIface != "" || (!e.Packet.FromNode && e.Packet.Dst.IsLoopback()) {
+	if (proto != testnet.TCP && proto != testnet.UDP) || (!e.Packet.FromNode && e.Packet.Dst.IsLoopback()) {
 		return false
+	}
+	if p.iface != "" {
+		// One link has the name, so one sender comes in on it.
+		if p.ifaceSender.IsValid() && p.ifaceSender != e.Packet.Src {
+			return false
+		}
+		p.ifaceSender = e.Packet.Src
 	}
 	want := strings.Fields(e.Want)
 	var eps []netip.AddrPort
@@ -204,6 +252,10 @@ func (p *trafficPlan) isPod(src netip.Addr, eps []netip.AddrPort) bool {
 	if slices.ContainsFunc(eps, func(ep netip.AddrPort) bool { return ep.Addr() == src }) {
 		return true
 	}
+	if p.iface != "" && src == p.ifaceSender {
+		// Where pods are told by their interface, the interface says.
+		return p.iface == p.podIface || (p.podPrefix && strings.HasPrefix(p.iface, p.podIface))
+	}
 	return slices.ContainsFunc(p.podNets, func(n netip.Prefix) bool { return n.Contains(src) })
 }
 
@@ -223,6 +275,9 @@ func (p *trafficPlan) topology(t *testing.T) *testnet.Topology {
 	var specs []testnet.PodSpec
 	for i, a := range p.podOrder {
 		spec := testnet.PodSpec{Name: fmt.Sprintf("pod-%d", i), Routed: true}
+		if a == p.ifaceSender {
+			spec.LinkName = p.iface
+		}
 		if a.Is4() {
 			spec.IPv4 = a
 		} else {
@@ -240,6 +295,9 @@ func (p *trafficPlan) topology(t *testing.T) *testnet.Topology {
 		if a != testnet.NodeIPv4 && a != testnet.NodeIPv6 {
 			topo.AddNodeAddr(t, netip.PrefixFrom(a, a.BitLen()))
 		}
+	}
+	if p.iface != "" && slices.Contains(p.outside, p.ifaceSender) {
+		topo.RenameExternalLink(t, p.iface)
 	}
 	for _, a := range p.outside {
 		topo.AddExternalClient(t, a)

@@ -63,3 +63,22 @@ func (topo *Topology) RouteLoopbackToNode(t testing.TB) {
 		t.Fatalf("routing loopback addresses to the node: %v", err)
 	}
 }
+
+// RenameExternalLink gives the node's end of its link to the external
+// namespace another name, for rules that match the input interface
+// (eth0). Renaming takes the link down, which drops its routes, so call
+// it before AddExternalClient; the default routes are put back.
+func (topo *Topology) RenameExternalLink(t testing.TB, name string) {
+	t.Helper()
+	err := ipBatch(topo.Node, []string{
+		"link set " + nodeExternalLink + " down",
+		"link set " + nodeExternalLink + " name " + name,
+		"link set " + name + " up",
+		// onlink: the link may not have its carrier back yet.
+		"route replace default via " + ExternalIPv4.String() + " dev " + name + " onlink",
+		"route replace default via " + ExternalIPv6.String() + " dev " + name + " onlink",
+	})
+	if err != nil {
+		t.Fatalf("renaming the node's external link to %s: %v", name, err)
+	}
+}

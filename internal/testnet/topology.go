@@ -48,6 +48,9 @@ type PodSpec struct {
 	// IPv6 is the pod's address; its /64 belongs to this pod alone and
 	// the node side of the pod's veth takes the ::1 of it.
 	IPv6 netip.Addr
+	// LinkName names the node's end of the pod's veth, for rules that
+	// match the input interface (cbr0, veth1a2b); default vpodN.
+	LinkName string
 	// Routed wires the pod as Calico does instead: its addresses alone
 	// (/32, /128), routed by the node on the pod's veth, and a link-local
 	// gateway (RoutedGatewayIPv4, fe80::1). Any address will do then,
@@ -120,6 +123,9 @@ func New(t testing.TB, pods ...PodSpec) *Topology {
 // newPod fills in the node side of a pod's veth from its spec.
 func newPod(spec PodSpec, index int, ns *netns.NS) *Pod {
 	p := &Pod{Name: spec.Name, NS: ns, IPv4: spec.IPv4, IPv6: spec.IPv6, NodeLink: fmt.Sprintf("vpod%d", index), routed: spec.Routed}
+	if spec.LinkName != "" {
+		p.NodeLink = spec.LinkName
+	}
 	if spec.Routed {
 		if spec.IPv4.IsValid() {
 			p.GatewayIPv4 = RoutedGatewayIPv4
