@@ -27,19 +27,7 @@ func TestApplyAndCleanupCommands(t *testing.T) {
 	}
 	state := func() string {
 		t.Helper()
-		var b strings.Builder
-		for _, c := range [][]string{{"nft", "list", "ruleset"}, {"iptables-legacy-save"}, {"iptables-nft-save"}} {
-			out, err := ns.Run(nil, c[0], c[1:]...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, line := range strings.Split(out, "\n") {
-				if !strings.HasPrefix(line, "#") {
-					b.WriteString(line + "\n")
-				}
-			}
-		}
-		return b.String()
+		return kernelState(t, ns)
 	}
 
 	if out := run("render"); !strings.Contains(out, "ipv4: applied 1 service ports with nftables") {

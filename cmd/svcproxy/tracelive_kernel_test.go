@@ -104,7 +104,8 @@ func TestTraceLiveCommand(t *testing.T) {
 	}
 }
 
-// kernelState lists every table of every backend in the namespace.
+// kernelState lists every table of every backend in the namespace,
+// without the tools' comments (which hold the time).
 func kernelState(t *testing.T, ns interface {
 	Run(io.Reader, string, ...string) (string, error)
 }) string {
