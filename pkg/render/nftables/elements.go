@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // elementList holds the elements of one set or map as the text nft reads
@@ -78,13 +80,23 @@ func (l *elementList) endKey() { l.keys = append(l.keys, int32(len(l.buf))) }
 func (l *elementList) end()    { l.ends = append(l.ends, int32(len(l.buf))) }
 
 // addCommented appends a map element with a comment between its key
-// and its value, where nft takes one.
-func (l *elementList) addCommented(key, comment, value string) {
-	l.reserve(len(key) + len(` comment "" : `) + len(comment) + len(value))
+// and its value, where nft takes one: the port's name, written straight
+// into the buffer (at 11,000 dispatch elements a string each showed in
+// the render's allocations), cut to the length nft keeps.
+func (l *elementList) addCommented(key string, port model.PortName, value string) {
+	l.reserve(len(key) + len(` comment "" : `) + maxCommentLen + len(value))
 	l.buf = append(l.buf, key...)
 	l.endKey()
 	l.buf = append(l.buf, ` comment "`...)
-	l.buf = append(l.buf, comment...)
+	start := len(l.buf)
+	l.buf = append(l.buf, port.Namespace...)
+	l.buf = append(l.buf, '/')
+	l.buf = append(l.buf, port.Name...)
+	if port.Port != "" {
+		l.buf = append(l.buf, ':')
+		l.buf = append(l.buf, port.Port...)
+	}
+	l.buf = l.buf[:start+min(len(l.buf)-start, maxCommentLen)]
 	l.buf = append(l.buf, `" : `...)
 	l.buf = append(l.buf, value...)
 	l.end()

@@ -199,22 +199,12 @@ func (r *renderer) setElement(set, key string) { r.list(set).add(key, "") }
 // whose traffic a rule took (svcproxy trace prints it). There is one
 // per destination, a tenth of the elements at 10 endpoints per port.
 func (r *renderer) portElement(m string, sp *model.ServicePort, key, value string) {
-	r.list(m).addCommented(key, elementComment(sp.Name), value)
+	r.list(m).addCommented(key, sp.Name, value)
 }
 
-// maxCommentLen is the longest comment nft keeps on an element.
+// maxCommentLen is the longest comment nft keeps on an element. Port
+// names hold no quote: the model lets only DNS names through.
 const maxCommentLen = 128
-
-// elementComment is a port's name as an element comment, cut to the
-// length nft allows. Names hold no quote: the model lets only DNS
-// names and the separators through.
-func elementComment(n model.PortName) string {
-	s := n.String()
-	if len(s) > maxCommentLen {
-		s = s[:maxCommentLen]
-	}
-	return s
-}
 
 // claim reports whether key is still free, taking it if so.
 func (r *renderer) claim(key string) bool {
