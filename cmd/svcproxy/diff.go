@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,16 +171,12 @@ func rulesOfFile(path, mode string) (map[model.Family]*tracedRules, error) {
 		if mode == "" {
 			mode = modeIPTables
 		}
-		section := data[:0:0]
-		for _, f := range txtar.Parse(data).Files {
-			if f.Name == mode {
-				section = f.Data
-			}
-		}
-		if len(section) == 0 {
+		ar := txtar.Parse(data)
+		i := slices.IndexFunc(ar.Files, func(f txtar.File) bool { return f.Name == mode })
+		if i < 0 {
 			return nil, fmt.Errorf("diff: %s has no %s section", path, mode)
 		}
-		data = section
+		data = ar.Files[i].Data
 	}
 	out, err := parseRendered(data)
 	if err != nil {
