@@ -357,7 +357,9 @@ func (p *trafficPlan) checkEndpoints(t *testing.T, from *netns.NS, proto testnet
 	sender := e.Packet.Src
 	seen := map[string]bool{}
 	for range 10 + 12*len(want) {
-		a, err := testnet.Ask(from, proto, src, dst, time.Second)
+		// Long enough for TCP to send a lost SYN again (after 1 s): two
+		// connections that NAT onto one tuple at once lose one, rarely.
+		a, err := testnet.Ask(from, proto, src, dst, 3*time.Second)
 		if err != nil {
 			t.Errorf("%s: %v, want %s", where, err, e.Want)
 			return
