@@ -94,7 +94,7 @@ func takeover(ctx context.Context, t *testing.T, img images, steps []string, h h
 	t.Logf("%s host: svcproxy owned the node %v after the first step", h.name, owned.Sub(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // and keeps serving after
 	tries, failed, failures, servers := p.result()
-	t.Logf("%s host: %d of %d connections failed during the takeover", h.name, failed, tries)
+	t.Logf("%s host: %d of %d connections failed during the takeover; %s", h.name, failed, tries, p.slowNote())
 	if failed > 0 {
 		t.Errorf("%d of %d connections failed; the first: %s", failed, tries, strings.Join(failures, "; "))
 	}
@@ -125,7 +125,7 @@ func rollBack(ctx context.Context, t *testing.T, c *kubecluster.Cluster, dir str
 	t.Logf("%s host: kube-proxy owned the node again %v after the first step", h.name, time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
 	tries, failed, failures, _ := p.result()
-	t.Logf("%s host: %d of %d connections failed during the rollback", h.name, failed, tries)
+	t.Logf("%s host: %d of %d connections failed during the rollback; %s", h.name, failed, tries, p.slowNote())
 	if failed > 0 {
 		t.Errorf("%d of %d connections failed; the first: %s", failed, tries, strings.Join(failures, "; "))
 	}
