@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -99,21 +100,12 @@ func (sc *scenario) render(mode string) (stdout, stderr []byte) {
 // models builds the scenario's models the way render does.
 func (sc *scenario) models() ([]*model.Model, error) {
 	o := &renderOptions{}
-	cmd := newRenderCommandFor(o)
-	if err := cmd.ParseFlags(sc.flags); err != nil {
+	if err := newRenderCommandFor(o).ParseFlags(sc.flags); err != nil {
 		return nil, err
 	}
 	o.file = "-"
-	objs, _, err := o.load(bytes.NewReader(sc.input))
-	if err != nil {
-		return nil, err
-	}
-	in, cfg, _, err := o.input(objs)
-	if err != nil {
-		return nil, err
-	}
-	models, _ := model.Build(in, cfg)
-	return models, nil
+	models, _, err := o.models(bytes.NewReader(sc.input), io.Discard)
+	return models, err
 }
 
 // scenarioResult is what checking one scenario found.

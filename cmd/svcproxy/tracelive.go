@@ -25,10 +25,9 @@ var liveModes = []sync.Mode{sync.ModeNFTables, sync.ModeIPTablesNFT, sync.ModeIP
 func liveRules(ctx context.Context, r sync.Runner, mode string, fam model.Family, nodeIPs []string, stderr io.Writer) (*tracedRules, error) {
 	modes := liveModes
 	switch mode {
-	case "", modeIPTables:
-		if mode == modeIPTables {
-			modes = liveModes[1:]
-		}
+	case "":
+	case modeIPTables:
+		modes = liveModes[1:]
 	default:
 		m := sync.Mode(mode)
 		if m != sync.ModeNFTables && m != sync.ModeIPTablesNFT && m != sync.ModeIPTablesLegacy {

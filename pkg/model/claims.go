@@ -55,12 +55,16 @@ func (sp *ServicePort) claims(fam Family) iter.Seq[claim] {
 		dest := func(addr netip.Addr, port uint16) destination {
 			return destination{fam: fam, addr: addr, proto: sp.Name.Protocol, port: port}
 		}
-		if !yield(claim{dest(sp.ClusterIP, sp.Port), clusterClaim}) {
+		if !yield(sp.clusterClaim(fam)) {
 			return
 		}
-		for _, ip := range slices.Concat(sp.ExternalIPs, sp.LoadBalancerIPs) {
-			if !yield(claim{dest(ip, sp.Port), externalClaim}) {
-				return
+		// Two loops, not one over a concatenation: claims run for every
+		// port of every Build, and a copy per port showed.
+		for _, ips := range [2][]netip.Addr{sp.ExternalIPs, sp.LoadBalancerIPs} {
+			for _, ip := range ips {
+				if !yield(claim{dest(ip, sp.Port), externalClaim}) {
+					return
+				}
 			}
 		}
 		if sp.NodePort != 0 {
