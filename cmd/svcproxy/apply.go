@@ -43,8 +43,12 @@ func (o *renderOptions) print(ctx context.Context, out io.Writer, models []*mode
 // one atomic transaction each, after preparing the node for the IPv4
 // rules, as run does (sync.Node).
 func (o *renderOptions) apply(ctx context.Context, out io.Writer, models []*model.Model) error {
+	nl, err := o.loader.sender("")
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
 	r := sync.ExecRunner{}
-	node := &sync.Node{Runner: r, Detector: o.newDetector(r), Request: o.req, Sysctls: sysctl.New("")}
+	node := &sync.Node{Runner: r, Detector: o.newDetector(r), Request: o.req, Sysctls: sysctl.New(""), Netlink: nl}
 	for _, m := range models {
 		if m.Family != model.IPv4 {
 			continue

@@ -36,6 +36,7 @@ type renderOptions struct {
 	dryRun            bool
 	mode              string
 	noSanityCheck     bool
+	loader            loaderFlag
 	file              string
 	family            string
 	nodeName          string
@@ -82,6 +83,7 @@ built-in example: a NodePort Service with two endpoints.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the ruleset instead of applying it")
 	f.StringVar(&o.mode, "mode", "", "auto, nftables, iptables, iptables-nft or iptables-legacy (default: auto; with --dry-run: iptables)")
 	f.BoolVar(&o.noSanityCheck, "no-sanity-check", false, "allow iptables-nft older than 1.8.4, whose exit codes and -C are unreliable")
+	o.loader.addFlag(f)
 	o.addInputFlags(f)
 	f.BoolVar(&o.strict, "strict", false, "exit 2 when any object was skipped")
 	return cmd

@@ -127,9 +127,13 @@ func (o *runOptions) initialize(ctx context.Context, log *slog.Logger) (*sync.No
 	if cfg.TCPBeLiberal, err = conntrack.TCPBeLiberal(sys); err != nil {
 		return nil, cfg, fmt.Errorf("reading the node's conntrack settings: %w", err)
 	}
+	nl, err := o.loader.sender("")
+	if err != nil {
+		return nil, cfg, err
+	}
 	r := sync.ExecRunner{}
 	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
-		Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sys, Stamps: sync.KernelStamps{}}
+		Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sys, Stamps: sync.KernelStamps{}, Netlink: nl}
 	prep, err := node.Initialize(ctx, cfg)
 	if err != nil {
 		return nil, cfg, err

@@ -37,6 +37,7 @@ type runOptions struct {
 	nodePortRange      string
 	externalIPCIDRs    []string
 	conntrack          conntrackOptions
+	loader             loaderFlag
 	// kp holds the rest of kube-proxy's command line.
 	kp kubeProxyFlags
 }
@@ -63,6 +64,7 @@ func (o *runOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.externalIPCIDRs, "external-ip-cidrs", nil, externalIPCIDRsUsage)
 	f.StringVar(&o.nodePortRange, "service-node-port-range", model.DefaultNodePortRange.String(), "the API server's node port range: node ports and health check node ports outside it are skipped")
 	o.conntrack.addFlags(f)
+	o.loader.addFlag(f)
 	o.kp.addFlags(f)
 }
 

@@ -127,6 +127,9 @@ func (p *Proxy) record(out sync.Outcome, m *model.Model, built time.Duration) {
 		}
 		level("loaded in full instead of incrementally", "family", out.Family, "reason", out.Fallback)
 	}
+	if out.LoaderFallback != nil {
+		p.log.Warn("loaded with nft instead of over netlink", "family", out.Family, "reason", out.LoaderFallback)
+	}
 	if !out.Incremental {
 		p.ranFull = true
 	}

@@ -51,6 +51,12 @@ type Outcome struct {
 	// apply, for metrics; Sent what the apply sent of them, where the
 	// backend counts it (iptables).
 	Counts, Sent []render.Counts
+	// Loader is how nftables mode loaded its last text: "netlink" or
+	// "nft"; "" for iptables. LoaderFallback says why nft loaded a text
+	// while Netlink was set (nfnl could not encode it, or netlink is
+	// unavailable); nil when nothing fell back.
+	Loader         string
+	LoaderFallback error
 	// Conntrack is the UDP conntrack reconciliation after the apply; nil
 	// when none ran.
 	Conntrack *ConntrackRun
@@ -63,10 +69,11 @@ type ConntrackRun struct {
 }
 
 // newApplier returns the applier of a detected mode for one family, its
-// canary reading stamps through stamps (nil: the rules at every check).
-func newApplier(r Runner, mode Mode, family model.Family, stamps Stamper) Applier {
+// canary reading stamps through stamps (nil: the rules at every check),
+// nftables mode sending through nl (nil: with nft).
+func newApplier(r Runner, mode Mode, family model.Family, stamps Stamper, nl BatchSender) Applier {
 	if mode == ModeNFTables {
-		return &NFTables{Family: family, Runner: r, Stamps: stamps}
+		return &NFTables{Family: family, Runner: r, Stamps: stamps, Netlink: nl}
 	}
 	return &IPTables{Family: family, Mode: mode, Runner: r, Stamps: stamps}
 }

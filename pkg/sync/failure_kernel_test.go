@@ -60,7 +60,7 @@ func applyBroken(t *testing.T, e *trafficEnv, mode Mode) error {
 	t.Helper()
 	m := trafficModel(t, trafficServices)
 	r := &breakingRunner{Runner: ExecRunner{Prefix: e.topo.Node.Prefix()}, on: true}
-	_, err := newApplier(r, mode, model.IPv4, nil).Apply(context.Background(), m, false)
+	_, err := newApplier(r, mode, model.IPv4, nil, nil).Apply(context.Background(), m, false)
 	var rej *RejectedError
 	if mode != ModeNFTables && err != nil && !errors.As(err, &rej) {
 		t.Errorf("error %v does not say which line was rejected", err)
@@ -84,7 +84,7 @@ func TestRejectedNATTableKeepsFilterTable(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/incremental=%v", mode, incremental), func(t *testing.T) {
 				e := newTrafficEnv(t, mode)
 				r := &breakingRunner{Runner: ExecRunner{Prefix: e.topo.Node.Prefix()}}
-				a := newApplier(r, mode, model.IPv4, nil)
+				a := newApplier(r, mode, model.IPv4, nil, nil)
 				if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
 					t.Fatal(err)
 				}
@@ -166,7 +166,7 @@ func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
 	lock := filepath.Join(t.TempDir(), "xtables.lock")
 	released := holdLock(t, lock, "1")
 	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
-	a := newApplier(r, ModeIPTablesLegacy, model.IPv4, nil)
+	a := newApplier(r, ModeIPTablesLegacy, model.IPv4, nil, nil)
 	if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
 		t.Fatalf("apply while the lock was held: %v", err)
 	}
@@ -191,7 +191,7 @@ func TestIPTablesGivesUpOnAHeldLock(t *testing.T) {
 	// an apply that meets it has not given up by itself.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := newApplier(r, ModeIPTablesLegacy, model.IPv4, nil).Apply(ctx, trafficModel(t, trafficServices), false)
+	_, err := newApplier(r, ModeIPTablesLegacy, model.IPv4, nil, nil).Apply(ctx, trafficModel(t, trafficServices), false)
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("apply with the lock held for good: %v (context: %v), want it to give up", err, ctx.Err())
 	}
@@ -242,7 +242,7 @@ func TestCleanup(t *testing.T) {
 			r := ExecRunner{Prefix: ns.Prefix()}
 			m := trafficModel(t, trafficServices)
 			for _, mode := range trafficModes {
-				if _, err := newApplier(r, mode, model.IPv4, nil).Apply(context.Background(), m, false); err != nil {
+				if _, err := newApplier(r, mode, model.IPv4, nil, nil).Apply(context.Background(), m, false); err != nil {
 					t.Fatalf("applying %s: %v", mode, err)
 				}
 			}

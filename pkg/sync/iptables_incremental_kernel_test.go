@@ -82,9 +82,9 @@ func TestIPTablesUpdateReachesTheFullState(t *testing.T) {
 				tool := IPTablesCommand(model.IPv4, mode, "")
 				netnstest.RequireRoot(t, tool+"-restore", tool+"-save")
 				ns := netnstest.New(t)
-				applyIncrementally(t, newApplier(ExecRunner{Prefix: ns.Prefix()}, mode, model.IPv4, nil), steps, shared)
+				applyIncrementally(t, newApplier(ExecRunner{Prefix: ns.Prefix()}, mode, model.IPv4, nil, nil), steps, shared)
 				fresh := netnstest.New(t)
-				b := newApplier(ExecRunner{Prefix: fresh.Prefix()}, mode, model.IPv4, nil)
+				b := newApplier(ExecRunner{Prefix: fresh.Prefix()}, mode, model.IPv4, nil, nil)
 				if _, err := b.Apply(context.Background(), trafficModel(t, steps[len(steps)-1].manifests), false); err != nil {
 					t.Fatal(err)
 				}

@@ -114,7 +114,7 @@ func TestApplyOutcome(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeRunner{}
-			a := newApplier(f, tt.mode, model.IPv4, nil)
+			a := newApplier(f, tt.mode, model.IPv4, nil, nil)
 			for _, s := range steps {
 				f.ran, f.stdin = nil, nil
 				out, err := applyRefusingOnce(a, f, s.ep, s.incremental, tt.load, s.refuse)

@@ -9,19 +9,25 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
 )
 
 // NFTables applies nftables rules of one IP family: the table
 // `ip svcproxy` or `ip6 svcproxy`. What it sends is render/nftables'
-// text, fed to `nft -f`; it writes no rules of its own. nft checks the
-// whole transaction before committing any of it, so a reference to an
-// object that does not exist fails it atomically.
+// text; it writes no rules of its own. With Netlink, the text goes to
+// the kernel as the netlink batch nfnl encodes it to; without, or for a
+// text nfnl cannot encode, or when netlink itself is unavailable, it is
+// fed to `nft -f`. Either way the kernel checks the whole transaction
+// before committing any of it, so a reference to an object that does not
+// exist fails it atomically.
 //
 // knftables' own Run would write one command per element, and at 10,000
 // Services that takes 8 s instead of 2 s.
 type NFTables struct {
 	Family model.Family
 	Runner Runner
+	// Netlink sends the batches; nil loads every text with nft.
+	Netlink BatchSender
 
 	// Stamps reads the nftables generation for the canary; nil lists the
 	// table at every check.
@@ -33,6 +39,16 @@ type NFTables struct {
 	// verified is the nftables generation when the table last held what
 	// svcproxy loaded (IPTables.verified); "" when unknown.
 	verified string
+	// enc knows the sets the table holds, for encoding deltas; nil
+	// when nft loaded the table's last text, until a full apply.
+	enc *nfnl.Encoder
+	// noNetlink is why netlink is not used any more: it was
+	// unavailable once, and nft loads every text since.
+	noNetlink error
+	// loader and loaderFallback say how the last text was loaded
+	// (Outcome).
+	loader         string
+	loaderFallback error
 }
 
 // Apply brings the table to the state m describes in one nft transaction.
@@ -48,17 +64,20 @@ func (a *NFTables) Apply(ctx context.Context, m *model.Model, incremental bool) 
 			a.verified = gen
 		}
 	}()
-	return applyEither(a.Family, incremental,
+	a.loader, a.loaderFallback = "", nil
+	out, err := applyEither(a.Family, incremental,
 		func() error { return a.applyDelta(ctx, m) },
 		func() error { return a.applyFull(ctx, m) },
 		func() []render.Counts { return a.state.Counts() })
+	out.Loader, out.LoaderFallback = a.loader, a.loaderFallback
+	return out, err
 }
 
 // applyFull renders m and loads it in full.
 func (a *NFTables) applyFull(ctx context.Context, m *model.Model) error {
 	a.state = nil
 	rs := nftables.RenderRuleset(m)
-	if err := a.load(ctx, rs.Transaction()); err != nil {
+	if err := a.load(ctx, rs.Transaction(), true); err != nil {
 		return fmt.Errorf("applying %s nftables rules: %w", a.Family, err)
 	}
 	a.state = rs.State()
@@ -74,7 +93,7 @@ func (a *NFTables) applyDelta(ctx context.Context, m *model.Model) error {
 		return err
 	}
 	if !d.Empty() {
-		if err := a.load(ctx, d.Payload()); err != nil {
+		if err := a.load(ctx, d.Payload(), false); err != nil {
 			a.state = nil
 			return fmt.Errorf("sending the changed elements: %w", err)
 		}
@@ -83,9 +102,46 @@ func (a *NFTables) applyDelta(ctx context.Context, m *model.Model) error {
 	return nil
 }
 
-func (a *NFTables) load(ctx context.Context, text []byte) error {
+// load loads text, the whole table when full, over netlink where it can
+// and with nft otherwise.
+func (a *NFTables) load(ctx context.Context, text []byte, full bool) error {
+	if a.Netlink != nil && a.noNetlink == nil {
+		sent, err := a.loadNetlink(text, full)
+		if sent {
+			return err
+		}
+		// A delta after nft loaded a text names sets the encoder
+		// never saw: deltas go to nft too until a full apply.
+		a.enc, a.loaderFallback = nil, err
+	}
+	a.loader = "nft"
 	_, err := a.Runner.Run(ctx, text, "nft", "-f", "-")
 	return err
+}
+
+// loadNetlink sends text as a netlink batch. It returns false, and why,
+// when the text must go to nft instead: nfnl cannot encode it, or
+// netlink is unavailable, which is then remembered for good.
+func (a *NFTables) loadNetlink(text []byte, full bool) (bool, error) {
+	if full {
+		a.enc = nfnl.NewEncoder(nftables.Family(a.Family), nftables.TableName)
+	} else if a.enc == nil {
+		return false, errors.New("nft loaded the table's last text")
+	}
+	b, err := a.enc.Encode(string(text))
+	if err != nil {
+		return false, err
+	}
+	a.loader = "netlink"
+	if err := a.Netlink.SendBatch(b.Messages); err != nil {
+		if errors.Is(err, ErrNetlinkUnavailable) {
+			a.noNetlink = err
+			return false, err
+		}
+		return true, err
+	}
+	a.enc.Commit(b)
+	return true, nil
 }
 
 // Intact reports whether the canary rules of the last successful apply

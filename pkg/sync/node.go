@@ -51,6 +51,9 @@ type Node struct {
 	// Stamps reads the stamps of the rules, for a canary whose checks
 	// cost the same at any size; nil reads the rules at every check.
 	Stamps Stamper
+	// Netlink sends nftables mode's transactions; nil loads them with
+	// nft.
+	Netlink BatchSender
 	// NetNS is the network namespace Runner's commands work in, for the
 	// nfacct counters Initialize makes ("" for the process's).
 	NetNS string
@@ -196,7 +199,7 @@ func (n *Node) applier(mode Mode, family model.Family) Applier {
 		n.appliers = map[model.Family]Applier{}
 	}
 	if n.appliers[family] == nil {
-		n.appliers[family] = newApplier(n.Runner, mode, family, n.Stamps)
+		n.appliers[family] = newApplier(n.Runner, mode, family, n.Stamps, n.Netlink)
 	}
 	return n.appliers[family]
 }

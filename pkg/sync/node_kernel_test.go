@@ -92,7 +92,7 @@ func TestNodeTakesOver(t *testing.T) {
 			ctx := context.Background()
 			for _, other := range trafficModes {
 				for _, m := range []*model.Model{models[0], {Family: model.IPv6}} {
-					if _, err := newApplier(r, other, m.Family, nil).Apply(ctx, m, false); err != nil {
+					if _, err := newApplier(r, other, m.Family, nil, nil).Apply(ctx, m, false); err != nil {
 						t.Fatalf("applying %s %s: %v", other, m.Family, err)
 					}
 				}

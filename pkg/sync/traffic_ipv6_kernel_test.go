@@ -50,7 +50,7 @@ func TestTrafficIPv6(t *testing.T) {
 			}
 			topo.AddExternalClient(t, client6)
 			m := ipv6Model(t)
-			if _, err := newApplier(ExecRunner{Prefix: topo.Node.Prefix()}, mode, model.IPv6, nil).Apply(context.Background(), m, false); err != nil {
+			if _, err := newApplier(ExecRunner{Prefix: topo.Node.Prefix()}, mode, model.IPv6, nil, nil).Apply(context.Background(), m, false); err != nil {
 				t.Fatal(err)
 			}
 			counts := ask(t, topo.Pods["pod-z"].NS, testnet.TCP, netip.Addr{}, "[fd00:30::10]:80", 40)

@@ -248,7 +248,7 @@ func newTrafficEnv(t *testing.T, mode Mode) *trafficEnv {
 	}
 	topo.AddExternalClient(t, clientIn)
 	topo.AddExternalClient(t, clientOut)
-	return &trafficEnv{topo: topo, mode: mode, applier: newApplier(ExecRunner{Prefix: topo.Node.Prefix()}, mode, model.IPv4, nil)}
+	return &trafficEnv{topo: topo, mode: mode, applier: newApplier(ExecRunner{Prefix: topo.Node.Prefix()}, mode, model.IPv4, nil, nil)}
 }
 
 func (e *trafficEnv) apply(t *testing.T, manifests string) {

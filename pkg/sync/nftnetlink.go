@@ -1,0 +1,148 @@
+package sync
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/svcproxy/svcproxy/internal/nsexec"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
+)
+
+// BatchSender commits nftables batches. NFTables sends through it
+// instead of running nft when it is set.
+type BatchSender interface {
+	// SendBatch sends msgs as one transaction: the kernel commits all
+	// of them or none. An error wrapping ErrNetlinkUnavailable means
+	// nothing reached the kernel because netlink itself failed.
+	SendBatch(msgs []nfnl.Message) error
+}
+
+// ErrNetlinkUnavailable is wrapped by the error of a batch that could
+// not be sent at all: no netfilter netlink socket, or no buffer for the
+// batch.
+var ErrNetlinkUnavailable = errors.New("nftables netlink unavailable")
+
+// BatchError is a batch the kernel refused, with the command of the
+// message it refused first.
+type BatchError struct {
+	Command string
+	Err     error
+}
+
+// Error returns "the kernel refused <command>: <errno>".
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("the kernel refused %q: %v", e.Command, e.Err)
+}
+
+// Unwrap returns the kernel's errno.
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// KernelNetlink sends batches to the kernel of the network namespace at
+// NetNS ("" for the process's) over a netfilter netlink socket, as nft
+// does: one write holding the batch, which the kernel processes before
+// the write returns, then the errors it queued for refused messages, if
+// any. No acknowledgement is asked for the messages it took.
+type KernelNetlink struct{ NetNS string }
+
+var _ BatchSender = KernelNetlink{}
+
+// SendBatch sends msgs between a batch begin and end.
+func (k KernelNetlink) SendBatch(msgs []nfnl.Message) error {
+	buf := frameBatch(msgs)
+	return nsexec.Do(k.NetNS, func() error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		if err != nil {
+			return fmt.Errorf("%w: opening a netfilter netlink socket: %w", ErrNetlinkUnavailable, err)
+		}
+		defer unix.Close(fd)
+		// The batch is one message to the socket, which must have room
+		// for all of it; the kernel counts twice what is asked.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, len(buf)); err != nil {
+			return fmt.Errorf("%w: sizing the socket for a batch of %d bytes: %w", ErrNetlinkUnavailable, len(buf), err)
+		}
+		if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return fmt.Errorf("%w: sending a batch of %d bytes: %w", ErrNetlinkUnavailable, len(buf), err)
+		}
+		return batchErrors(fd, msgs)
+	})
+}
+
+// frameBatch puts msgs, numbered from 1, between a batch begin and end.
+func frameBatch(msgs []nfnl.Message) []byte {
+	size := 2 * (unix.NLMSG_HDRLEN + nfgenmsgLen)
+	for _, m := range msgs {
+		size += len(m.Data)
+	}
+	buf := make([]byte, 0, size)
+	buf = appendBatchMarker(buf, unix.NFNL_MSG_BATCH_BEGIN, 0)
+	for i, m := range msgs {
+		start := len(buf)
+		buf = append(buf, m.Data...)
+		binary.NativeEndian.PutUint32(buf[start+8:], uint32(i+1))
+	}
+	return appendBatchMarker(buf, unix.NFNL_MSG_BATCH_END, uint32(len(msgs)+1))
+}
+
+// appendBatchMarker appends a batch begin or end for nf_tables.
+func appendBatchMarker(buf []byte, typ uint16, seq uint32) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, unix.NLMSG_HDRLEN)...)
+	buf = append(buf, unix.AF_UNSPEC, unix.NFNETLINK_V0)
+	buf = binary.BigEndian.AppendUint16(buf, unix.NFNL_SUBSYS_NFTABLES)
+	binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
+	binary.NativeEndian.PutUint16(buf[start+4:], typ)
+	binary.NativeEndian.PutUint16(buf[start+6:], unix.NLM_F_REQUEST)
+	binary.NativeEndian.PutUint32(buf[start+8:], seq)
+	return buf
+}
+
+// batchErrors reads what the kernel queued while it processed the
+// batch: nothing when it committed it, an error for each message it
+// refused otherwise. The first refusal is the error returned.
+func batchErrors(fd int, msgs []nfnl.Message) error {
+	var first error
+	for {
+		buf := make([]byte, 65536)
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if errors.Is(err, unix.EAGAIN) {
+			return first
+		}
+		if err != nil {
+			// ENOBUFS: errors were lost, so the batch failed.
+			return errors.Join(first, fmt.Errorf("reading the kernel's answer to a batch: %w", err))
+		}
+		parsed, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return errors.Join(first, err)
+		}
+		for _, m := range parsed {
+			if err := refusal(m, msgs); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+}
+
+// refusal returns the error an NLMSG_ERROR message reports, naming the
+// command of the message it answers; nil for anything else.
+func refusal(m syscall.NetlinkMessage, msgs []nfnl.Message) error {
+	if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+		return nil
+	}
+	code := int32(binary.NativeEndian.Uint32(m.Data))
+	if code == 0 {
+		return nil
+	}
+	err := &BatchError{Command: "the batch", Err: unix.Errno(-code)}
+	if len(m.Data) >= 4+unix.NLMSG_HDRLEN {
+		seq := binary.NativeEndian.Uint32(m.Data[4+8:])
+		if seq >= 1 && int(seq) <= len(msgs) {
+			err.Command = msgs[seq-1].Command
+		}
+	}
+	return err
+}
