@@ -6,7 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/knftables"
+
+	"github.com/svcproxy/svcproxy/internal/netns"
 	"github.com/svcproxy/svcproxy/internal/netnstest"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
+	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
 // TestGoldenLoadsIntoKernelTools feeds every golden ruleset to the real
@@ -60,4 +66,74 @@ func splitIPTablesPayloads(t *testing.T, out []byte) map[string][]byte {
 		t.Fatal("no iptables payload in the golden file")
 	}
 	return payloads
+}
+
+// TestGoldenNetlinkListsAsNFT loads every golden nftables ruleset twice
+// into a fresh table: once with nft -f, once as the netlink batch nfnl
+// encodes it to, sent as nftables mode sends it. nft must list both the
+// same, handles included: one ruleset, whichever encoding carried it.
+func TestGoldenNetlinkListsAsNFT(t *testing.T) {
+	netnstest.RequireRoot(t, "nft")
+	ns := netnstest.New(t)
+	send := sync.KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+	for _, path := range goldenFiles(t) {
+		t.Run(scenarioName(path), func(t *testing.T) {
+			for family, text := range splitNFTablesFamilies(t, loadScenario(t, path).section(secNFTables)) {
+				viaNFT := listedAfter(t, ns, family, func() error {
+					_, err := ns.Run(strings.NewReader(text), "nft", "-f", "-")
+					return err
+				})
+				viaNetlink := listedAfter(t, ns, family, func() error {
+					b, err := nfnl.NewEncoder(family, nftables.TableName).Encode(text)
+					if err != nil {
+						return err
+					}
+					return send.SendBatch(b.Messages)
+				})
+				if viaNetlink != viaNFT {
+					t.Errorf("%s: over netlink the table lists\n%s\nwith nft -f:\n%s", family, viaNetlink, viaNFT)
+				}
+			}
+		})
+	}
+}
+
+// listedAfter empties the namespace's ruleset, runs load, and returns
+// `nft -a list table` of the family's svcproxy table, bar the table's
+// own handle: the namespace numbers its tables, each load's one more.
+func listedAfter(t *testing.T, ns *netns.NS, family knftables.Family, load func() error) string {
+	t.Helper()
+	if _, err := ns.Run(nil, "nft", "flush", "ruleset"); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(); err != nil {
+		t.Fatalf("loading the %s ruleset: %v", family, err)
+	}
+	out, err := ns.Run(nil, "nft", "-a", "list", "table", string(family), nftables.TableName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(string(out), "\n")
+	first, _, _ = strings.Cut(first, " # handle ")
+	return first + "\n" + rest
+}
+
+// splitNFTablesFamilies splits render's nftables output into each
+// family's text.
+func splitNFTablesFamilies(t *testing.T, out []byte) map[knftables.Family]string {
+	t.Helper()
+	texts := map[knftables.Family]string{}
+	var family knftables.Family
+	for _, line := range strings.SplitAfter(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "add table "); ok {
+			family = knftables.Family(strings.Fields(rest)[0])
+		}
+		if family != "" {
+			texts[family] += line
+		}
+	}
+	if len(texts) == 0 {
+		t.Fatal("no nftables ruleset in the golden file")
+	}
+	return texts
 }

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -36,63 +35,65 @@ func TestNFTablesUpdateReachesTheFullState(t *testing.T) {
 			t.Fatalf("step %d changes nothing: the test's replacements are stale", i)
 		}
 	}
-	ns := netnstest.New(t)
-	a := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: ns.Prefix()}}
-	if _, err := a.Apply(ctx, trafficModel(t, steps[0]), false); err != nil {
-		t.Fatal(err)
-	}
-	var paths []bool
-	for _, s := range steps[1:] {
-		out, err := a.Apply(ctx, trafficModel(t, s), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, out.Incremental)
-	}
-	if want := []bool{true, true, true}; !slices.Equal(paths, want) {
-		t.Errorf("incremental paths taken: %v, want %v", paths, want)
-	}
 	fresh := netnstest.New(t)
 	b := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: fresh.Prefix()}}
 	if _, err := b.Apply(ctx, trafficModel(t, steps[len(steps)-1]), false); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := canonicalTable(t, ns), canonicalTable(t, fresh); got != want {
-		t.Errorf("after incremental updates the table differs from a full apply:\n%s\nwant:\n%s", got, want)
+	for _, loader := range nftablesLoaders {
+		t.Run(loader, func(t *testing.T) {
+			ns := netnstest.New(t)
+			a := newTestNFTables(ns, ExecRunner{Prefix: ns.Prefix()}, loader)
+			if _, err := applyVia(t, a, trafficModel(t, steps[0]), false, loader); err != nil {
+				t.Fatal(err)
+			}
+			var paths []bool
+			for _, s := range steps[1:] {
+				out, err := applyVia(t, a, trafficModel(t, s), true, loader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, out.Incremental)
+			}
+			if want := []bool{true, true, true}; !slices.Equal(paths, want) {
+				t.Errorf("incremental paths taken: %v, want %v", paths, want)
+			}
+			if got, want := canonicalTable(t, ns), canonicalTable(t, fresh); got != want {
+				t.Errorf("after incremental updates the table differs from a full apply with nft:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }
 
-// canonicalTable lists the table as JSON without handles, with every
-// set's elements sorted: element order in a listing depends on insertion
-// order, handles on history, and neither is state.
+// nftablesLoaders are the two ways nftables mode loads its texts, for
+// the tests that must hold for both.
+var nftablesLoaders = []string{"netlink", "nft"}
+
+// newTestNFTables returns an IPv4 nftables applier working in ns through
+// r, loading with loader.
+func newTestNFTables(ns *netns.NS, r Runner, loader string) *NFTables {
+	a := &NFTables{Family: model.IPv4, Runner: r}
+	if loader == "netlink" {
+		a.Netlink = KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+	}
+	return a
+}
+
+// applyVia applies m and checks that the loader asked for did the work,
+// with no fallback to nft (an empty delta loads nothing).
+func applyVia(t *testing.T, a *NFTables, m *model.Model, incremental bool, loader string) (Outcome, error) {
+	t.Helper()
+	out, err := a.Apply(context.Background(), m, incremental)
+	nothingSent := out.Incremental && out.Loader == ""
+	if err == nil && ((out.Loader != loader && !nothingSent) || out.LoaderFallback != nil) {
+		t.Errorf("loaded by %q (fallback: %v), want %q", out.Loader, out.LoaderFallback, loader)
+	}
+	return out, err
+}
+
+// canonicalTable lists svcproxy's IPv4 table canonically
+// (netnstest.CanonicalNFTTable).
 func canonicalTable(t *testing.T, ns *netns.NS) string {
 	t.Helper()
-	out, err := ns.Run(nil, "nft", "--json", "list", "table", "ip", "svcproxy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string][]map[string]map[string]any
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, entry := range doc["nftables"] {
-		for kind, obj := range entry {
-			if kind == "metainfo" {
-				continue
-			}
-			delete(obj, "handle")
-			if elems, ok := obj["elem"].([]any); ok {
-				slices.SortFunc(elems, func(x, y any) int { return strings.Compare(jsonString(x), jsonString(y)) })
-			}
-			lines = append(lines, kind+" "+jsonString(obj))
-		}
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	return netnstest.CanonicalNFTTable(t, ns, "ip", "svcproxy")
 }

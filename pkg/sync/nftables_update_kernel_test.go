@@ -8,6 +8,7 @@ import (
 
 	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/model"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
 )
 
 // Manifest helpers for the update cases. Addresses follow
@@ -149,32 +150,38 @@ var nftUpdateCases = []nftUpdateCase{{
 func TestNFTablesUpdateCases(t *testing.T) {
 	netnstest.RequireRoot(t, "nft")
 	for _, tt := range nftUpdateCases {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := updateSteps(t, tt.steps); !slices.Equal(got, tt.incremental) {
-				t.Errorf("incremental paths taken: %v, want %v", got, tt.incremental)
-			}
-		})
+		for _, loader := range nftablesLoaders {
+			t.Run(tt.name+"/"+loader, func(t *testing.T) {
+				if got := updateSteps(t, tt.steps, loader); !slices.Equal(got, tt.incremental) {
+					t.Errorf("incremental paths taken: %v, want %v", got, tt.incremental)
+				}
+			})
+		}
 	}
 }
 
 // updateSteps applies the first step in full and the others through
-// incremental applies, checks the table against a full apply after each, and returns
-// which updates were incremental.
-func updateSteps(t *testing.T, steps []string) []bool {
+// incremental applies, loading with loader, checks the table against a
+// full apply with nft after each, and returns which updates were
+// incremental.
+func updateSteps(t *testing.T, steps []string, loader string) []bool {
 	t.Helper()
 	ctx := context.Background()
 	ns := netnstest.New(t)
 	r := &recordingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
-	a := &NFTables{Family: model.IPv4, Runner: r}
+	a := newTestNFTables(ns, r, loader)
+	if a.Netlink != nil {
+		a.Netlink = &recordingSender{BatchSender: a.Netlink, r: r}
+	}
 	first, _ := trafficModelWarned(t, steps[0], func(*model.Input, *model.Config) {})
-	if _, err := a.Apply(ctx, first, false); err != nil {
+	if _, err := applyVia(t, a, first, false, loader); err != nil {
 		t.Fatal(err)
 	}
 	var paths []bool
 	for i, s := range steps[1:] {
 		m, _ := trafficModelWarned(t, s, func(*model.Input, *model.Config) {})
 		r.last = ""
-		out, err := a.Apply(ctx, m, true)
+		out, err := applyVia(t, a, m, true, loader)
 		if err != nil {
 			t.Fatalf("step %d: %v", i+1, err)
 		}
@@ -212,4 +219,22 @@ func (r *recordingRunner) Run(ctx context.Context, stdin []byte, name string, ar
 		r.last = string(stdin)
 	}
 	return r.Runner.Run(ctx, stdin, name, args...)
+}
+
+// recordingSender keeps the commands of the last batch in r, as
+// recordingRunner keeps nft's input.
+type recordingSender struct {
+	BatchSender
+	r *recordingRunner
+}
+
+func (s *recordingSender) SendBatch(msgs []nfnl.Message) error {
+	var b strings.Builder
+	for i, m := range msgs {
+		if i == 0 || m.Command != msgs[i-1].Command {
+			b.WriteString(m.Command + "\n")
+		}
+	}
+	s.r.last = b.String()
+	return s.BatchSender.SendBatch(msgs)
 }
