@@ -101,7 +101,8 @@ func measure(ctx context.Context, opts Options, progress io.Writer, sc *Scenario
 }
 
 // measureKernel runs the scenario in a fresh namespace, then times the
-// tool alone loading the first step into another, deleting both.
+// tool alone loading the first step into another and, in nftables mode,
+// the kernel alone committing it into a third, deleting each.
 func measureKernel(ctx context.Context, sc *Scenario, mode sync.Mode, progress func(string)) (KernelTimes, error) {
 	var k KernelTimes
 	err := inNamespace(func(ns string) (err error) {
@@ -114,6 +115,14 @@ func measureKernel(ctx context.Context, sc *Scenario, mode sync.Mode, progress f
 	progress("the tool alone")
 	err = inNamespace(func(ns string) (err error) {
 		k.ToolLoad, err = ToolLoad(ctx, ns, mode, sc.Initial)
+		return err
+	})
+	if err != nil || mode != sync.ModeNFTables {
+		return k, err
+	}
+	progress("the kernel alone")
+	err = inNamespace(func(ns string) (err error) {
+		k.KernelCommit, err = KernelCommit(ns, sc.Initial)
 		return err
 	})
 	return k, err

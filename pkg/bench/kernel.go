@@ -12,6 +12,7 @@ import (
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
 	"github.com/svcproxy/svcproxy/pkg/sync"
 )
 
@@ -47,7 +48,11 @@ type KernelTimes struct {
 	// ToolLoad is how long the tool alone (nft -f, iptables-restore)
 	// takes to load the same first ruleset into a fresh namespace: what
 	// the kernel and the tool charge, without svcproxy around them.
-	ToolLoad       time.Duration
+	ToolLoad time.Duration
+	// KernelCommit is, in nftables mode, how long the kernel takes to
+	// commit the first ruleset's netlink batch, encoded beforehand, in a
+	// fresh namespace: the floor under any loader. 0 in iptables modes.
+	KernelCommit   time.Duration
 	EndpointChange time.Duration
 	ServiceAdd     time.Duration
 	ServiceRemove  time.Duration
@@ -76,7 +81,8 @@ func (s *Scenario) Steps() []Step {
 func ApplyScenario(ctx context.Context, ns string, mode sync.Mode, sc *Scenario, progress func(step string)) (KernelTimes, error) {
 	r := sync.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}
 	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode),
-		Stamps: sync.KernelStamps{NetNS: "/run/netns/" + ns}, NetNS: "/run/netns/" + ns}
+		Stamps: sync.KernelStamps{NetNS: "/run/netns/" + ns}, NetNS: "/run/netns/" + ns,
+		Netlink: sync.KernelNetlink{NetNS: "/run/netns/" + ns}}
 	steps := sc.Steps()
 	times := make([]time.Duration, len(steps))
 	for i, step := range steps {
@@ -129,6 +135,22 @@ func ToolLoad(ctx context.Context, ns string, mode sync.Mode, m *model.Model) (t
 	start := time.Now()
 	if _, err := r.Run(ctx, input, argv[0], argv[1:]...); err != nil {
 		return 0, fmt.Errorf("loading the ruleset with %s alone: %w", argv[0], err)
+	}
+	return time.Since(start), nil
+}
+
+// KernelCommit times the kernel committing m's full nftables ruleset,
+// as the netlink batch nftables mode sends, into the namespace ns. The
+// batch is rendered and encoded first, untimed: what is timed is the
+// one write the kernel processes the batch in.
+func KernelCommit(ns string, m *model.Model) (time.Duration, error) {
+	b, err := nfnl.NewEncoder(nftables.Family(m.Family), nftables.TableName).Encode(string(nftables.RenderRuleset(m).Transaction()))
+	if err != nil {
+		return 0, fmt.Errorf("encoding the ruleset: %w", err)
+	}
+	start := time.Now()
+	if err := (sync.KernelNetlink{NetNS: "/run/netns/" + ns}).SendBatch(b.Messages); err != nil {
+		return 0, fmt.Errorf("committing the ruleset: %w", err)
 	}
 	return time.Since(start), nil
 }

@@ -27,7 +27,7 @@ type Result struct {
 // Columns are the column names of the table and the CSV, in order.
 var Columns = []string{
 	"services", "endpoints/svc", "mode", "render ms", "render MB",
-	"first apply s", "tool alone s", "endpoint change ms", "add ms", "remove ms",
+	"first apply s", "tool alone s", "kernel commit s", "endpoint change ms", "add ms", "remove ms",
 	"chains", "rules", "elements", "RSS MB",
 }
 
@@ -37,9 +37,13 @@ const notMeasured = "-"
 // Cells returns the row's values in Columns order, as the table and the
 // CSV print them.
 func (r Result) Cells() []string {
-	kernel := []string{notMeasured, notMeasured, notMeasured, notMeasured, notMeasured}
+	kernel := []string{notMeasured, notMeasured, notMeasured, notMeasured, notMeasured, notMeasured}
 	if k := r.Kernel; k != nil {
-		kernel = []string{seconds(k.FirstApply), seconds(k.ToolLoad), millis(k.EndpointChange), millis(k.ServiceAdd), millis(k.ServiceRemove)}
+		commit := notMeasured
+		if k.KernelCommit > 0 {
+			commit = seconds(k.KernelCommit)
+		}
+		kernel = []string{seconds(k.FirstApply), seconds(k.ToolLoad), commit, millis(k.EndpointChange), millis(k.ServiceAdd), millis(k.ServiceRemove)}
 	}
 	cells := []string{
 		strconv.Itoa(r.Services), strconv.Itoa(r.Endpoints), string(r.Mode),

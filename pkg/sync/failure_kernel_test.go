@@ -14,11 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+	"sigs.k8s.io/knftables"
+
 	"github.com/svcproxy/svcproxy/internal/netns"
 	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/internal/testnet"
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render/iptables"
+	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
 )
 
 // TestRejectedPayloadKeepsRules applies a good state, then a payload the
@@ -324,4 +328,35 @@ func checkSurvivors(t *testing.T, ns *netns.NS, survivors []string) {
 			t.Errorf("another tool's %q was removed:\n%s", s, all.String())
 		}
 	}
+}
+
+// TestRejectedBatchKeepsRules sends nftables mode's full table over
+// netlink with one more message at its end, a rule the kernel refuses (a
+// jump to a chain that does not exist). The kernel must commit none of
+// the batch: the error names that command, and the rules and traffic are
+// as they were.
+func TestRejectedBatchKeepsRules(t *testing.T) {
+	e := newTrafficEnv(t, ModeNFTables)
+	e.apply(t, trafficServices)
+	e.checkRejectionKeeps(t, func() error {
+		a := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: e.topo.Node.Prefix()},
+			Netlink: breakingSender{KernelNetlink{NetNS: "/run/netns/" + e.topo.Node.Name}}}
+		_, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false)
+		var be *BatchError
+		if !errors.As(err, &be) || !strings.Contains(be.Command, "jump nowhere") || !errors.Is(err, unix.ENOENT) {
+			t.Errorf("error %v does not name the refused command and its errno", err)
+		}
+		return err
+	})
+}
+
+// breakingSender adds a rule the kernel refuses to every batch.
+type breakingSender struct{ BatchSender }
+
+func (s breakingSender) SendBatch(msgs []nfnl.Message) error {
+	bad, err := nfnl.NewEncoder(knftables.IPv4Family, "svcproxy").Encode("add rule ip svcproxy services jump nowhere\n")
+	if err != nil {
+		return err
+	}
+	return s.BatchSender.SendBatch(append(msgs, bad.Messages...))
 }

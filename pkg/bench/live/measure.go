@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/svcproxy/svcproxy/internal/kubeapi"
@@ -28,31 +30,61 @@ func measure(ctx context.Context, api *kubeapi.Server, client kubernetes.Interfa
 	defer func() { err = errors.Join(err, r.stop()) }()
 
 	started := time.Now()
+	answered := r.probeFirstSync(ctx, client, mix.Services-1, started.Add(opts.Timeout))
 	first, err := r.waitForFirstSync(ctx, opts.Timeout)
 	if errors.Is(err, errNotFinished) {
+		<-answered
 		res.NotFinished = opts.Timeout
 		logf("%d Services, %s, %s: first sync not finished after %v", mix.Services, l.proxy, l.mode, opts.Timeout)
-		res.RSS, res.PeakRSS, err = r.memory()
+		res.RSS, res.PeakRSS, res.TreePeak, err = r.memory()
 		return res, err
 	}
 	if err != nil {
 		return res, err
 	}
 	res.FirstSync, res.Ready = first, time.Since(started)
+	a := <-answered
+	if a.err != nil {
+		return res, fmt.Errorf("the last Service after the first sync: %w", a.err)
+	}
+	res.FirstAnswered = a.at.Sub(started)
 	logf("%d Services, %s, %s: first sync %v; timing %d endpoint changes…", mix.Services, l.proxy, l.mode, first.Round(time.Millisecond), opts.Changes)
 	for i := range opts.Changes {
 		*generation++
 		// Spread the changed Services over the cluster, away from its
 		// ends, so no proxy is favoured by where a Service sorts.
 		svc := (2*i + 1) * mix.Services / (2 * opts.Changes)
-		d, err := r.timeChange(ctx, client, svc, *generation)
+		d, seen, err := r.timeChange(ctx, client, svc, *generation)
 		if err != nil {
 			return res, err
 		}
 		res.Changes = append(res.Changes, d)
+		res.ChangesSeen = append(res.ChangesSeen, seen)
 	}
-	res.RSS, res.PeakRSS, err = r.memory()
+	res.RSS, res.PeakRSS, res.TreePeak, err = r.memory()
 	return res, err
+}
+
+// answered is when a probe was answered, or why it never was.
+type answered struct {
+	at  time.Time
+	err error
+}
+
+// probeFirstSync probes Service svc's cluster IP from the proxy's start
+// until any endpoint answers, or deadline.
+func (r *running) probeFirstSync(ctx context.Context, client kubernetes.Interface, svc int, deadline time.Time) <-chan answered {
+	ch := make(chan answered, 1)
+	go func() {
+		dst, err := clusterIP(ctx, client, svc)
+		if err != nil {
+			ch <- answered{err: err}
+			return
+		}
+		at, err := r.answer.waitAnswered(ctx, dst, anyEndpoint, deadline)
+		ch <- answered{at: at, err: err}
+	}()
+	return ch
 }
 
 // waitForFirstSync waits until the proxy reports its first sync and
@@ -77,20 +109,38 @@ func (r *running) waitForFirstSync(ctx context.Context, timeout time.Duration) (
 }
 
 // timeChange changes one endpoint and returns the network programming
-// latency the proxy reports for it. It first waits out the minimum sync
-// period, then waits for the proxy to count the change.
-func (r *running) timeChange(ctx context.Context, client kubernetes.Interface, svc, generation int) (time.Duration, error) {
+// latency the proxy reports for it, and the time from the write until a
+// connection to the Service's cluster IP was answered by the new
+// endpoint. It first waits out the minimum sync period, then probes,
+// then waits for the proxy to count the change.
+func (r *running) timeChange(ctx context.Context, client kubernetes.Interface, svc, generation int) (metric, seen time.Duration, err error) {
 	if err := sleep(ctx, settle); err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	dst, err := clusterIP(ctx, client, svc)
+	if err != nil {
+		return 0, 0, err
 	}
 	_, before, err := r.scrape(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if _, err := changeEndpoint(ctx, client, svc, generation); err != nil {
-		return 0, err
+	written, err := changeEndpoint(ctx, client, svc, generation)
+	if err != nil {
+		return 0, 0, err
 	}
-	deadline := time.Now().Add(time.Minute)
+	moved := changedAddress(generation)
+	at, err := r.answer.waitAnswered(ctx, dst, func(a netip.Addr) bool { return a == moved }, written.Add(time.Minute))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: the moved endpoint: %w", r.proxy, err)
+	}
+	metric, err = r.waitProgrammed(ctx, before, written.Add(time.Minute))
+	return metric, at.Sub(written), err
+}
+
+// waitProgrammed waits for the proxy to count one more network
+// programming than before, and returns that one's latency.
+func (r *running) waitProgrammed(ctx context.Context, before histogram, deadline time.Time) (time.Duration, error) {
 	for {
 		_, after, err := r.scrape(ctx)
 		if err == nil && after.count > before.count {
@@ -118,4 +168,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// clusterIP returns Service i's cluster IP and port, as the apiserver
+// allocated it.
+func clusterIP(ctx context.Context, c kubernetes.Interface, i int) (netip.AddrPort, error) {
+	name := fmt.Sprintf("svc-%05d", i)
+	svc, err := c.CoreV1().Services(bench.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("getting Service %s: %w", name, err)
+	}
+	a, err := netip.ParseAddr(svc.Spec.ClusterIP)
+	if err != nil || len(svc.Spec.Ports) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("service %s has no usable cluster IP (%q)", name, svc.Spec.ClusterIP)
+	}
+	return netip.AddrPortFrom(a, uint16(svc.Spec.Ports[0].Port)), nil
 }

@@ -57,6 +57,10 @@ type running struct {
 	log     string
 	metrics *http.Client
 	names   metricNames
+	// answer answers for the endpoints and probes from inside ns;
+	// tree samples the memory of the proxy and the tools it runs.
+	answer *answerer
+	tree   *treeMemory
 }
 
 // launch describes how to start one proxy in one mode.
@@ -84,6 +88,9 @@ func start(api *kubeapi.Server, l launch) (_ *running, err error) {
 		}
 	}()
 	if r.fwd, err = api.Forward(ns); err != nil {
+		return r, err
+	}
+	if r.answer, err = newAnswerer(ns); err != nil {
 		return r, err
 	}
 	dial, err := kubeapi.Dialer(ns)
@@ -116,6 +123,7 @@ func (r *running) run(ns *netns.NS, argv, env []string, logPath string) error {
 		return fmt.Errorf("starting %s: %w", r.proxy, err)
 	}
 	r.log = logPath
+	r.tree = sampleTree(r.cmd.Process.Pid)
 	go func() {
 		_ = r.cmd.Wait()
 		close(r.done)
@@ -209,15 +217,24 @@ func (r *running) stop() error {
 	if r.metrics != nil {
 		r.metrics.CloseIdleConnections()
 	}
+	if r.answer != nil {
+		r.answer.Close()
+	}
 	if err := r.ns.Delete(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// memory reads the proxy's current and peak RSS in bytes. ip netns exec
-// execs the proxy in place, so the process started is the proxy.
-func (r *running) memory() (rss, peak uint64, err error) {
+// memory reads the proxy's current and peak RSS in bytes, and the
+// largest sum seen of its RSS and the peaks of the tools it ran. ip netns
+// exec execs the proxy in place, so the process started is the proxy.
+func (r *running) memory() (rss, peak, tree uint64, err error) {
+	rss, peak, err = r.ownMemory()
+	return rss, peak, max(r.tree.Peak(), peak), err
+}
+
+func (r *running) ownMemory() (rss, peak uint64, err error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading %s's memory: %w", r.proxy, err)

@@ -26,42 +26,55 @@ type Result struct {
 	// NotFinished is the timeout when the first sync did not end in time;
 	// the other figures are then missing.
 	NotFinished time.Duration
+	// FirstAnswered is the time from starting the proxy until the last
+	// Service's cluster IP was answered by one of its endpoints.
+	FirstAnswered time.Duration
 	// Changes are the network programming latencies of the endpoint
-	// changes, in the order they were made.
-	Changes []time.Duration
-	// RSS is the proxy's resident memory at the end, PeakRSS its peak.
-	RSS, PeakRSS uint64
+	// changes, in the order they were made, as the proxy reports them;
+	// ChangesSeen the times from each write until a connection to the
+	// Service was answered by the moved endpoint.
+	Changes, ChangesSeen []time.Duration
+	// RSS is the proxy's resident memory at the end, PeakRSS its peak;
+	// TreePeak the largest sum seen of its RSS and the peaks of the
+	// tools it ran (nft, iptables-restore), sampled every 10 ms.
+	RSS, PeakRSS, TreePeak uint64
 }
 
 // Percentile returns the p-th percentile (0–100) of the change
-// latencies, by the nearest-rank method; 0 when there are none.
-func (r Result) Percentile(p float64) time.Duration {
-	if len(r.Changes) == 0 {
+// latencies the proxy reported, by the nearest-rank method; 0 when there
+// are none.
+func (r Result) Percentile(p float64) time.Duration { return percentile(r.Changes, p) }
+
+// SeenPercentile is Percentile of the latencies seen from outside.
+func (r Result) SeenPercentile(p float64) time.Duration { return percentile(r.ChangesSeen, p) }
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	sorted := slices.Clone(r.Changes)
+	sorted := slices.Clone(ds)
 	slices.Sort(sorted)
 	rank := int(p/100*float64(len(sorted))+0.999999) - 1
 	return sorted[min(max(rank, 0), len(sorted)-1)]
 }
 
 // Columns are the table's and the CSV's column names, in order.
-var Columns = []string{"services", "endpoints/svc", "proxy", "mode", "first sync s", "ready s",
-	"change p50 ms", "change p99 ms", "changes", "RSS MB", "peak RSS MB"}
+var Columns = []string{"services", "endpoints/svc", "proxy", "mode", "first sync s", "ready s", "answered s",
+	"change p50 ms", "change p99 ms", "seen p50 ms", "seen p99 ms", "changes", "RSS MB", "peak RSS MB", "with tools MB"}
 
 // Cells returns the row's values in Columns order.
 func (r Result) Cells() []string {
 	head := []string{strconv.Itoa(r.Services), strconv.Itoa(r.Endpoints), string(r.Proxy), string(r.Mode)}
-	mem := []string{megabytes(r.RSS), megabytes(r.PeakRSS)}
+	mem := []string{megabytes(r.RSS), megabytes(r.PeakRSS), megabytes(r.TreePeak)}
 	if r.NotFinished > 0 {
 		nf := "not finished after " + r.NotFinished.String()
-		return append(append(head, nf, "-", "-", "-", "0"), mem...)
+		return append(append(head, nf, "-", "-", "-", "-", "-", "-", "0"), mem...)
 	}
-	p50, p99 := "-", "-"
+	lat := []string{"-", "-", "-", "-"}
 	if len(r.Changes) > 0 {
-		p50, p99 = millis(r.Percentile(50)), millis(r.Percentile(99))
+		lat = []string{millis(r.Percentile(50)), millis(r.Percentile(99)), millis(r.SeenPercentile(50)), millis(r.SeenPercentile(99))}
 	}
-	return append(append(head, secs(r.FirstSync), secs(r.Ready), p50, p99, strconv.Itoa(len(r.Changes))), mem...)
+	return slices.Concat(head, []string{secs(r.FirstSync), secs(r.Ready), secs(r.FirstAnswered)}, lat, []string{strconv.Itoa(len(r.Changes))}, mem)
 }
 
 func millis(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 1, 64) }
@@ -85,7 +98,7 @@ func WriteTable(w io.Writer, results []Result) error {
 	if len(pairs) == 0 {
 		return nil
 	}
-	rows = [][]string{{"services", "mode", "first sync ×", "change p50 ×", "RSS ×"}}
+	rows = [][]string{{"services", "mode", "first sync ×", "answered ×", "change p50 ×", "seen p50 ×", "RSS ×", "with tools ×"}}
 	for _, p := range pairs {
 		rows = append(rows, p.cells())
 	}
@@ -131,15 +144,19 @@ func comparisons(results []Result) []comparison {
 // lower bound, written "≥".
 func (c comparison) cells() []string {
 	first := ratio(c.kube.FirstSync.Seconds(), c.svc.FirstSync.Seconds())
+	answered := ratio(c.kube.FirstAnswered.Seconds(), c.svc.FirstAnswered.Seconds())
 	p50 := ratio(c.kube.Percentile(50).Seconds(), c.svc.Percentile(50).Seconds())
+	seen := ratio(c.kube.SeenPercentile(50).Seconds(), c.svc.SeenPercentile(50).Seconds())
 	switch {
 	case c.svc.NotFinished > 0:
-		first, p50 = "-", "-"
+		first, answered, p50, seen = "-", "-", "-", "-"
 	case c.kube.NotFinished > 0:
-		first, p50 = "≥ "+ratio(c.kube.NotFinished.Seconds(), c.svc.FirstSync.Seconds()), "-"
+		first = "≥ " + ratio(c.kube.NotFinished.Seconds(), c.svc.FirstSync.Seconds())
+		answered = "≥ " + ratio(c.kube.NotFinished.Seconds(), c.svc.FirstAnswered.Seconds())
+		p50, seen = "-", "-"
 	}
-	return []string{strconv.Itoa(c.svc.Services), string(c.svc.Mode), first, p50,
-		ratio(float64(c.kube.RSS), float64(c.svc.RSS))}
+	return []string{strconv.Itoa(c.svc.Services), string(c.svc.Mode), first, answered, p50, seen,
+		ratio(float64(c.kube.RSS), float64(c.svc.RSS)), ratio(float64(c.kube.TreePeak), float64(c.svc.TreePeak))}
 }
 
 func ratio(a, b float64) string {

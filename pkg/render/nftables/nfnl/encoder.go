@@ -128,7 +128,7 @@ func (b *batch) set(name string) (*set, error) {
 	if s, ok := b.enc.sets[name]; ok && !b.out.tableGone && !b.out.removed[name] {
 		return s, nil
 	}
-	return nil, fmt.Errorf("no set or map %q declared", name)
+	return nil, fmt.Errorf("%w: no set or map %q declared", ErrUnsupported, name)
 }
 
 // emit appends a message of type typ (an NFT_MSG_*) with attrs.

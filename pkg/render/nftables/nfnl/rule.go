@@ -129,7 +129,7 @@ func (r *ruleEnc) selectors() ([]selector, error) {
 			n = 4
 		}
 		if r.pos+n > len(r.toks) {
-			return nil, fmt.Errorf("%w: a truncated expression", ErrUnsupported)
+			return nil, fmt.Errorf("%w: expression %q", ErrUnsupported, r.toks[r.pos:])
 		}
 		s, err := parseSelector(r.toks[r.pos : r.pos+n])
 		if err != nil {
