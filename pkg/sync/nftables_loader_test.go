@@ -49,7 +49,7 @@ var loaderCases = []struct {
 		{wantLoader: "netlink", batches: 1},
 		{incremental: true, wantLoader: "netlink", batches: 2},
 	}},
-	{"errUnavailable netlink falls back to nft, and is not tried again", errUnavailable, []loaderStep{
+	{"unavailable netlink falls back to nft, and is not tried again", errUnavailable, []loaderStep{
 		{wantLoader: "nft", wantFallback: true, batches: 1, nftLoads: 1},
 		{incremental: true, wantLoader: "nft", batches: 1, nftLoads: 2},
 		{wantLoader: "nft", batches: 1, nftLoads: 3},
@@ -61,7 +61,7 @@ var loaderCases = []struct {
 }
 
 // TestNFTablesLoaders checks which loader nftables mode uses, and that
-// it goes to nft only where netlink is errUnavailable, never for a batch
+// it goes to nft only where netlink is unavailable, never for a batch
 // the kernel refused.
 func TestNFTablesLoaders(t *testing.T) {
 	sc, err := bench.BuildScenario(bench.Mix{Services: 3, Endpoints: 2})
@@ -84,7 +84,7 @@ func TestNFTablesLoaders(t *testing.T) {
 				case out.Loader != step.wantLoader || (out.LoaderFallback != nil) != step.wantFallback:
 					t.Errorf("step %d: loader %q, fallback %v", i, out.Loader, out.LoaderFallback)
 				case out.LoaderFallback != nil && !errors.Is(out.LoaderFallback, sync.ErrNetlinkUnavailable):
-					t.Errorf("step %d: fallback %v, want netlink errUnavailable", i, out.LoaderFallback)
+					t.Errorf("step %d: fallback %v, want netlink unavailable", i, out.LoaderFallback)
 				}
 				if send.batches != step.batches || len(nft.Loads()) != step.nftLoads {
 					t.Errorf("step %d: %d batches and %d nft loads, want %d and %d", i, send.batches, len(nft.Loads()), step.batches, step.nftLoads)
