@@ -23,7 +23,9 @@ func (a attrs) put(typ uint16, v []byte) attrs {
 }
 
 func (a attrs) u32(typ uint16, v uint32) attrs {
-	return a.put(typ, binary.BigEndian.AppendUint32(nil, v))
+	a = binary.NativeEndian.AppendUint16(a, unix.NLA_HDRLEN+4)
+	a = binary.NativeEndian.AppendUint16(a, typ)
+	return binary.BigEndian.AppendUint32(a, v)
 }
 
 func (a attrs) u64(typ uint16, v uint64) attrs {
@@ -32,35 +34,51 @@ func (a attrs) u64(typ uint16, v uint64) attrs {
 
 // str appends a NUL-terminated string.
 func (a attrs) str(typ uint16, s string) attrs {
-	return a.put(typ, append([]byte(s), 0))
+	a, start := a.open()
+	return append(append(a, s...), 0).closeFlat(start, typ)
 }
 
 // nest appends a nested attribute whose contents fill writes.
 func (a attrs) nest(typ uint16, fill func(attrs) attrs) attrs {
-	start := len(a)
-	a = append(a, 0, 0, 0, 0)
-	a = fill(a)
+	a, start := a.open()
+	return fill(a).closeNested(start, typ)
+}
+
+// open starts an attribute whose contents the caller appends, for
+// closeNested or closeFlat to finish: the element path writes this way,
+// without a buffer per attribute.
+func (a attrs) open() (attrs, int) { return append(a, 0, 0, 0, 0), len(a) }
+
+// closeNested finishes the nested attribute opened at start.
+func (a attrs) closeNested(start int, typ uint16) attrs {
 	binary.NativeEndian.PutUint16(a[start:], uint16(len(a)-start))
 	binary.NativeEndian.PutUint16(a[start+2:], typ|unix.NLA_F_NESTED)
 	return a
 }
 
+// closeFlat finishes the attribute opened at start, padding it.
+func (a attrs) closeFlat(start int, typ uint16) attrs {
+	l := len(a) - start
+	binary.NativeEndian.PutUint16(a[start:], uint16(l))
+	binary.NativeEndian.PutUint16(a[start+2:], typ)
+	return append(a, make([]byte, align(l)-l)...)
+}
+
 // value appends a nested NFTA_DATA_VALUE: data as nf_tables compares it.
 func (a attrs) value(typ uint16, data []byte) attrs {
-	return a.nest(typ, func(a attrs) attrs { return a.put(unix.NFTA_DATA_VALUE, data) })
+	a, outer := a.open()
+	return a.put(unix.NFTA_DATA_VALUE, data).closeNested(outer, typ)
 }
 
 // verdict appends a nested NFTA_DATA_VERDICT.
 func (a attrs) verdict(typ uint16, v verdict) attrs {
-	return a.nest(typ, func(a attrs) attrs {
-		return a.nest(unix.NFTA_DATA_VERDICT, func(a attrs) attrs {
-			a = a.u32(unix.NFTA_VERDICT_CODE, uint32(v.code))
-			if v.chain != "" {
-				a = a.str(unix.NFTA_VERDICT_CHAIN, v.chain)
-			}
-			return a
-		})
-	})
+	a, outer := a.open()
+	a, inner := a.open()
+	a = a.u32(unix.NFTA_VERDICT_CODE, uint32(v.code))
+	if v.chain != "" {
+		a = a.str(unix.NFTA_VERDICT_CHAIN, v.chain)
+	}
+	return a.closeNested(inner, unix.NFTA_DATA_VERDICT).closeNested(outer, typ)
 }
 
 // udata is nftables' user data (libnftnl's udata): type-length-value

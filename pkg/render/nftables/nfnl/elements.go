@@ -26,36 +26,46 @@ func (b *batch) elementCommand(verb, name, rest string) error {
 	if !ok || !ok2 {
 		return fmt.Errorf("%w: elements %q", ErrUnsupported, excerpt(rest))
 	}
-	elems := splitElements(inner)
 	switch {
 	case verb == "add":
-		return b.addElements(s, elems)
+		return b.addElements(s, inner)
 	case verb == "delete" && !s.interval():
-		return b.deleteElements(s, elems)
+		return b.deleteElements(s, inner)
 	}
 	return fmt.Errorf("%w: %s element of set %s", ErrUnsupported, verb, name)
 }
 
-// splitElements splits the text between an element list's braces at its
-// commas, outside quotes.
-func splitElements(list string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(list); i++ {
-		switch list[i] {
-		case '"':
-			quoted = !quoted
-		case ',':
-			if !quoted {
-				out = append(out, strings.TrimSpace(list[start:i]))
-				start = i + 1
-			}
+// eachElement calls fn with each element of the text between an element
+// list's braces, split at its commas outside quotes, until fn fails.
+func eachElement(list string, fn func(string) error) error {
+	start, from := 0, 0
+	for {
+		i := strings.IndexByte(list[from:], ',')
+		if i < 0 {
+			break
 		}
+		end := from + i
+		// A comma inside a comment's quotes does not end the element.
+		if strings.Count(list[start:end], `"`)%2 == 1 {
+			from = end + 1
+			continue
+		}
+		if err := fn(strings.TrimSpace(list[start:end])); err != nil {
+			return err
+		}
+		start, from = end+1, end+1
 	}
 	if last := strings.TrimSpace(list[start:]); last != "" {
-		out = append(out, last)
+		return fn(last)
 	}
-	return out
+	return nil
+}
+
+// countElements returns how many elements eachElement would find.
+func countElements(list string) int {
+	n := 0
+	_ = eachElement(list, func(string) error { n++; return nil })
+	return n
 }
 
 // elementWriter packs encoded elements into NEWSETELEM or DELSETELEM
@@ -71,60 +81,74 @@ type elementWriter struct {
 	n uint16
 }
 
-func (w *elementWriter) add(elem attrs) {
-	if len(w.list)+len(elem) > maxElementsBytes {
-		w.flush()
+// add appends one element, whose attributes fill writes, numbered as
+// the next of the message; when that makes the message too long, the
+// element starts the next one.
+func (w *elementWriter) add(fill func(attrs) (attrs, error)) error {
+	if w.list == nil {
+		// One buffer for all the writer's messages, never grown in
+		// steps: growing it was most of the encoder's garbage.
+		w.list = make(attrs, 0, maxElementsBytes+4096)
+	}
+	start := len(w.list)
+	list, open := w.list.open()
+	list, err := fill(list)
+	if err != nil {
+		return err
 	}
 	w.n++
-	w.list = w.list.nest(w.n, func(a attrs) attrs { return append(a, elem...) })
+	w.list = list.closeNested(open, w.n)
+	if len(w.list) > maxElementsBytes && start > 0 {
+		elem := slices.Clone(w.list[start:])
+		w.list = w.list[:start]
+		w.n--
+		w.flush()
+		binary.NativeEndian.PutUint16(elem[2:], 1|unix.NLA_F_NESTED)
+		w.list, w.n = append(w.list[:0], elem...), 1
+	}
+	return nil
 }
 
 func (w *elementWriter) flush() {
 	if len(w.list) == 0 {
 		return
 	}
-	a := attrs(nil).str(unix.NFTA_SET_ELEM_LIST_TABLE, w.b.enc.table).str(unix.NFTA_SET_ELEM_LIST_SET, w.s.name)
+	a := make(attrs, 0, 64+len(w.b.enc.table)+len(w.s.name)+len(w.list))
+	a = a.str(unix.NFTA_SET_ELEM_LIST_TABLE, w.b.enc.table).str(unix.NFTA_SET_ELEM_LIST_SET, w.s.name)
 	if w.s.id != 0 {
 		a = a.u32(unix.NFTA_SET_ELEM_LIST_SET_ID, w.s.id)
 	}
-	list := w.list
-	a = a.nest(unix.NFTA_SET_ELEM_LIST_ELEMENTS, func(a attrs) attrs { return append(a, list...) })
+	a, open := a.open()
+	a = append(a, w.list...).closeNested(open, unix.NFTA_SET_ELEM_LIST_ELEMENTS)
 	w.b.emit(w.typ, w.flags, a)
-	w.list, w.n = nil, 0
+	w.list, w.n = w.list[:0], 0
 }
 
-// addElements encodes elems, each `KEY [comment "TEXT"] [: VALUE]`.
-func (b *batch) addElements(s *set, elems []string) error {
+// addElements encodes the elements of list, each `KEY [comment "TEXT"]
+// [: VALUE]`.
+func (b *batch) addElements(s *set, list string) error {
 	if s.interval() {
-		return b.addIntervals(s, elems)
+		return b.addIntervals(s, list)
 	}
 	w := &elementWriter{b: b, s: s, typ: unix.NFT_MSG_NEWSETELEM, flags: unix.NLM_F_CREATE}
-	for _, el := range elems {
-		a, err := encodeElement(s, el)
-		if err != nil {
-			return err
-		}
-		w.add(a)
-	}
+	err := eachElement(list, func(el string) error {
+		return w.add(func(a attrs) (attrs, error) { return appendElement(a, s, el) })
+	})
 	w.flush()
-	return nil
+	return err
 }
 
-func (b *batch) deleteElements(s *set, elems []string) error {
+func (b *batch) deleteElements(s *set, list string) error {
 	w := &elementWriter{b: b, s: s, typ: unix.NFT_MSG_DELSETELEM}
-	for _, el := range elems {
-		key, err := encodeKey(s.key, el)
-		if err != nil {
-			return err
-		}
-		w.add(attrs(nil).value(unix.NFTA_SET_ELEM_KEY, key))
-	}
+	err := eachElement(list, func(el string) error {
+		return w.add(func(a attrs) (attrs, error) { return appendData(a, unix.NFTA_SET_ELEM_KEY, s.key, el) })
+	})
 	w.flush()
-	return nil
+	return err
 }
 
-// encodeElement encodes one element of a set or map.
-func encodeElement(s *set, el string) (attrs, error) {
+// appendElement appends the attributes of one element of a set or map.
+func appendElement(a attrs, s *set, el string) (attrs, error) {
 	keyText, value, hasValue := strings.Cut(el, " : ")
 	if hasValue != s.isMap() {
 		return nil, fmt.Errorf("%w: element %q of %s", ErrUnsupported, el, s.name)
@@ -133,11 +157,9 @@ func encodeElement(s *set, el string) (attrs, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := encodeKey(s.key, keyText)
-	if err != nil {
+	if a, err = appendData(a, unix.NFTA_SET_ELEM_KEY, s.key, keyText); err != nil {
 		return nil, err
 	}
-	a := attrs(nil).value(unix.NFTA_SET_ELEM_KEY, key)
 	switch {
 	case s.verdicts:
 		v, err := parseVerdict(value)
@@ -146,16 +168,29 @@ func encodeElement(s *set, el string) (attrs, error) {
 		}
 		a = a.verdict(unix.NFTA_SET_ELEM_DATA, v)
 	case hasValue:
-		data, err := encodeKey(s.value, value)
-		if err != nil {
+		if a, err = appendData(a, unix.NFTA_SET_ELEM_DATA, s.value, value); err != nil {
 			return nil, err
 		}
-		a = a.value(unix.NFTA_SET_ELEM_DATA, data)
 	}
 	if comment != "" {
-		a = a.put(unix.NFTA_SET_ELEM_USERDATA, udata(nil).str(udataElemComment, comment))
+		a, open := a.open()
+		a = append(a, udataElemComment, byte(len(comment)+1))
+		a = append(append(a, comment...), 0).closeFlat(open, unix.NFTA_SET_ELEM_USERDATA)
+		return a, nil
 	}
 	return a, nil
+}
+
+// appendData appends a nested NFTA_DATA_VALUE of type typ holding text,
+// `PART . PART ...` of fields (encodeKey).
+func appendData(a attrs, typ uint16, fs []field, text string) (attrs, error) {
+	a, outer := a.open()
+	a, inner := a.open()
+	a, err := appendKey(a, fs, text)
+	if err != nil {
+		return nil, err
+	}
+	return a.closeFlat(inner, unix.NFTA_DATA_VALUE).closeNested(outer, typ), nil
 }
 
 func parseVerdict(v string) (verdict, error) {
@@ -167,48 +202,52 @@ func parseVerdict(v string) (verdict, error) {
 	return verdict{code: code, chain: chain}, nil
 }
 
-// encodeKey encodes `PART . PART ...` of fields: in a concatenation,
+// appendKey appends `PART . PART ...` of fields: in a concatenation,
 // each part padded to 32 bits.
-func encodeKey(fs []field, text string) ([]byte, error) {
-	parts := strings.Split(text, " . ")
-	if len(parts) != len(fs) {
-		return nil, fmt.Errorf("%w: %q has %d parts, not %d", ErrUnsupported, text, len(parts), len(fs))
-	}
-	var out []byte
-	for i, p := range parts {
-		v, err := encodeValue(fs[i], p)
-		if err != nil {
+func appendKey(out []byte, fs []field, text string) ([]byte, error) {
+	rest := text
+	for i, f := range fs {
+		part, tail, more := strings.Cut(rest, " . ")
+		if more != (i < len(fs)-1) {
+			return nil, fmt.Errorf("%w: %q does not have %d parts", ErrUnsupported, text, len(fs))
+		}
+		start := len(out)
+		var err error
+		if out, err = appendValue(out, f, part); err != nil {
 			return nil, err
 		}
-		out = append(out, v...)
 		if len(fs) > 1 {
-			out = append(out, make([]byte, align(len(v))-len(v))...)
+			n := len(out) - start
+			out = append(out, make([]byte, align(n)-n)...)
 		}
+		rest = tail
 	}
 	return out, nil
 }
 
 // encodeValue encodes one value of a field as the kernel compares it.
-func encodeValue(f field, v string) ([]byte, error) {
+func encodeValue(f field, v string) ([]byte, error) { return appendValue(nil, f, v) }
+
+func appendValue(out []byte, f field, v string) ([]byte, error) {
 	switch f.dtype {
 	case typeIPv4Addr, typeIPv6Addr:
 		a, err := netip.ParseAddr(v)
 		if err != nil || a.Zone() != "" || a.BitLen() != f.size*8 {
 			return nil, fmt.Errorf("%w: address %q", ErrUnsupported, v)
 		}
-		return a.AsSlice(), nil
+		return a.AppendBinary(out)
 	case typeInetProto:
 		if p, ok := protocols[v]; ok {
-			return []byte{p}, nil
+			return append(out, p), nil
 		}
 		n, err := parseUint(v, 8)
-		return []byte{byte(n)}, err
+		return append(out, byte(n)), err
 	case typeInetService:
 		n, err := parseUint(v, 16)
-		return binary.BigEndian.AppendUint16(nil, uint16(n)), err
+		return binary.BigEndian.AppendUint16(out, uint16(n)), err
 	case typeInteger:
 		n, err := parseUint(v, 32)
-		return hostU32(uint32(n)), err
+		return binary.NativeEndian.AppendUint32(out, uint32(n)), err
 	}
 	return nil, fmt.Errorf("%w: a value of type %d", ErrUnsupported, f.dtype)
 }
@@ -219,22 +258,23 @@ func encodeValue(f field, v string) ([]byte, error) {
 // (nft also sends the set's elements, and an end at the zero address,
 // with the set's declaration when the text adds both; render/nftables
 // flushes the set after declaring it, so that copy never lasts.)
-func (b *batch) addIntervals(s *set, elems []string) error {
+func (b *batch) addIntervals(s *set, list string) error {
 	if len(s.key) != 1 || (s.key[0].dtype != typeIPv4Addr && s.key[0].dtype != typeIPv6Addr) {
 		return fmt.Errorf("%w: interval set %s", ErrUnsupported, s.name)
 	}
+	var elems []string
+	_ = eachElement(list, func(el string) error { elems = append(elems, el); return nil })
 	ranges, err := mergedRanges(s.key[0].size, elems)
 	if err != nil {
 		return err
 	}
 	w := &elementWriter{b: b, s: s, typ: unix.NFT_MSG_NEWSETELEM, flags: unix.NLM_F_CREATE}
-	end := func(key []byte) {
-		w.add(attrs(nil).u32(unix.NFTA_SET_ELEM_FLAGS, unix.NFT_SET_ELEM_INTERVAL_END).value(unix.NFTA_SET_ELEM_KEY, key))
-	}
 	for _, r := range ranges {
-		w.add(attrs(nil).value(unix.NFTA_SET_ELEM_KEY, r.start))
+		_ = w.add(func(a attrs) (attrs, error) { return a.value(unix.NFTA_SET_ELEM_KEY, r.start), nil })
 		if r.end != nil {
-			end(r.end)
+			_ = w.add(func(a attrs) (attrs, error) {
+				return a.u32(unix.NFTA_SET_ELEM_FLAGS, unix.NFT_SET_ELEM_INTERVAL_END).value(unix.NFTA_SET_ELEM_KEY, r.end), nil
+			})
 		}
 	}
 	w.flush()

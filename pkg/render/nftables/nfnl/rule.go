@@ -270,9 +270,8 @@ func (r *ruleEnc) anonymousVmap(sels []selector) error {
 	r.pos = end + 1
 	s := &set{name: "__map%d", flags: unix.NFT_SET_ANONYMOUS | unix.NFT_SET_CONSTANT | unix.NFT_SET_MAP,
 		key: fieldsOf(sels), verdicts: true}
-	elems := splitElements(body)
-	r.b.addSet(s, false, len(elems))
-	if err := r.b.addElements(s, elems); err != nil {
+	r.b.addSet(s, false, countElements(body))
+	if err := r.b.addElements(s, body); err != nil {
 		return err
 	}
 	r.e.loadAll(sels, 0)
