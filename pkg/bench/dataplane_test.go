@@ -15,8 +15,16 @@ import (
 )
 
 // dataPlaneModes are the modes the data-plane benchmark compares.
-// iptables-nft is left out: it cannot load 10,000 Services in useful time.
-var dataPlaneModes = []sync.Mode{sync.ModeNFTables, sync.ModeIPTablesLegacy}
+var dataPlaneModes = []sync.Mode{sync.ModeNFTables, sync.ModeIPTablesLegacy, sync.ModeIPTablesNFT}
+
+// dataPlaneSizes are the Service counts it loads in each mode: 50,000
+// in nftables mode only, whose lookup must stay flat; the iptables
+// modes' cost is already known to grow with the count.
+var dataPlaneSizes = map[sync.Mode][]int{
+	sync.ModeNFTables:       {1000, 10000, 30000, 50000},
+	sync.ModeIPTablesLegacy: {1000, 10000, 30000},
+	sync.ModeIPTablesNFT:    {1000, 10000, 30000},
+}
 
 const (
 	// benchProbes is how many Services each case probes, spread evenly
@@ -61,7 +69,7 @@ const (
 // iptables-restore got ENOMEM at COMMIT; svcproxy's layout fits.
 func BenchmarkDataPlane(b *testing.B) {
 	for _, mode := range dataPlaneModes {
-		for _, size := range []int{1000, 10000, 30000} {
+		for _, size := range dataPlaneSizes[mode] {
 			b.Run(fmt.Sprintf("%s/services=%d", mode, size), func(b *testing.B) {
 				benchDataPlane(b, mode, Mix{Services: size, Endpoints: 10, NodePortEvery: 10})
 			})

@@ -26,6 +26,9 @@ type Cleanup struct {
 	// it still go. This is the takeover of a node, which kube-proxy
 	// itself does on start, removing the rules of its other modes.
 	Keep map[model.Family]Mode
+	// Tables lists and deletes nftables tables over netlink; nil uses
+	// nft.
+	Tables TableLister
 }
 
 // Run removes everything and reports what it removed, one line each.
@@ -48,6 +51,6 @@ func (c *Cleanup) Run(ctx context.Context) ([]string, error) {
 		tables[nftablesTable(fam)] = c.Keep[fam] != ModeNFTables
 		tables[kubeProxyTable(fam)] = c.KubeProxy
 	}
-	lines, err := removeNFTables(ctx, c.Runner, tables)
+	lines, err := removeNFTables(ctx, c.Runner, tables, c.Tables)
 	return append(report, lines...), err
 }

@@ -238,24 +238,33 @@ func holdLock(t *testing.T, lock, seconds string) <-chan struct{} {
 // then cleans up: nothing of svcproxy's may remain, everything else must.
 func TestCleanup(t *testing.T) {
 	for _, kubeProxy := range []bool{false, true} {
-		name := map[bool]string{false: "svcproxy", true: "with kube-proxy leftovers"}[kubeProxy]
-		t.Run(name, func(t *testing.T) {
-			netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
-			ns := netnstest.New(t)
-			other := installOtherTools(t, ns, kubeProxy)
-			r := ExecRunner{Prefix: ns.Prefix()}
-			m := trafficModel(t, trafficServices)
-			for _, mode := range trafficModes {
-				if _, err := newApplier(r, mode, model.IPv4, nil, nil).Apply(context.Background(), m, false); err != nil {
-					t.Fatalf("applying %s: %v", mode, err)
+		// The nftables tables are listed and deleted with nft, or over
+		// netlink as run's takeover does.
+		for _, overNetlink := range []bool{false, true} {
+			name := map[bool]string{false: "svcproxy", true: "with kube-proxy leftovers"}[kubeProxy] +
+				map[bool]string{false: "/nft", true: "/netlink"}[overNetlink]
+			t.Run(name, func(t *testing.T) {
+				netnstest.RequireRoot(t, "nft", "iptables-legacy", "iptables-nft")
+				ns := netnstest.New(t)
+				other := installOtherTools(t, ns, kubeProxy)
+				r := ExecRunner{Prefix: ns.Prefix()}
+				m := trafficModel(t, trafficServices)
+				for _, mode := range trafficModes {
+					if _, err := newApplier(r, mode, model.IPv4, nil, nil).Apply(context.Background(), m, false); err != nil {
+						t.Fatalf("applying %s: %v", mode, err)
+					}
 				}
-			}
-			report, err := (&Cleanup{Runner: r, KubeProxy: kubeProxy}).Run(context.Background())
-			if err != nil {
-				t.Fatalf("cleanup: %v (did %v)", err, report)
-			}
-			checkCleaned(t, ns, kubeProxy, other)
-		})
+				c := &Cleanup{Runner: r, KubeProxy: kubeProxy}
+				if overNetlink {
+					c.Tables = KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+				}
+				report, err := c.Run(context.Background())
+				if err != nil {
+					t.Fatalf("cleanup: %v (did %v)", err, report)
+				}
+				checkCleaned(t, ns, kubeProxy, other)
+			})
+		}
 	}
 }
 

@@ -63,6 +63,9 @@ func receive(fd int) ([]syscall.NetlinkMessage, error) {
 			return out, err
 		}
 		for _, m := range msgs {
+			if m.Header.Type == unix.NLMSG_DONE {
+				return out, nil
+			}
 			if m.Header.Type != unix.NLMSG_ERROR {
 				out = append(out, m)
 				continue

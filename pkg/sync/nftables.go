@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"sigs.k8s.io/knftables"
+
 	"github.com/svcproxy/svcproxy/pkg/model"
 	"github.com/svcproxy/svcproxy/pkg/render"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables"
@@ -226,9 +228,36 @@ func kubeProxyTable(fam model.Family) string {
 }
 
 // removeNFTables deletes the tables ("FAMILY NAME") that remove maps to
-// true, and reports what it deleted, one line a table. Without nft there
-// is nothing to delete.
-func removeNFTables(ctx context.Context, r Runner, remove map[string]bool) ([]string, error) {
+// true, and reports what it deleted, one line a table. With lister, the
+// tables are listed and deleted over netlink, without nft's cache fill;
+// otherwise, and where netlink fails, with nft. Without nft and netlink
+// there is nothing to delete.
+func removeNFTables(ctx context.Context, r Runner, remove map[string]bool, lister TableLister) ([]string, error) {
+	tables, err := listTables(ctx, r, lister)
+	if err != nil || tables == nil {
+		return nil, err
+	}
+	var report []string
+	for _, table := range tables {
+		if !remove[table] {
+			continue
+		}
+		if err := deleteTable(ctx, r, lister, table); err != nil {
+			return report, fmt.Errorf("deleting nftables table %s: %w", table, err)
+		}
+		report = append(report, "nftables: deleted table "+table)
+	}
+	return report, nil
+}
+
+// listTables lists the tables as "FAMILY NAME"; nil without nft and
+// netlink.
+func listTables(ctx context.Context, r Runner, lister TableLister) ([]string, error) {
+	if lister != nil {
+		if tables, err := lister.NFTablesTables(); err == nil {
+			return tables, nil
+		}
+	}
 	if _, err := r.LookPath("nft"); err != nil {
 		return nil, nil
 	}
@@ -236,17 +265,25 @@ func removeNFTables(ctx context.Context, r Runner, remove map[string]bool) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("listing nftables tables: %w", err)
 	}
-	var report []string
+	tables := []string{}
 	for line := range strings.Lines(string(out)) {
-		table := strings.TrimPrefix(strings.TrimSpace(line), "table ")
-		if !remove[table] {
-			continue
+		if t := strings.TrimPrefix(strings.TrimSpace(line), "table "); t != "" {
+			tables = append(tables, t)
 		}
-		family, name, _ := strings.Cut(table, " ")
-		if _, err := r.Run(ctx, nil, "nft", "delete", "table", family, name); err != nil {
-			return report, fmt.Errorf("deleting nftables table %s: %w", table, err)
-		}
-		report = append(report, "nftables: deleted table "+table)
 	}
-	return report, nil
+	return tables, nil
+}
+
+// deleteTable deletes one table, in a batch of its own when lister can
+// send one.
+func deleteTable(ctx context.Context, r Runner, lister TableLister, table string) error {
+	family, name, _ := strings.Cut(table, " ")
+	if send, ok := lister.(BatchSender); ok {
+		b, err := nfnl.NewEncoder(knftables.Family(family), name).Encode("delete table " + table + "\n")
+		if err == nil {
+			return send.SendBatch(b.Messages)
+		}
+	}
+	_, err := r.Run(ctx, nil, "nft", "delete", "table", family, name)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -145,4 +146,40 @@ func refusal(m syscall.NetlinkMessage, msgs []nfnl.Message) error {
 		}
 	}
 	return err
+}
+
+// TableLister lists the nftables tables of the host as "FAMILY NAME",
+// as `nft list tables` prints them without "table ". nft 1.0.6 fills its
+// whole cache first, every set element included, to list even the
+// tables: 3.7 s beside 10,000 Services.
+type TableLister interface {
+	NFTablesTables() ([]string, error)
+}
+
+var _ TableLister = KernelNetlink{}
+
+// familyNames are nft's names of the netfilter families.
+var familyNames = map[byte]string{
+	unix.NFPROTO_INET: "inet", unix.NFPROTO_IPV4: "ip", unix.NFPROTO_ARP: "arp",
+	unix.NFPROTO_NETDEV: "netdev", unix.NFPROTO_BRIDGE: "bridge", unix.NFPROTO_IPV6: "ip6",
+}
+
+// NFTablesTables dumps the tables of every family over netlink.
+func (k KernelNetlink) NFTablesTables() ([]string, error) {
+	msgs, err := nfnetlink(k.NetNS, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETTABLE, unix.NLM_F_DUMP, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing the nftables tables: %w", ErrNetlinkUnavailable, err)
+	}
+	var tables []string
+	for _, m := range msgs {
+		if m.Header.Type != unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWTABLE || len(m.Data) < nfgenmsgLen {
+			continue
+		}
+		name, ok := attribute(m.Data[nfgenmsgLen:], unix.NFTA_TABLE_NAME)
+		family, known := familyNames[m.Data[0]]
+		if ok && known {
+			tables = append(tables, family+" "+strings.TrimRight(string(name), "\x00"))
+		}
+	}
+	return tables, nil
 }

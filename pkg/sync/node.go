@@ -173,7 +173,11 @@ func (n *Node) TakeOver(ctx context.Context) ([]string, error) {
 	n.mu.Lock()
 	keep := maps.Clone(n.modes)
 	n.mu.Unlock()
-	lines, err := (&Cleanup{Runner: n.Runner, KubeProxy: true, Keep: keep}).Run(ctx)
+	c := &Cleanup{Runner: n.Runner, KubeProxy: true, Keep: keep}
+	if l, ok := n.Netlink.(TableLister); ok {
+		c.Tables = l
+	}
+	lines, err := c.Run(ctx)
 	if err != nil {
 		return lines, fmt.Errorf("removing the rules of other backends and kube-proxy's: %w", err)
 	}
