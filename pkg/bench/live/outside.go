@@ -142,8 +142,9 @@ func sampleTree(pid int) *treeMemory {
 		defer close(t.done)
 		tick := time.NewTicker(treeSampleInterval)
 		defer tick.Stop()
+		root := statusField(pid, "Name:")
 		for {
-			if sum := treeSum(pid, true); sum > 0 {
+			if sum := treeSum(pid, root, true); sum > 0 {
 				t.mu.Lock()
 				t.peak = max(t.peak, sum)
 				t.mu.Unlock()
@@ -166,31 +167,41 @@ func (t *treeMemory) Peak() uint64 {
 }
 
 // treeSum returns pid's RSS (its peak, unless root) plus its
-// descendants' peaks.
-func treeSum(pid int, root bool) uint64 {
+// descendants' peaks. A child still named as the root has not exec'd its
+// tool yet: until then it shares the proxy's memory (Go starts commands
+// with vfork), which would count the proxy twice, so it is skipped.
+func treeSum(pid int, rootName string, root bool) uint64 {
 	field := "VmHWM:"
 	if root {
 		field = "VmRSS:"
 	}
-	sum := statusKB(pid, field) * 1024
+	sum := statusKB(pid, field)
 	for _, child := range children(pid) {
-		sum += treeSum(child, false)
+		if statusField(child, "Name:") != rootName {
+			sum += treeSum(child, rootName, false)
+		}
 	}
 	return sum
 }
 
+// statusKB returns a memory field of /proc/PID/status in bytes.
 func statusKB(pid int, field string) uint64 {
+	kb, _ := strconv.ParseUint(strings.TrimSuffix(statusField(pid, field), " kB"), 10, 64)
+	return kb * 1024
+}
+
+// statusField returns a field of /proc/PID/status, "" when unknown.
+func statusField(pid int, field string) string {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return ""
 	}
 	for line := range strings.Lines(string(data)) {
 		if rest, ok := strings.CutPrefix(line, field); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb
+			return strings.TrimSpace(rest)
 		}
 	}
-	return 0
+	return ""
 }
 
 // children lists the processes any thread of pid started.
