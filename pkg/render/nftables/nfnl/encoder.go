@@ -35,15 +35,6 @@ type Batch struct {
 	removed   map[string]bool
 }
 
-// Size returns the number of bytes of the batch's messages.
-func (b *Batch) Size() int {
-	n := 0
-	for _, m := range b.Messages {
-		n += len(m.Data)
-	}
-	return n
-}
-
 // Encoder encodes the texts loaded into one table. It remembers the sets
 // and maps the kernel holds (as the committed batches declared them),
 // since a rule or an element names a set whose declaration an
