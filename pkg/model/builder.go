@@ -35,9 +35,13 @@ type Builder struct {
 	// nodes is node narrowed to each family, made once per node.
 	nodes map[Family]Node
 	// units holds what each Service key built to, keys holds the keys of
-	// units in order, so Models are assembled without sorting.
-	units map[ServiceKey]*unit
-	keys  []ServiceKey
+	// units in order, so Models are assembled without sorting, and
+	// ordered the units in that order, so they are assembled without a
+	// map lookup each: at 10,000 Services assembling was over a quarter
+	// of an endpoint change's user-space time, mostly those lookups.
+	units   map[ServiceKey]*unit
+	keys    []ServiceKey
+	ordered []*unit
 	// families counts, per family, the units that have ports in it.
 	families map[Family]int
 	// claims counts the units' claims on each destination.
@@ -72,7 +76,7 @@ func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 	for _, fam := range Families {
 		b.nodes[fam] = nodeOfFamily(in.Node, fam)
 	}
-	b.units, b.keys, b.families, b.claims = map[ServiceKey]*unit{}, nil, map[Family]int{}, claimCounts{}
+	b.units, b.keys, b.ordered, b.families, b.claims = map[ServiceKey]*unit{}, nil, nil, map[Family]int{}, claimCounts{}
 	groups, orphans := groupByService(in, nil)
 	for key, g := range groups {
 		b.setUnit(key, g)
@@ -176,7 +180,7 @@ func (b *Builder) setUnit(key ServiceKey, g *objects) {
 		b.claims.add(old, -1)
 		delete(b.units, key)
 		i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
-		b.keys = slices.Delete(b.keys, i, i+1)
+		b.keys, b.ordered = slices.Delete(b.keys, i, i+1), slices.Delete(b.ordered, i, i+1)
 	}
 	if g == nil {
 		return
@@ -189,7 +193,7 @@ func (b *Builder) setUnit(key ServiceKey, g *objects) {
 	b.countFamilies(u, 1)
 	b.claims.add(u, 1)
 	i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
-	b.keys = slices.Insert(b.keys, i, key)
+	b.keys, b.ordered = slices.Insert(b.keys, i, key), slices.Insert(b.ordered, i, u)
 }
 
 func (b *Builder) countFamilies(u *unit, delta int) {
@@ -258,15 +262,15 @@ func (b *Builder) assemble() ([]*Model, []Warning) {
 		if b.families[fam] > 0 {
 			m.Services = make([]*ServicePort, 0, len(b.keys))
 		}
-		for _, k := range b.keys {
-			m.Services = append(m.Services, b.units[k].ports[fam]...)
+		for _, u := range b.ordered {
+			m.Services = append(m.Services, u.ports[fam]...)
 		}
 		m.Services = b.claims.resolve(fam, m.Services, &warn)
 		models = append(models, m)
 	}
 	var out []Warning
-	for _, k := range b.keys {
-		out = append(out, b.units[k].warnings...)
+	for _, u := range b.ordered {
+		out = append(out, u.warnings...)
 	}
 	return models, append(append(out, b.orphans...), warn...)
 }
