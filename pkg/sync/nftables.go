@@ -279,10 +279,7 @@ func listTables(ctx context.Context, r Runner, lister TableLister) ([]string, er
 func deleteTable(ctx context.Context, r Runner, lister TableLister, table string) error {
 	family, name, _ := strings.Cut(table, " ")
 	if send, ok := lister.(BatchSender); ok {
-		b, err := nfnl.NewEncoder(knftables.Family(family), name).Encode("delete table " + table + "\n")
-		if err == nil {
-			return send.SendBatch(b.Messages)
-		}
+		return send.SendBatch(nfnl.DeleteTable(knftables.Family(family), name).Messages)
 	}
 	_, err := r.Run(ctx, nil, "nft", "delete", "table", family, name)
 	return err

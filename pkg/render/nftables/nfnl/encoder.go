@@ -232,3 +232,12 @@ const (
 	nfDrop   = 0 // NF_DROP
 	nfAccept = 1 // NF_ACCEPT
 )
+
+// DeleteTable returns the batch that deletes table name of family, for
+// removing tables other than the encoder's (another proxy's leftovers).
+func DeleteTable(family knftables.Family, name string) *Batch {
+	b := &batch{enc: NewEncoder(family, name), out: &Batch{added: map[string]*set{}, removed: map[string]bool{}}}
+	b.line = "delete table " + string(family) + " " + name
+	_ = b.tableCommand("delete", "")
+	return b.out
+}
