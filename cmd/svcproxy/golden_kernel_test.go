@@ -99,8 +99,7 @@ func TestGoldenNetlinkListsAsNFT(t *testing.T) {
 }
 
 // listedAfter empties the namespace's ruleset, runs load, and returns
-// `nft -a list table` of the family's svcproxy table, bar the table's
-// own handle: the namespace numbers its tables, each load's one more.
+// the family's svcproxy table as netnstest.NFTListing lists it.
 func listedAfter(t *testing.T, ns *netns.NS, family knftables.Family, load func() error) string {
 	t.Helper()
 	if _, err := ns.Run(nil, "nft", "flush", "ruleset"); err != nil {
@@ -109,13 +108,7 @@ func listedAfter(t *testing.T, ns *netns.NS, family knftables.Family, load func(
 	if err := load(); err != nil {
 		t.Fatalf("loading the %s ruleset: %v", family, err)
 	}
-	out, err := ns.Run(nil, "nft", "-a", "list", "table", string(family), nftables.TableName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, rest, _ := strings.Cut(string(out), "\n")
-	first, _, _ = strings.Cut(first, " # handle ")
-	return first + "\n" + rest
+	return netnstest.NFTListing(t, ns, string(family), nftables.TableName)
 }
 
 // splitNFTablesFamilies splits render's nftables output into each

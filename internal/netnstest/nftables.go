@@ -44,3 +44,17 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// NFTListing returns `nft -a list table` of a table of ns, but for the
+// table's own handle, which counts the namespace's tables and so differs
+// between two loads of the same table.
+func NFTListing(t testing.TB, ns *netns.NS, family, table string) string {
+	t.Helper()
+	out, err := ns.Run(nil, "nft", "-a", "list", "table", family, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(out, "\n")
+	first, _, _ = strings.Cut(first, " # handle ")
+	return first + "\n" + rest
+}

@@ -2,10 +2,8 @@ package sync_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
-	"github.com/svcproxy/svcproxy/internal/netns"
 	"github.com/svcproxy/svcproxy/internal/netnstest"
 	"github.com/svcproxy/svcproxy/pkg/bench"
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -35,7 +33,7 @@ func TestNetlinkMatchesNFTAtScale(t *testing.T) {
 	if _, err := ref.Apply(ctx, sc.Initial, false); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := listed(t, viaNetlink), listed(t, viaNFT); got != want {
+	if got, want := netnstest.NFTListing(t, viaNetlink, "ip", "svcproxy"), netnstest.NFTListing(t, viaNFT, "ip", "svcproxy"); got != want {
 		t.Fatalf("over netlink the table lists differently from nft -f (%d bytes against %d)", len(got), len(want))
 	}
 	for _, step := range []*model.Model{sc.EndpointChanged, sc.ServiceAdded, sc.ServiceRemoved} {
@@ -51,17 +49,4 @@ func TestNetlinkMatchesNFTAtScale(t *testing.T) {
 	if want := netnstest.CanonicalNFTTable(t, viaNFT, "ip", "svcproxy"); got != want {
 		t.Errorf("after the deltas over netlink the table differs from a full apply of the same state")
 	}
-}
-
-// listed returns `nft -a list table ip svcproxy` but for the table's own
-// handle, which counts the namespace's tables.
-func listed(t *testing.T, ns *netns.NS) string {
-	t.Helper()
-	out, err := ns.Run(nil, "nft", "-a", "list", "table", "ip", "svcproxy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, rest, _ := strings.Cut(string(out), "\n")
-	first, _, _ = strings.Cut(first, " # handle ")
-	return first + "\n" + rest
 }

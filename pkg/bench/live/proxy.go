@@ -235,25 +235,10 @@ func (r *running) memory() (rss, peak, tree uint64, err error) {
 }
 
 func (r *running) ownMemory() (rss, peak uint64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading %s's memory: %w", r.proxy, err)
-	}
-	for line := range strings.Lines(string(data)) {
-		f := strings.Fields(line)
-		if len(f) != 3 || f[2] != "kB" {
-			continue
-		}
-		kb, _ := strconv.ParseUint(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb * 1024
-		case "VmHWM:":
-			peak = kb * 1024
-		}
-	}
+	pid := r.cmd.Process.Pid
+	rss, peak = statusKB(pid, "VmRSS:"), statusKB(pid, "VmHWM:")
 	if rss == 0 {
-		return 0, 0, fmt.Errorf("reading %s's memory: no VmRSS in /proc/%d/status", r.proxy, r.cmd.Process.Pid)
+		return 0, 0, fmt.Errorf("reading %s's memory: no VmRSS in /proc/%d/status", r.proxy, pid)
 	}
 	return rss, peak, nil
 }

@@ -200,23 +200,13 @@ func (s *set) typeofs(arg string) error {
 func typeofFields(list string) ([]field, error) {
 	var out []field
 	for _, e := range strings.Split(list, " . ") {
-		f, err := typeofField(strings.Fields(e))
+		sel, err := parseSelector(strings.Fields(e))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, f)
+		out = append(out, sel.f)
 	}
 	return out, nil
-}
-
-// typeofField reads one typeof expression: a header field, meta l4proto,
-// or numgen random mod N.
-func typeofField(w []string) (field, error) {
-	sel, err := parseSelector(w)
-	if err != nil {
-		return field{}, err
-	}
-	return sel.f, nil
 }
 
 // keyLen returns the bytes of a key or value of fields: in a
