@@ -168,18 +168,26 @@ func TestIPTablesWaitsForTheXtablesLock(t *testing.T) {
 	netnstest.RequireRoot(t, "iptables-legacy-restore", "flock")
 	ns := netnstest.New(t)
 	lock := filepath.Join(t.TempDir(), "xtables.lock")
-	released := holdLock(t, lock, "1")
+	release := holdLock(t, lock)
 	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
 	a := newApplier(r, ModeIPTablesLegacy, model.IPv4, nil, nil)
-	if _, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false); err != nil {
-		t.Fatalf("apply while the lock was held: %v", err)
-	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false)
+		done <- err
+	}()
+	// However long the apply takes, it may not end while the lock is
+	// held; the holder lets go only after this wait, so an apply that
+	// ends within it did not wait.
 	select {
-	case <-released:
-	default:
-		t.Error("apply finished while another process still held the xtables lock")
+	case err := <-done:
+		t.Fatalf("apply finished while another process held the xtables lock (error: %v)", err)
+	case <-time.After(500 * time.Millisecond):
 	}
-	<-released
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("apply once the lock was let go: %v", err)
+	}
 }
 
 // TestIPTablesGivesUpOnAHeldLock holds the xtables lock and never lets go
@@ -189,7 +197,7 @@ func TestIPTablesGivesUpOnAHeldLock(t *testing.T) {
 	netnstest.RequireRoot(t, "iptables-legacy-restore", "flock")
 	ns := netnstest.New(t)
 	lock := filepath.Join(t.TempDir(), "xtables.lock")
-	released := holdLock(t, lock, "600")
+	holdLock(t, lock)
 	r := ExecRunner{Prefix: ns.Prefix(), Env: []string{"XTABLES_LOCKFILE=" + lock}}
 	// The deadline only keeps a regression from hanging the test run;
 	// an apply that meets it has not given up by itself.
@@ -199,22 +207,24 @@ func TestIPTablesGivesUpOnAHeldLock(t *testing.T) {
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("apply with the lock held for good: %v (context: %v), want it to give up", err, ctx.Err())
 	}
-	select {
-	case <-released:
-		t.Fatal("the lock holder ended before the apply gave up")
-	default:
+	if out, err := exec.Command("flock", "-n", lock, "true").CombinedOutput(); err == nil {
+		t.Fatalf("the lock was free when the apply gave up (%s): it did not wait for a holder", out)
 	}
 	t.Logf("gave up as expected: %v", err)
 }
 
-// holdLock takes lock in another process for seconds, returns once it
-// holds it, with a channel closed when it has let go. The process and its
-// child are killed when the test ends.
-func holdLock(t *testing.T, lock, seconds string) <-chan struct{} {
+// holdLock takes lock in another process and returns once it holds it,
+// with a function that makes it let go and waits until it has. The
+// holder is killed when the test ends if it still runs.
+func holdLock(t *testing.T, lock string) (release func()) {
 	t.Helper()
-	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo locked; exec sleep "+seconds)
-	// A group of its own, so that the cleanup ends the sleep too.
+	holder := exec.Command("flock", "-x", lock, "sh", "-c", "echo locked; read -r _")
+	// A group of its own, so that the cleanup ends the shell too.
 	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stdout, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -222,16 +232,19 @@ func holdLock(t *testing.T, lock, seconds string) <-chan struct{} {
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	released := make(chan struct{})
-	go func() { _ = holder.Wait(); close(released) }()
+	exited := make(chan struct{})
+	go func() { _ = holder.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL)
-		<-released
+		<-exited
 	})
 	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "locked\n" {
 		t.Fatalf("lock holder said %q", line)
 	}
-	return released
+	return func() {
+		_ = stdin.Close()
+		<-exited
+	}
 }
 
 // TestCleanup applies rules in every mode next to other tools' rules,
