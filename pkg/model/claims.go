@@ -86,7 +86,8 @@ func (c *claimCounts) add(u *unit, delta int32) {
 	if c.counts == nil {
 		c.counts = map[destination]int32{}
 	}
-	for fam, ports := range u.ports {
+	for i, ports := range u.ports {
+		fam := Families[i]
 		for _, sp := range ports {
 			for cl := range sp.claims(fam) {
 				c.bump(cl.dest, delta)

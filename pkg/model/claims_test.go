@@ -183,7 +183,8 @@ func TestBuilderContestFollowsTheWinner(t *testing.T) {
 	if got := strings.Join(portSummary(models[0]), "; "); strings.Contains(got, "ext=[172.30.0.10]") {
 		t.Fatalf("the external IP took the cluster IP: %s", got)
 	}
-	models, warns := b.Update(Input{Services: []*v1.Service{attacker}, Node: testNode}, []ServiceKey{{"ns", "a"}})
+	after := Input{Services: []*v1.Service{attacker}, Node: testNode}
+	models, warns := b.Update(after, ChangesIn(after, []ServiceKey{{"ns", "a"}}))
 	if got := portSummary(models[0]); !slices.Equal(got, []string{"ns/b:http 172.30.0.20:80 ext=[172.30.0.10] lb=[] np=0"}) || len(warns) != 0 {
 		t.Errorf("after the cluster IP's Service went: %v, warnings %v", got, warns)
 	}

@@ -57,7 +57,7 @@ func TestServiceCIDRChangeIsAContextChange(t *testing.T) {
 	in := Input{Node: Node{Name: "node-a"}, ServiceCIDRs: []*networking.ServiceCIDR{serviceCIDRObject("kubernetes", "172.30.0.0/16")}}
 	before, _ := b.Build(in)
 	in.ServiceCIDRs = append(in.ServiceCIDRs, serviceCIDRObject("extra", "172.31.0.0/16"))
-	after, _ := b.Update(in, nil)
+	after, _ := b.Update(in, Changes{})
 	if SameContext(before[0], after[0]) {
 		t.Error("a new ServiceCIDR left the model's context the same")
 	}

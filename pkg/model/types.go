@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Family is an IP family. The model and the rules are built per family.
@@ -70,12 +71,19 @@ type PortName struct {
 // Compare orders port names as a Model's Services are sorted: by
 // namespace, Service name, port name, then protocol.
 func (n PortName) Compare(o PortName) int {
-	return cmp.Or(
-		cmp.Compare(n.Namespace, o.Namespace),
-		cmp.Compare(n.Name, o.Name),
-		cmp.Compare(n.Port, o.Port),
-		cmp.Compare(n.Protocol, o.Protocol),
-	)
+	// Field by field, stopping at the first that differs: cmp.Or would
+	// compare all four first, and checking a Model's order compares
+	// every pair of neighbours on every sync.
+	if c := strings.Compare(n.Namespace, o.Namespace); c != 0 {
+		return c
+	}
+	if c := strings.Compare(n.Name, o.Name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(n.Port, o.Port); c != 0 {
+		return c
+	}
+	return cmp.Compare(n.Protocol, o.Protocol)
 }
 
 // String returns "namespace/name:port", or "namespace/name" for an unnamed

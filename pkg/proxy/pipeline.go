@@ -101,7 +101,7 @@ func (p *Proxy) build(input model.Input, changes watch.Changes, full bool) []*mo
 	if full {
 		models, warnings = p.builder.Build(input)
 	} else {
-		models, warnings = p.builder.Update(input, changes.Services.UnsortedList())
+		models, warnings = p.builder.Update(input, changes.Objects)
 	}
 	p.warnings.log(p.log, slices.Concat(p.nodeWarnings, warnings))
 	return models

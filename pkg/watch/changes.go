@@ -3,17 +3,16 @@ package watch
 import (
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/sets"
-
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
 
 // Changes describes what changed between two Snapshots.
 type Changes struct {
-	// Services holds the key of every Service touched by a change of the
-	// Service itself or of one of its EndpointSlices, as
-	// model.Builder.Update takes them.
-	Services sets.Set[model.ServiceKey]
+	// Objects holds the objects, as they now are, of every Service
+	// touched by a change of the Service itself or of one of its
+	// EndpointSlices, and the EndpointSlices that name no Service: what
+	// model.Builder.Update rebuilds.
+	Objects model.Changes
 	// NodeChanged is true when the Node's addresses or zone changed, or the
 	// Node appeared or went away.
 	NodeChanged bool

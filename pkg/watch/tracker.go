@@ -8,7 +8,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 	networking "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
 )
@@ -30,6 +29,7 @@ type Tracker struct {
 	slices   *objectChanges[*discovery.EndpointSlice]
 	node     *objectChanges[*v1.Node]
 	cidrs    *objectChanges[*networking.ServiceCIDR]
+	index    *serviceIndex
 	// snapshotted is set by the first Snapshot; until then every Snapshot
 	// is full.
 	snapshotted bool
@@ -47,6 +47,7 @@ func NewTracker(nodeName string) *Tracker {
 		slices:   newObjectChanges(sameSlice),
 		node:     newObjectChanges(sameNode),
 		cidrs:    newObjectChanges(sameServiceCIDR),
+		index:    newServiceIndex(),
 	}
 }
 
@@ -141,11 +142,18 @@ func (t *Tracker) setService(svc *v1.Service) {
 	if model.OptedOut(svc.Labels) {
 		svc = nil
 	}
-	t.record(func(now time.Time) bool { return t.services.record(key, svc, now, time.Time{}) })
+	t.record(func(now time.Time) bool { return t.recordService(key, svc, now) })
 }
 
 func (t *Tracker) deleteService(key string) {
-	t.record(func(now time.Time) bool { return t.services.record(key, nil, now, time.Time{}) })
+	t.record(func(now time.Time) bool { return t.recordService(key, nil, now) })
+}
+
+// recordService records svc (nil when gone) under key, in the changes
+// and in the index; the caller holds the lock.
+func (t *Tracker) recordService(key string, svc *v1.Service, now time.Time) bool {
+	t.index.setService(t.services.current[key], svc)
+	return t.services.record(key, svc, now, time.Time{})
 }
 
 func (t *Tracker) setSlice(slice *discovery.EndpointSlice) {
@@ -157,11 +165,18 @@ func (t *Tracker) setSlice(slice *discovery.EndpointSlice) {
 		slice = nil
 	}
 	trigger := triggerTime(slice)
-	t.record(func(now time.Time) bool { return t.slices.record(key, slice, now, trigger) })
+	t.record(func(now time.Time) bool { return t.recordSlice(key, slice, now, trigger) })
 }
 
 func (t *Tracker) deleteSlice(key string) {
-	t.record(func(now time.Time) bool { return t.slices.record(key, nil, now, time.Time{}) })
+	t.record(func(now time.Time) bool { return t.recordSlice(key, nil, now, time.Time{}) })
+}
+
+// recordSlice records slice (nil when gone) under key, in the changes and
+// in the index; the caller holds the lock.
+func (t *Tracker) recordSlice(key string, slice *discovery.EndpointSlice, now, trigger time.Time) bool {
+	t.index.setSlice(t.slices.current[key], slice)
+	return t.slices.record(key, slice, now, trigger)
 }
 
 func (t *Tracker) setNode(node *v1.Node) {
@@ -218,8 +233,9 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 	if node.Name != "" {
 		in.Node = node
 	}
-	ch := Changes{Services: sets.New[model.ServiceKey](), Full: !t.snapshotted}
+	ch := Changes{Full: !t.snapshotted}
 	t.snapshotted = true
+	touched := map[model.ServiceKey]bool{}
 
 	// The keys come from the objects, not from the tracker's string keys,
 	// so that nothing has to split "namespace/name" again. A pending pair
@@ -227,7 +243,7 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 	for _, p := range t.services.take() {
 		for _, s := range []*v1.Service{p.previous, p.current} {
 			if s != nil {
-				ch.Services.Insert(model.ServiceKey{Namespace: s.Namespace, Name: s.Name})
+				touched[model.ServiceKey{Namespace: s.Namespace, Name: s.Name}] = true
 			}
 		}
 		ch.noteSince(p.since)
@@ -235,7 +251,7 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 	for _, p := range t.slices.take() {
 		for _, s := range []*discovery.EndpointSlice{p.previous, p.current} {
 			if key, ok := serviceOf(s); ok {
-				ch.Services.Insert(key)
+				touched[key] = true
 			}
 		}
 		fam := sliceFamily(p.current, p.previous)
@@ -253,6 +269,7 @@ func (t *Tracker) Snapshot() (model.Input, Changes) {
 		ch.Full = true
 		ch.noteSince(p.since)
 	}
+	ch.Objects = t.index.changes(touched)
 	slices.SortStableFunc(ch.Triggers, func(a, b Trigger) int { return a.Time.Compare(b.Time) })
 	return in, ch
 }

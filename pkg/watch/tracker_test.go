@@ -11,7 +11,6 @@ import (
 	discovery "k8s.io/api/discovery/v1"
 	networking "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
 
 	"github.com/svcproxy/svcproxy/pkg/model"
@@ -306,6 +305,7 @@ func TestTrackerChanges(t *testing.T) {
 			}
 			in, ch := tr.Snapshot()
 			checkChanges(t, ch, tt.want)
+			checkObjects(t, in, ch)
 			if diff := cmp.Diff(tt.wantServices, keysOf(in.Services)); diff != "" {
 				t.Errorf("services (-want +got):\n%s", diff)
 			}
@@ -319,7 +319,7 @@ func TestTrackerChanges(t *testing.T) {
 func checkChanges(t *testing.T, ch Changes, want wantChanges) {
 	t.Helper()
 	got := wantChanges{
-		Services:    serviceNames(ch.Services),
+		Services:    serviceNames(ch.Objects.Services),
 		NodeChanged: ch.NodeChanged,
 		Full:        ch.Full,
 		Triggers:    triggerTimes(ch.Triggers),
@@ -334,7 +334,7 @@ func checkChanges(t *testing.T, ch Changes, want wantChanges) {
 
 // serviceNames returns keys as the cases write them: "namespace/name",
 // sorted, nil when there are none.
-func serviceNames(keys sets.Set[model.ServiceKey]) []string {
+func serviceNames[V any](keys map[model.ServiceKey]V) []string {
 	var out []string
 	for k := range keys {
 		out = append(out, k.Namespace+"/"+k.Name)
@@ -358,8 +358,8 @@ func TestTrackerSnapshotCopiesAndClears(t *testing.T) {
 	tr.OnEndpointSliceAdd(endpointSlice("a-1", "a", []string{"10.1.1.5"}))
 
 	in, ch := tr.Snapshot()
-	if !ch.Full || !ch.Services.Has(model.ServiceKey{Namespace: "ns", Name: "a"}) {
-		t.Errorf("first Snapshot changes = %+v, want full and ns/a touched", ch)
+	if !ch.Full || len(ch.Objects.Services[model.ServiceKey{Namespace: "ns", Name: "a"}].EndpointSlices) != 1 {
+		t.Errorf("first Snapshot changes = %+v, want full and ns/a touched with its slice", ch)
 	}
 	if want := epoch.Add(time.Second); !ch.OldestChange.Equal(want) {
 		t.Errorf("OldestChange = %v, want %v", ch.OldestChange, want)
@@ -441,7 +441,7 @@ func pending(tr *Tracker) bool {
 
 // empty reports whether the changes leave nothing to sync.
 func empty(c Changes) bool {
-	return len(c.Services) == 0 && !c.NodeChanged && !c.Full
+	return len(c.Objects.Services) == 0 && !c.NodeChanged && !c.Full
 }
 
 // TestNotifyNodeSeesEveryEvent checks that NotifyNode's f gets this

@@ -95,7 +95,9 @@ func TestWatcherFeedsTracker(t *testing.T) {
 	want := sets.New(model.ServiceKey{Namespace: "ns", Name: "a"}, model.ServiceKey{Namespace: "ns", Name: "b"})
 	touched := sets.New[model.ServiceKey]()
 	eventually(t, tr, "the new service and the slice update", func(_ model.Input, ch Changes) bool {
-		touched = touched.Union(ch.Services)
+		for key := range ch.Objects.Services {
+			touched.Insert(key)
+		}
 		return touched.Equal(want)
 	})
 
