@@ -1,6 +1,8 @@
 package watch
 
 import (
+	"slices"
+
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
 
@@ -14,8 +16,10 @@ import (
 // user-space time.
 type serviceIndex struct {
 	services map[model.ServiceKey]*v1.Service
-	// slices holds each key's EndpointSlices by name.
-	slices map[model.ServiceKey]map[string]*discovery.EndpointSlice
+	// slices holds each key's EndpointSlices: a list, not a map by name,
+	// since a Service has one or a few and a map each would cost
+	// megabytes at 10,000 Services.
+	slices map[model.ServiceKey][]*discovery.EndpointSlice
 	// orphans are the EndpointSlices that name no Service, by
 	// "namespace/name"; they only ever warn.
 	orphans map[string]*discovery.EndpointSlice
@@ -24,7 +28,7 @@ type serviceIndex struct {
 func newServiceIndex() *serviceIndex {
 	return &serviceIndex{
 		services: map[model.ServiceKey]*v1.Service{},
-		slices:   map[model.ServiceKey]map[string]*discovery.EndpointSlice{},
+		slices:   map[model.ServiceKey][]*discovery.EndpointSlice{},
 		orphans:  map[string]*discovery.EndpointSlice{},
 	}
 }
@@ -46,9 +50,11 @@ func (x *serviceIndex) setService(previous, current *v1.Service) {
 func (x *serviceIndex) setSlice(previous, current *discovery.EndpointSlice) {
 	if previous != nil {
 		if key, ok := serviceOf(previous); ok {
-			delete(x.slices[key], previous.Name)
-			if len(x.slices[key]) == 0 {
+			kept := slices.DeleteFunc(x.slices[key], func(s *discovery.EndpointSlice) bool { return s.Name == previous.Name })
+			if len(kept) == 0 {
 				delete(x.slices, key)
+			} else {
+				x.slices[key] = kept
 			}
 		} else {
 			delete(x.orphans, previous.Namespace+"/"+previous.Name)
@@ -57,15 +63,11 @@ func (x *serviceIndex) setSlice(previous, current *discovery.EndpointSlice) {
 	if current == nil {
 		return
 	}
-	key, ok := serviceOf(current)
-	if !ok {
+	if key, ok := serviceOf(current); ok {
+		x.slices[key] = append(x.slices[key], current)
+	} else {
 		x.orphans[current.Namespace+"/"+current.Name] = current
-		return
 	}
-	if x.slices[key] == nil {
-		x.slices[key] = map[string]*discovery.EndpointSlice{}
-	}
-	x.slices[key][current.Name] = current
 }
 
 // changes returns the objects of each of keys and the orphans, in new
@@ -78,9 +80,7 @@ func (x *serviceIndex) changes(keys map[model.ServiceKey]bool) model.Changes {
 		if svc := x.services[key]; svc != nil {
 			objs.Services = []*v1.Service{svc}
 		}
-		for _, s := range x.slices[key] {
-			objs.EndpointSlices = append(objs.EndpointSlices, s)
-		}
+		objs.EndpointSlices = slices.Clone(x.slices[key])
 		ch.Services[key] = objs
 	}
 	for _, s := range x.orphans {
