@@ -9,7 +9,7 @@ import (
 )
 
 func newCleanupCommand() *cobra.Command {
-	c := &sync.Cleanup{Runner: sync.ExecRunner{}, Tables: sync.KernelNetlink{}}
+	c := &sync.Cleanup{Runner: sync.ExecRunner{}, Tables: &sync.KernelNetlink{}}
 	cmd := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Remove every rule svcproxy installed, in every mode",

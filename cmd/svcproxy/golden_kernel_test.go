@@ -75,7 +75,8 @@ func splitIPTablesPayloads(t *testing.T, out []byte) map[string][]byte {
 func TestGoldenNetlinkListsAsNFT(t *testing.T) {
 	netnstest.RequireRoot(t, "nft")
 	ns := netnstest.New(t)
-	send := sync.KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+	send := &sync.KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+	t.Cleanup(func() { send.Close() })
 	for _, path := range goldenFiles(t) {
 		t.Run(scenarioName(path), func(t *testing.T) {
 			for family, text := range splitNFTablesFamilies(t, loadScenario(t, path).section(secNFTables)) {

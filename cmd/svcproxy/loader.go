@@ -24,7 +24,7 @@ func (l *loaderFlag) addFlag(f *pflag.FlagSet) {
 func (l *loaderFlag) sender(netns string) (sync.BatchSender, error) {
 	switch l.loader {
 	case "netlink":
-		return sync.KernelNetlink{NetNS: netns}, nil
+		return &sync.KernelNetlink{NetNS: netns}, nil
 	case "nft":
 		return nil, nil
 	}

@@ -133,7 +133,7 @@ func (o *runOptions) initialize(ctx context.Context, log *slog.Logger) (*sync.No
 	}
 	r := sync.ExecRunner{}
 	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r, NoSanityCheck: o.noSanityCheck},
-		Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sys, Stamps: sync.KernelStamps{}, Netlink: nl}
+		Request: req, Conntrack: conntrack.NewCleaner(""), Sysctls: sys, Stamps: &sync.KernelStamps{}, Netlink: nl}
 	prep, err := node.Initialize(ctx, cfg)
 	if err != nil {
 		return nil, cfg, err

@@ -28,7 +28,7 @@ func (o *runOptions) oneShot(ctx context.Context, out io.Writer) (bool, error) {
 	case o.kp.writeConfigTo != "":
 		return true, o.writeConfig(o.kp.writeConfigTo)
 	case o.kp.cleanup:
-		report, err := (&sync.Cleanup{Runner: sync.ExecRunner{}, KubeProxy: true, Tables: sync.KernelNetlink{}}).Run(ctx)
+		report, err := (&sync.Cleanup{Runner: sync.ExecRunner{}, KubeProxy: true, Tables: &sync.KernelNetlink{}}).Run(ctx)
 		for _, line := range report {
 			fmt.Fprintln(out, line)
 		}

@@ -92,7 +92,7 @@ func (d *dataPlane) load(ctx context.Context, mode sync.Mode, mix Mix) error {
 	}
 	r := sync.ExecRunner{Prefix: d.topo.Node.Prefix()}
 	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode),
-		Netlink: sync.KernelNetlink{NetNS: "/run/netns/" + d.topo.Node.Name}}
+		Netlink: &sync.KernelNetlink{NetNS: "/run/netns/" + d.topo.Node.Name}}
 	if _, err := node.Apply(ctx, []*model.Model{m}, false); err != nil {
 		return fmt.Errorf("applying %d Services in %s: %w", mix.Services, mode, err)
 	}

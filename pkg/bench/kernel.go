@@ -81,8 +81,9 @@ func (s *Scenario) Steps() []Step {
 func ApplyScenario(ctx context.Context, ns string, mode sync.Mode, sc *Scenario, progress func(step string)) (KernelTimes, error) {
 	r := sync.ExecRunner{Prefix: []string{"ip", "netns", "exec", ns}}
 	node := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode),
-		Stamps: sync.KernelStamps{NetNS: "/run/netns/" + ns}, NetNS: "/run/netns/" + ns,
-		Netlink: sync.KernelNetlink{NetNS: "/run/netns/" + ns}}
+		Stamps: &sync.KernelStamps{NetNS: "/run/netns/" + ns}, NetNS: "/run/netns/" + ns,
+		Netlink: &sync.KernelNetlink{NetNS: "/run/netns/" + ns}}
+	defer node.Close()
 	steps := sc.Steps()
 	times := make([]time.Duration, len(steps))
 	for i, step := range steps {
@@ -148,8 +149,10 @@ func KernelCommit(ns string, m *model.Model) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encoding the ruleset: %w", err)
 	}
+	send := &sync.KernelNetlink{NetNS: "/run/netns/" + ns}
+	defer send.Close()
 	start := time.Now()
-	if err := (sync.KernelNetlink{NetNS: "/run/netns/" + ns}).SendBatch(b.Messages); err != nil {
+	if err := send.SendBatch(b.Messages); err != nil {
 		return 0, fmt.Errorf("committing the ruleset: %w", err)
 	}
 	return time.Since(start), nil

@@ -52,7 +52,7 @@ func BuildScenario(m Mix) (*Scenario, error) {
 	b := model.NewBuilder(Config())
 	models := make([]*model.Model, len(steps))
 	for i, step := range steps {
-		built, warnings := b.Update(step.in, step.changed)
+		built, warnings := b.Update(step.in, model.ChangesIn(step.in, step.changed))
 		if models[i], err = ipv4Of(built, warnings); err != nil {
 			return nil, err
 		}

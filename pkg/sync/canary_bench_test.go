@@ -28,7 +28,7 @@ func BenchmarkCanary(b *testing.B) {
 			netnstest.RequireRoot(b, "nft", "iptables-legacy-restore", "iptables-nft-restore")
 			ns := netnstest.New(b)
 			r := sync.ExecRunner{Prefix: ns.Prefix()}
-			n := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode), Stamps: sync.KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+			n := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode), Stamps: &sync.KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 			ctx := context.Background()
 			if _, err := n.Apply(ctx, []*model.Model{sc.Initial}, false); err != nil {
 				b.Fatal(err)

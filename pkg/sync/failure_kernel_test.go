@@ -269,7 +269,7 @@ func TestCleanup(t *testing.T) {
 				}
 				c := &Cleanup{Runner: r, KubeProxy: kubeProxy}
 				if overNetlink {
-					c.Tables = KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+					c.Tables = &KernelNetlink{NetNS: "/run/netns/" + ns.Name}
 				}
 				report, err := c.Run(context.Background())
 				if err != nil {
@@ -362,7 +362,7 @@ func TestRejectedBatchKeepsRules(t *testing.T) {
 	e.apply(t, trafficServices)
 	e.checkRejectionKeeps(t, func() error {
 		a := &NFTables{Family: model.IPv4, Runner: ExecRunner{Prefix: e.topo.Node.Prefix()},
-			Netlink: breakingSender{KernelNetlink{NetNS: "/run/netns/" + e.topo.Node.Name}}}
+			Netlink: breakingSender{&KernelNetlink{NetNS: "/run/netns/" + e.topo.Node.Name}}}
 		_, err := a.Apply(context.Background(), trafficModel(t, trafficServices), false)
 		var be *BatchError
 		if !errors.As(err, &be) || !strings.Contains(be.Command, "jump nowhere") || !errors.Is(err, unix.ENOENT) {

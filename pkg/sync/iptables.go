@@ -28,9 +28,10 @@ type IPTables struct {
 	// tables at every check.
 	Stamps Stamper
 
-	// verified is the tables' stamp (xtablesStamp, nftGeneration) when
-	// they last held what svcproxy loaded: read right after each apply,
-	// and when the canary last found them intact; "" when unknown.
+	// verified is the tables' stamp (xtablesStamp, or the nftables
+	// generation) when they last held what svcproxy loaded: read right
+	// after each apply, and when the canary last found them intact; ""
+	// when unknown.
 	verified string
 	// state is what the last successful apply loaded, nil when that is
 	// unknown (before the first apply, after a failure).

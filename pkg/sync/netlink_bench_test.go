@@ -30,8 +30,8 @@ func BenchmarkNFTablesFirstApply(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		ns, raw := netnstest.New(b), netnstest.New(b)
-		a := &sync.NFTables{Family: model.IPv4, Runner: sync.ExecRunner{Prefix: ns.Prefix()},
-			Netlink: sync.KernelNetlink{NetNS: "/run/netns/" + ns.Name}}
+		nl, send := &sync.KernelNetlink{NetNS: "/run/netns/" + ns.Name}, &sync.KernelNetlink{NetNS: "/run/netns/" + raw.Name}
+		a := &sync.NFTables{Family: model.IPv4, Runner: sync.ExecRunner{Prefix: ns.Prefix()}, Netlink: nl}
 		batch, err := nfnl.NewEncoder(nftables.Family(model.IPv4), nftables.TableName).Encode(string(nftables.RenderRuleset(sc.Initial).Transaction()))
 		if err != nil {
 			b.Fatal(err)
@@ -43,7 +43,10 @@ func BenchmarkNFTablesFirstApply(b *testing.B) {
 		}
 		apply += time.Since(start)
 		start = time.Now()
-		if err := (sync.KernelNetlink{NetNS: "/run/netns/" + raw.Name}).SendBatch(batch.Messages); err != nil {
+		err = send.SendBatch(batch.Messages)
+		nl.Close()
+		send.Close()
+		if err != nil {
 			b.Fatal(err)
 		}
 		commit += time.Since(start)

@@ -24,8 +24,9 @@ func TestNetlinkMatchesNFTAtScale(t *testing.T) {
 	}
 	ctx := context.Background()
 	viaNetlink, viaNFT := netnstest.New(t), netnstest.New(t)
-	nl := &sync.NFTables{Family: model.IPv4, Runner: sync.ExecRunner{Prefix: viaNetlink.Prefix()},
-		Netlink: sync.KernelNetlink{NetNS: "/run/netns/" + viaNetlink.Name}}
+	send := &sync.KernelNetlink{NetNS: "/run/netns/" + viaNetlink.Name}
+	t.Cleanup(func() { send.Close() })
+	nl := &sync.NFTables{Family: model.IPv4, Runner: sync.ExecRunner{Prefix: viaNetlink.Prefix()}, Netlink: send}
 	ref := &sync.NFTables{Family: model.IPv4, Runner: sync.ExecRunner{Prefix: viaNFT.Prefix()}}
 	if out, err := nl.Apply(ctx, sc.Initial, false); err != nil || out.Loader != "netlink" {
 		t.Fatalf("netlink apply: loader %q, fallback %v, error %v", out.Loader, out.LoaderFallback, err)

@@ -74,7 +74,7 @@ func TestNFAcctCountsPackets(t *testing.T) {
 			e := newTrafficEnv(t, mode)
 			path := "/run/netns/" + e.topo.Node.Name
 			r := ExecRunner{Prefix: e.topo.Node.Prefix()}
-			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Sysctls: sysctl.New(path), Stamps: KernelStamps{NetNS: path}, NetNS: path}
+			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Sysctls: sysctl.New(path), Stamps: &KernelStamps{NetNS: path}, NetNS: path}
 			m := trafficModelWith(t, trafficServices, func(_ *model.Input, cfg *model.Config) { cfg.LocalhostNodePorts = true })
 			prep, err := n.Initialize(context.Background(), m.Config)
 			if err != nil || !prep.NFAcctCounters {

@@ -74,7 +74,7 @@ var nftablesLoaders = []string{"netlink", "nft"}
 func newTestNFTables(ns *netns.NS, r Runner, loader string) *NFTables {
 	a := &NFTables{Family: model.IPv4, Runner: r}
 	if loader == "netlink" {
-		a.Netlink = KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+		a.Netlink = &KernelNetlink{NetNS: "/run/netns/" + ns.Name}
 	}
 	return a
 }

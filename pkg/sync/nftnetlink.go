@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/svcproxy/svcproxy/internal/nsexec"
 	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
 )
 
@@ -46,20 +45,20 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // NetNS ("" for the process's) over a netfilter netlink socket, as nft
 // does: one write holding the batch, which the kernel processes before
 // the write returns, then the errors it queued for refused messages, if
-// any. No acknowledgement is asked for the messages it took.
-type KernelNetlink struct{ NetNS string }
+// any. No acknowledgement is asked for the messages it took. The socket
+// is kept from one batch to the next (netlinkConn); Close closes it.
+type KernelNetlink struct {
+	NetNS string
+	conn  netlinkConn
+}
 
-var _ BatchSender = KernelNetlink{}
+var _ BatchSender = (*KernelNetlink)(nil)
 
 // SendBatch sends msgs between a batch begin and end.
-func (k KernelNetlink) SendBatch(msgs []nfnl.Message) error {
+func (k *KernelNetlink) SendBatch(msgs []nfnl.Message) error {
 	buf := frameBatch(msgs)
-	return nsexec.Do(k.NetNS, func() error {
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-		if err != nil {
-			return fmt.Errorf("%w: opening a netfilter netlink socket: %w", ErrNetlinkUnavailable, err)
-		}
-		defer unix.Close(fd)
+	var sent bool
+	err := k.conn.use(k.NetNS, func(fd int) error {
 		// The batch is one message to the socket, which must have room
 		// for all of it; the kernel counts twice what is asked.
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, len(buf)); err != nil {
@@ -68,9 +67,18 @@ func (k KernelNetlink) SendBatch(msgs []nfnl.Message) error {
 		if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return fmt.Errorf("%w: sending a batch of %d bytes: %w", ErrNetlinkUnavailable, len(buf), err)
 		}
+		sent = true
 		return batchErrors(fd, msgs)
 	})
+	if err != nil && !sent && !errors.Is(err, ErrNetlinkUnavailable) {
+		// The socket could not be opened.
+		return fmt.Errorf("%w: %w", ErrNetlinkUnavailable, err)
+	}
+	return err
 }
+
+// Close closes the socket, if one is open.
+func (k *KernelNetlink) Close() error { return k.conn.Close() }
 
 // frameBatch puts msgs, numbered from 1, between a batch begin and end.
 func frameBatch(msgs []nfnl.Message) []byte {
@@ -156,7 +164,7 @@ type TableLister interface {
 	NFTablesTables() ([]string, error)
 }
 
-var _ TableLister = KernelNetlink{}
+var _ TableLister = (*KernelNetlink)(nil)
 
 // familyNames are nft's names of the netfilter families.
 var familyNames = map[byte]string{
@@ -165,8 +173,13 @@ var familyNames = map[byte]string{
 }
 
 // NFTablesTables dumps the tables of every family over netlink.
-func (k KernelNetlink) NFTablesTables() ([]string, error) {
-	msgs, err := nfnetlink(k.NetNS, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETTABLE, unix.NLM_F_DUMP, nil)
+func (k *KernelNetlink) NFTablesTables() ([]string, error) {
+	var msgs []syscall.NetlinkMessage
+	err := k.conn.use(k.NetNS, func(fd int) error {
+		var err error
+		msgs, err = request(fd, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETTABLE, unix.NLM_F_DUMP, nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing the nftables tables: %w", ErrNetlinkUnavailable, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	stdsync "sync"
 	"time"
@@ -68,6 +69,19 @@ type Node struct {
 	modes    map[model.Family]Mode
 	applied  map[model.Family]*model.Model
 	appliers map[model.Family]Applier
+}
+
+// Close closes what Stamps and Netlink keep open, where they keep
+// anything: their netlink sockets, which also hold the network
+// namespace they were opened in. The rules stay.
+func (n *Node) Close() error {
+	var errs []error
+	for _, x := range []any{n.Stamps, n.Netlink} {
+		if c, ok := x.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Apply brings every family to its model, one atomic transaction each;

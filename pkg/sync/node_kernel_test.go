@@ -44,7 +44,7 @@ func appliedNode(t *testing.T, mode Mode) (*Node, *netns.NS, []*model.Model) {
 	t.Helper()
 	ns := netnstest.New(t)
 	r := ExecRunner{Prefix: ns.Prefix()}
-	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: &KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 	models := []*model.Model{trafficModel(t, trafficServices)}
 	if _, err := n.Apply(context.Background(), models, false); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestIPTablesCanaryNoticesEveryHook(t *testing.T) {
 			netnstest.RequireRoot(t, "iptables-legacy", "iptables-nft")
 			ns := netnstest.New(t)
 			r := &countingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
-			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+			n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: &KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 			models := []*model.Model{trafficModelWith(t, trafficServices, func(_ *model.Input, cfg *model.Config) { cfg.LocalhostNodePorts = true })}
 			ctx := context.Background()
 			if _, err := n.Apply(ctx, models, false); err != nil {
@@ -281,7 +281,7 @@ func TestNFTablesCanaryReadsOnlyAfterChanges(t *testing.T) {
 	netnstest.RequireRoot(t, "nft")
 	ns := netnstest.New(t)
 	r := &countingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
-	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: RequestNFTables, Stamps: KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: RequestNFTables, Stamps: &KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
 	if _, err := n.Apply(context.Background(), []*model.Model{trafficModel(t, trafficServices)}, false); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,18 +29,38 @@ type Stamper interface {
 }
 
 // KernelStamps reads the stamps from the kernel, in the network namespace
-// at NetNS ("" for the process's).
-type KernelStamps struct{ NetNS string }
+// at NetNS ("" for the process's). Its netlink socket is kept from one
+// read to the next (netlinkConn), since the applier reads the generation
+// after every transaction; Close closes it.
+type KernelStamps struct {
+	NetNS string
+	conn  netlinkConn
+}
 
-var _ Stamper = KernelStamps{}
+var _ Stamper = (*KernelStamps)(nil)
 
-// Generation returns the nftables generation (nftGeneration).
-func (k KernelStamps) Generation() (string, error) { return nftGeneration(k.NetNS) }
+// Generation returns the nftables generation, which every committed
+// transaction increments: for iptables-nft and for nftables mode alike.
+func (k *KernelStamps) Generation() (string, error) {
+	var msgs []syscall.NetlinkMessage
+	err := k.conn.use(k.NetNS, func(fd int) error {
+		var err error
+		msgs, err = request(fd, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETGEN, 0, nil)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading the nftables generation: %w", err)
+	}
+	return generationOf(msgs)
+}
 
 // XTables returns the tables' summary (xtablesStamp).
-func (k KernelStamps) XTables(family model.Family, tables []string) (string, error) {
+func (k *KernelStamps) XTables(family model.Family, tables []string) (string, error) {
 	return xtablesStamp(k.NetNS, family, tables)
 }
+
+// Close closes the netlink socket, if one is open.
+func (k *KernelStamps) Close() error { return k.conn.Close() }
 
 // errNoStamps is the stamp error of an applier that has no Stamper: its
 // canary reads the rules at every check.
@@ -99,14 +120,9 @@ func getinfo(fd, level int, table string) ([]byte, error) {
 	return info, nil
 }
 
-// nftGeneration returns the generation of the nftables ruleset in the
-// network namespace at netns, which every committed transaction
-// increments: for iptables-nft and for nftables mode alike.
-func nftGeneration(netns string) (string, error) {
-	msgs, err := nfnetlink(netns, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETGEN, 0, nil)
-	if err != nil {
-		return "", fmt.Errorf("reading the nftables generation: %w", err)
-	}
+// generationOf returns the generation in the kernel's answer to
+// NFT_MSG_GETGEN.
+func generationOf(msgs []syscall.NetlinkMessage) (string, error) {
 	for _, m := range msgs {
 		if m.Header.Type == unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWGEN && len(m.Data) >= nfgenmsgLen {
 			if id, ok := attribute(m.Data[nfgenmsgLen:], unix.NFTA_GEN_ID); ok && len(id) == 4 {
