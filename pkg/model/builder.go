@@ -97,8 +97,18 @@ func (b *Builder) Build(in Input) ([]*Model, []Warning) {
 	}
 	b.units, b.keys, b.ordered, b.families, b.claims = map[ServiceKey]*unit{}, nil, nil, map[Family]int{}, claimCounts{}
 	groups, orphans := groupByService(in, nil)
+	// The units go in order once, at the end: inserting each in place
+	// would move half the others every time, quadratic in the Services.
 	for key, g := range groups {
-		b.setUnit(key, *g)
+		if u := b.newUnit(*g); u != nil {
+			b.units[key] = u
+			b.keys = append(b.keys, key)
+		}
+	}
+	slices.SortFunc(b.keys, compareKeys)
+	b.ordered = make([]*unit, len(b.keys))
+	for i, key := range b.keys {
+		b.ordered[i] = b.units[key]
 	}
 	b.orphans = orphanWarnings(orphans, in.Node.Name)
 	b.readServiceCIDRs(in)
@@ -220,25 +230,39 @@ func orphanWarnings(orphans []*discovery.EndpointSlice, nodeName string) []Warni
 // setUnit rebuilds the unit of key from its objects; no objects, or
 // objects that build to nothing, remove it.
 func (b *Builder) setUnit(key ServiceKey, g Objects) {
-	if old := b.units[key]; old != nil {
+	i, found := slices.BinarySearchFunc(b.keys, key, compareKeys)
+	if found {
+		old := b.units[key]
 		b.countFamilies(old, -1)
 		b.claims.add(old, -1)
+	}
+	u := b.newUnit(g)
+	switch {
+	case u != nil && found:
+		// A changed Service keeps its place: no other unit moves.
+		b.units[key], b.ordered[i] = u, u
+	case u != nil:
+		b.units[key] = u
+		b.keys, b.ordered = slices.Insert(b.keys, i, key), slices.Insert(b.ordered, i, u)
+	case found:
 		delete(b.units, key)
-		i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
 		b.keys, b.ordered = slices.Delete(b.keys, i, i+1), slices.Delete(b.ordered, i, i+1)
 	}
+}
+
+// newUnit builds the unit of g and counts it in the families and claims;
+// nil when g builds to nothing.
+func (b *Builder) newUnit(g Objects) *unit {
 	if len(g.Services) == 0 && len(g.EndpointSlices) == 0 {
-		return
+		return nil
 	}
 	u := b.buildUnit(g)
 	if u.ports.empty() && len(u.warnings) == 0 {
-		return
+		return nil
 	}
-	b.units[key] = u
 	b.countFamilies(u, 1)
 	b.claims.add(u, 1)
-	i, _ := slices.BinarySearchFunc(b.keys, key, compareKeys)
-	b.keys, b.ordered = slices.Insert(b.keys, i, key), slices.Insert(b.ordered, i, u)
+	return u
 }
 
 func (b *Builder) countFamilies(u *unit, delta int) {

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	discovery "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // endpointKey identifies the endpoints of one Service port in one family.
@@ -121,7 +120,7 @@ func slicePorts(slice *discovery.EndpointSlice, id string, warn *warnings) []ser
 			name = *p.Name
 		}
 		if name != "" {
-			if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			if errs := labelErrors(name); len(errs) > 0 {
 				warn.add("EndpointSlice", id, "%s skipped: name %q is invalid: %s", field, name, errs[0])
 				continue
 			}
@@ -151,9 +150,10 @@ func slicePorts(slice *discovery.EndpointSlice, id string, warn *warnings) []ser
 // sliceEndpoint converts one endpoint. Like kube-proxy it uses only the
 // first address: the API says all addresses of an endpoint are fungible.
 func sliceEndpoint(e *discovery.Endpoint, fam Family, nodeName, id string, i int, warn *warnings) (Endpoint, bool) {
-	field := fmt.Sprintf("endpoints[%d]", i)
+	// No field name is formatted unless a warning needs it: a full build
+	// reads 100,000 endpoints at 10,000 Services.
 	if len(e.Addresses) == 0 {
-		warn.add("EndpointSlice", id, "%s skipped: no addresses", field)
+		warn.add("EndpointSlice", id, "endpoints[%d] skipped: no addresses", i)
 		return Endpoint{}, false
 	}
 	ip, err := ParseIP(e.Addresses[0])
@@ -164,7 +164,7 @@ func sliceEndpoint(e *discovery.Endpoint, fam Family, nodeName, id string, i int
 		err = usableAddress(ip)
 	}
 	if err != nil {
-		warn.add("EndpointSlice", id, "%s skipped: %v", field, err)
+		warn.add("EndpointSlice", id, "endpoints[%d] skipped: %v", i, err)
 		return Endpoint{}, false
 	}
 	// Unset conditions read as kube-proxy reads them: ready and serving

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"net/netip"
 	"testing"
 )
@@ -38,5 +40,28 @@ func TestEndpointHash(t *testing.T) {
 	b := EndpointHash(name, Endpoint{IP: netip.MustParseAddr("10.1.0.5"), Port: 81})
 	if len(a) != 16 || a == b {
 		t.Errorf("EndpointHash: got %q and %q, want two distinct 16-character hashes", a, b)
+	}
+}
+
+// TestHashesAreKubeProxys checks both hashes against kube-proxy's
+// definition, written out the plain way: base32 of the SHA-256 of the
+// port name, the protocol and, for an endpoint, "ip:port", cut to 16
+// characters.
+func TestHashesAreKubeProxys(t *testing.T) {
+	plain := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return base32.StdEncoding.EncodeToString(sum[:])[:16]
+	}
+	names := []PortName{{"ns1", "svc1", "p80", TCP}, {"ns", "unnamed", "", UDP}, {"a-long-namespace", "a-long-service-name", "https-alt", SCTP}}
+	endpoints := []Endpoint{{IP: netip.MustParseAddr("10.1.0.5"), Port: 8080}, {IP: netip.MustParseAddr("fd00:10::5"), Port: 443}}
+	for _, name := range names {
+		if got, want := ServicePortHash(name), plain(name.String()+string(name.Protocol)); got != want {
+			t.Errorf("ServicePortHash(%v) = %q, want %q", name, got, want)
+		}
+		for _, ep := range endpoints {
+			if got, want := EndpointHash(name, ep), plain(name.String()+string(name.Protocol)+ep.String()); got != want {
+				t.Errorf("EndpointHash(%v, %v) = %q, want %q", name, ep, got, want)
+			}
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // LabelServiceProxyName, with any value, hands a Service to the proxy it
@@ -148,13 +147,13 @@ func validObjectName(namespace, name string) error {
 	if namespace == "" {
 		return fmt.Errorf("metadata.namespace is missing")
 	}
-	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+	if errs := labelErrors(namespace); len(errs) > 0 {
 		return fmt.Errorf("metadata.namespace %q is invalid: %s", namespace, errs[0])
 	}
 	if name == "" {
 		return fmt.Errorf("metadata.name is missing")
 	}
-	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+	if errs := subdomainErrors(name); len(errs) > 0 {
 		return fmt.Errorf("metadata.name %q is invalid: %s", name, errs[0])
 	}
 	return nil
@@ -219,7 +218,7 @@ func servicePort(typ v1.ServiceType, p v1.ServicePort) (servicePortSpec, error) 
 		return servicePortSpec{}, err
 	}
 	if p.Name != "" {
-		if errs := validation.IsDNS1123Label(p.Name); len(errs) > 0 {
+		if errs := labelErrors(p.Name); len(errs) > 0 {
 			return servicePortSpec{}, fmt.Errorf("name %q is invalid: %s", p.Name, errs[0])
 		}
 	}
