@@ -161,7 +161,7 @@ func (o *runOptions) newProxy(log *slog.Logger, node *sync.Node, cfg model.Confi
 	return proxy.New(proxy.Config{
 		Log: log, Client: client, NodeName: name, Model: cfg, Node: node,
 		MinSyncPeriod: o.minSyncPeriod, SyncPeriod: o.syncPeriod, ConfigSyncPeriod: o.kp.configSyncPeriod,
-		HealthzBindAddress: o.healthzBindAddress, MetricsBindAddress: o.metricsBindAddress,
+		HealthzBindAddress: o.healthzBindAddress, MetricsBindAddress: o.metricsBindAddress, Profiling: o.kp.profiling,
 	})
 }
 

@@ -74,6 +74,7 @@ func (o *runOptions) kubeProxyConfiguration() *kubeproxy.KubeProxyConfiguration 
 		ClusterCIDR:        strings.Join(o.clusterCIDRs, ","),
 		NodePortAddresses:  o.nodePortAddresses,
 		OOMScoreAdj:        ptr.To(o.kp.oomScoreAdj),
+		EnableProfiling:    o.kp.profiling,
 		ConfigSyncPeriod:   metav1.Duration{Duration: o.kp.configSyncPeriod},
 		Conntrack:          o.conntrack.config(),
 		IPTables:           kubeproxy.KubeProxyIPTablesConfiguration{MasqueradeBit: bit, MasqueradeAll: o.masqueradeAll, SyncPeriod: sync, MinSyncPeriod: minSync, LocalhostNodePorts: ptr.To(o.localhostNodePorts)},

@@ -81,7 +81,7 @@ var flagAliases = map[string]string{
 var supportedConfigFields = []string{
 	"apiVersion", "kind",
 	"clientConnection.kubeconfig", "clientConnection.qps", "clientConnection.burst", "clientConnection.contentType",
-	"configSyncPeriod", "oomScoreAdj",
+	"configSyncPeriod", "oomScoreAdj", "enableProfiling",
 	"hostnameOverride", "healthzBindAddress", "metricsBindAddress", "mode",
 	"clusterCIDR", "nodePortAddresses", "detectLocalMode",
 	"detectLocal.bridgeInterface", "detectLocal.interfaceNamePrefix",
@@ -183,6 +183,9 @@ func (o *runOptions) applyClientConfig(cfg *kubeproxy.KubeProxyConfiguration, se
 	}
 	if d := cfg.ConfigSyncPeriod.Duration; d > 0 {
 		set("config-sync-period", func() { o.kp.configSyncPeriod = d })
+	}
+	if cfg.EnableProfiling {
+		set("profiling", func() { o.kp.profiling = true })
 	}
 	if adj := cfg.OOMScoreAdj; adj != nil {
 		set("oom-score-adj", func() { o.kp.oomScoreAdj = *adj })

@@ -32,6 +32,7 @@ type kubeProxyFlags struct {
 	oomScoreAdj          int32
 	verbosity            int
 	loggingFormat        string
+	profiling            bool
 
 	// The one-shot actions: each does its work and exits.
 	cleanup       bool
@@ -61,6 +62,7 @@ func (k *kubeProxyFlags) addFlags(f *pflag.FlagSet) {
 	f.Int32Var(&k.oomScoreAdj, "oom-score-adj", defaultOOMScoreAdj, "the oom_score_adj of the process, -1000 to 1000")
 	f.IntVarP(&k.verbosity, "v", "v", 0, "log verbosity: 4 and above log debug messages")
 	f.StringVar(&k.loggingFormat, "logging-format", "text", "log format: text or json")
+	f.BoolVar(&k.profiling, "profiling", false, "serve Go's profiles on /debug/pprof/ beside /metrics")
 	f.BoolVar(&k.cleanup, "cleanup", false, "remove the rules of svcproxy and kube-proxy, in every mode, and exit (as svcproxy cleanup --kube-proxy)")
 	f.BoolVar(&k.initOnly, "init-only", false, "apply the conntrack settings and route_localnet, which need full root privileges, and exit; run then needs only NET_ADMIN and NET_RAW")
 	f.StringVar(&k.version, "version", "", "print the version and exit")
@@ -165,7 +167,6 @@ func notApplied(f *pflag.FlagSet) {
 	f.Duration("ipvs-udp-timeout", 0, ipvs)
 	f.String("feature-gates", "", why("svcproxy has no feature gates"))
 	f.String("show-hidden-metrics-for-version", "", why("svcproxy hides no metrics"))
-	f.Bool("profiling", false, why("svcproxy serves no profiling endpoint"))
 	logs := why("svcproxy logs through log/slog: only --logging-format and -v apply")
 	f.String("vmodule", "", logs)
 	f.Duration("log-flush-frequency", 5*time.Second, logs)

@@ -79,17 +79,17 @@ func TestRunParsesKubeProxyCommandLines(t *testing.T) {
 		{name: "client and logging settings",
 			args: []string{"--master=https://192.168.0.1:6443", "--kube-api-qps=20", "--kube-api-burst=30",
 				"--kube-api-content-type=application/json", "-v", "4", "--logging-format=json", "--oom-score-adj=-998",
-				"--config-sync-period=1m"},
+				"--config-sync-period=1m", "--profiling"},
 			check: func(o *runOptions) bool {
 				k := o.kp
 				return k.master == "https://192.168.0.1:6443" && k.apiQPS == 20 && k.apiBurst == 30 &&
 					k.apiContentType == "application/json" && k.verbosity == 4 && k.loggingFormat == "json" &&
-					k.oomScoreAdj == -998 && k.configSyncPeriod == time.Minute
+					k.oomScoreAdj == -998 && k.configSyncPeriod == time.Minute && k.profiling
 			}},
 		{name: "settings svcproxy does not apply",
-			args:       []string{"--feature-gates=A=true,B=false", "--ipvs-scheduler=rr", "--bind-address=192.168.0.10", "--profiling"},
+			args:       []string{"--feature-gates=A=true,B=false", "--ipvs-scheduler=rr", "--bind-address=192.168.0.10"},
 			check:      func(o *runOptions) bool { return true },
-			notApplied: []string{"--feature-gates", "--ipvs-scheduler", "--bind-address", "--profiling"}},
+			notApplied: []string{"--feature-gates", "--ipvs-scheduler", "--bind-address"}},
 		{name: "conntrack settings",
 			args: []string{"--conntrack-max-per-core=0", "--conntrack-min=1000", "--conntrack-tcp-be-liberal",
 				"--conntrack-tcp-timeout-established=2h", "--conntrack-tcp-timeout-close-wait=10m",
@@ -173,7 +173,7 @@ func TestWriteConfigReadsBack(t *testing.T) {
 		"--iptables-masquerade-bit=12", "--sync-period=45s", "--min-sync-period=2s", "--kube-api-qps=20",
 		"--kube-api-burst=40", "--config-sync-period=5m", "--oom-score-adj=-500", "--iptables-localhost-nodeports=false",
 		"--conntrack-max-per-core=0", "--conntrack-tcp-be-liberal", "--conntrack-udp-timeout=30s", "--conntrack-tcp-timeout-close-wait=0",
-		"--detect-local-mode=NodeCIDR"}
+		"--detect-local-mode=NodeCIDR", "--profiling"}
 	written := &runOptions{}
 	f := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	written.addFlags(f)

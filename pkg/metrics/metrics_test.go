@@ -251,3 +251,18 @@ func TestServerServe(t *testing.T) {
 		t.Errorf("Run with no bind address = %v, want nil", err)
 	}
 }
+
+// TestServerProfiling checks that the profiles are served with
+// Profiling, as kube-proxy's --profiling serves them, and not without.
+func TestServerProfiling(t *testing.T) {
+	for _, profiling := range []bool{false, true} {
+		s := NewServer("", populated())
+		s.Profiling = profiling
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/heap?debug=1", nil))
+		served := rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), "heap profile")
+		if served != profiling {
+			t.Errorf("Profiling %v: GET /debug/pprof/heap answered %d, %.40q", profiling, rec.Code, rec.Body.String())
+		}
+	}
+}

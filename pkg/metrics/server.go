@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/svcproxy/svcproxy/internal/httpserve"
 )
@@ -13,6 +14,9 @@ import (
 type Server struct {
 	addr    string
 	metrics *Metrics
+	// Profiling serves Go's profiles on /debug/pprof/ too, as
+	// kube-proxy's --profiling does on its metrics server.
+	Profiling bool
 }
 
 // NewServer returns a Server for m on bindAddress (host:port; empty
@@ -21,10 +25,18 @@ func NewServer(bindAddress string, m *Metrics) *Server {
 	return &Server{addr: bindAddress, metrics: m}
 }
 
-// Handler returns the handler serving /metrics.
+// Handler returns the handler serving /metrics, and the profiles with
+// Profiling.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metrics.Handler())
+	if s.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -52,6 +52,8 @@ type Config struct {
 	// HealthzBindAddress and MetricsBindAddress are where /healthz and
 	// /metrics are served; "" serves neither.
 	HealthzBindAddress, MetricsBindAddress string
+	// Profiling serves Go's profiles beside /metrics (--profiling).
+	Profiling bool
 	// LocalAddrs lists the addresses on the node's interfaces, read at
 	// every sync where Model.NodePortAddresses has CIDRs to match them
 	// against; nil is sync.LocalAddrs.
@@ -148,6 +150,7 @@ func New(cfg Config) (*Proxy, error) {
 			return iptables.NodePortStyle
 		}})
 	p.metricsServer = metrics.NewServer(cfg.MetricsBindAddress, p.metrics)
+	p.metricsServer.Profiling = cfg.Profiling
 	return p, nil
 }
 
