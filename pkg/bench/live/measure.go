@@ -54,12 +54,15 @@ func measure(ctx context.Context, api *kubeapi.Server, client kubernetes.Interfa
 		// Spread the changed Services over the cluster, away from its
 		// ends, so no proxy is favoured by where a Service sorts.
 		svc := (2*i + 1) * mix.Services / (2 * opts.Changes)
-		d, seen, err := r.timeChange(ctx, client, svc, *generation)
+		c, err := r.timeChange(ctx, client, svc, *generation)
 		if err != nil {
 			return res, err
 		}
-		res.Changes = append(res.Changes, d)
-		res.ChangesSeen = append(res.ChangesSeen, seen)
+		res.Changes = append(res.Changes, c.metric)
+		res.ChangesSeen = append(res.ChangesSeen, c.seen)
+		if c.committed > 0 {
+			res.ChangesCommitted = append(res.ChangesCommitted, c.committed)
+		}
 	}
 	res.RSS, res.PeakRSS, res.TreePeak, err = r.memory()
 	return res, err
@@ -108,34 +111,96 @@ func (r *running) waitForFirstSync(ctx context.Context, timeout time.Duration) (
 	}
 }
 
-// timeChange changes one endpoint and returns the network programming
-// latency the proxy reports for it, and the time from the write until a
-// connection to the Service's cluster IP was answered by the new
-// endpoint. It first waits out the minimum sync period, then probes,
-// then waits for the proxy to count the change.
-func (r *running) timeChange(ctx context.Context, client kubernetes.Interface, svc, generation int) (metric, seen time.Duration, err error) {
+// change is what one endpoint change took: by the proxy's network
+// programming latency metric; from the write until a connection to the
+// Service's cluster IP was answered by the new endpoint; and, where the
+// kernel keeps a generation, from the write until it changed.
+type change struct{ metric, seen, committed time.Duration }
+
+// timeChange changes one endpoint and times it three ways (change). It
+// first waits out the minimum sync period, then probes, then waits for
+// the proxy to count the change.
+func (r *running) timeChange(ctx context.Context, client kubernetes.Interface, svc, generation int) (change, error) {
 	if err := sleep(ctx, settle); err != nil {
-		return 0, 0, err
+		return change{}, err
 	}
 	dst, err := clusterIP(ctx, client, svc)
 	if err != nil {
-		return 0, 0, err
+		return change{}, err
 	}
 	_, before, err := r.scrape(ctx)
 	if err != nil {
-		return 0, 0, err
+		return change{}, err
+	}
+	gen, err := r.generation()
+	if err != nil {
+		return change{}, fmt.Errorf("%s: the nftables generation: %w", r.proxy, err)
 	}
 	written, err := changeEndpoint(ctx, client, svc, generation)
 	if err != nil {
-		return 0, 0, err
+		return change{}, err
 	}
+	committed := r.waitCommitted(ctx, gen, written.Add(time.Minute))
 	moved := changedAddress(generation)
 	at, err := r.answer.waitAnswered(ctx, dst, func(a netip.Addr) bool { return a == moved }, written.Add(time.Minute))
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: the moved endpoint: %w", r.proxy, err)
+		return change{}, fmt.Errorf("%s: the moved endpoint: %w", r.proxy, err)
 	}
-	metric, err = r.waitProgrammed(ctx, before, written.Add(time.Minute))
-	return metric, at.Sub(written), err
+	c := <-committed
+	if c.err != nil {
+		return change{}, fmt.Errorf("%s: the change's commit: %w", r.proxy, c.err)
+	}
+	metric, err := r.waitProgrammed(ctx, before, written.Add(time.Minute))
+	out := change{metric: metric, seen: at.Sub(written)}
+	if !c.at.IsZero() {
+		out.committed = c.at.Sub(written)
+	}
+	return out, err
+}
+
+// generation returns the nftables generation in the proxy's namespace,
+// "" where the mode has none to read.
+func (r *running) generation() (string, error) {
+	if r.stamps == nil {
+		return "", nil
+	}
+	return r.stamps.Generation()
+}
+
+// commitPollInterval is how often the rules' stamp is read after a
+// write: one netlink request or getsockopt, light beside the proxy.
+const commitPollInterval = 200 * time.Microsecond
+
+// waitCommitted reads the nftables generation until it is no longer
+// before, and sends when that was seen: the kernel's own word that a
+// transaction committed, free of the random choice of endpoint a probe
+// waits on. Where there is no generation it sends a zero time at once.
+func (r *running) waitCommitted(ctx context.Context, before string, deadline time.Time) <-chan answered {
+	ch := make(chan answered, 1)
+	if r.stamps == nil {
+		ch <- answered{}
+		return ch
+	}
+	go func() {
+		for {
+			now, err := r.stamps.Generation()
+			if err == nil && now != before {
+				ch <- answered{at: time.Now()}
+				return
+			}
+			if err == nil && time.Now().After(deadline) {
+				err = errors.New("the rules did not change within a minute")
+			}
+			if err == nil {
+				err = sleep(ctx, commitPollInterval)
+			}
+			if err != nil {
+				ch <- answered{err: err}
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // waitProgrammed waits for the proxy to count one more network

@@ -61,6 +61,12 @@ type running struct {
 	// tree samples the memory of the proxy and the tools it runs.
 	answer *answerer
 	tree   *treeMemory
+	// stamps reads the nftables generation in ns, which every
+	// transaction bumps, in nftables and iptables-nft mode. Nothing
+	// stands in for it in iptables-legacy mode: x_tables keeps no
+	// generation, and its table summaries do not change when a rule is
+	// replaced by one of the same size, as an endpoint change does.
+	stamps *sync.KernelStamps
 }
 
 // launch describes how to start one proxy in one mode.
@@ -81,7 +87,11 @@ func start(api *kubeapi.Server, l launch) (_ *running, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &running{proxy: l.proxy, ns: ns, names: metricsOf[l.proxy], done: make(chan struct{})}
+	r := &running{proxy: l.proxy, ns: ns, names: metricsOf[l.proxy], done: make(chan struct{}),
+		stamps: &sync.KernelStamps{NetNS: "/run/netns/" + ns.Name}}
+	if l.mode == sync.ModeIPTablesLegacy {
+		r.stamps = nil
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, r.stop())
@@ -219,6 +229,9 @@ func (r *running) stop() error {
 	}
 	if r.answer != nil {
 		r.answer.Close()
+	}
+	if r.stamps != nil {
+		r.stamps.Close()
 	}
 	if err := r.ns.Delete(); err != nil {
 		errs = append(errs, err)

@@ -32,8 +32,10 @@ type Result struct {
 	// Changes are the network programming latencies of the endpoint
 	// changes, in the order they were made, as the proxy reports them;
 	// ChangesSeen the times from each write until a connection to the
-	// Service was answered by the moved endpoint.
-	Changes, ChangesSeen []time.Duration
+	// Service was answered by the moved endpoint; ChangesCommitted the
+	// times from each write until the nftables generation changed,
+	// none in iptables-legacy mode.
+	Changes, ChangesSeen, ChangesCommitted []time.Duration
 	// RSS is the proxy's resident memory at the end, PeakRSS its peak;
 	// TreePeak the largest sum seen of its RSS and the peaks of the
 	// tools it ran (nft, iptables-restore), sampled every 10 ms.
@@ -48,6 +50,12 @@ func (r Result) Percentile(p float64) time.Duration { return percentile(r.Change
 // SeenPercentile is Percentile of the latencies seen from outside.
 func (r Result) SeenPercentile(p float64) time.Duration { return percentile(r.ChangesSeen, p) }
 
+// CommittedPercentile is Percentile of the latencies to the kernel's
+// commit.
+func (r Result) CommittedPercentile(p float64) time.Duration {
+	return percentile(r.ChangesCommitted, p)
+}
+
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -60,21 +68,28 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // Columns are the table's and the CSV's column names, in order.
 var Columns = []string{"services", "endpoints/svc", "proxy", "mode", "first sync s", "ready s", "answered s",
-	"change p50 ms", "change p99 ms", "seen p50 ms", "seen p99 ms", "changes", "RSS MB", "peak RSS MB", "with tools MB"}
+	"change p50 ms", "change p99 ms", "seen p50 ms", "seen p99 ms", "changes", "RSS MB", "peak RSS MB", "with tools MB",
+	"committed p50 ms", "committed p99 ms"}
 
 // Cells returns the row's values in Columns order.
 func (r Result) Cells() []string {
 	head := []string{strconv.Itoa(r.Services), strconv.Itoa(r.Endpoints), string(r.Proxy), string(r.Mode)}
 	mem := []string{megabytes(r.RSS), megabytes(r.PeakRSS), megabytes(r.TreePeak)}
+	// The commit columns come last, so that CSV rows of runs before
+	// them keep every column in its place.
+	committed := []string{"-", "-"}
+	if len(r.ChangesCommitted) > 0 {
+		committed = []string{millis(r.CommittedPercentile(50)), millis(r.CommittedPercentile(99))}
+	}
 	if r.NotFinished > 0 {
 		nf := "not finished after " + r.NotFinished.String()
-		return append(append(head, nf, "-", "-", "-", "-", "-", "-", "0"), mem...)
+		return slices.Concat(head, []string{nf, "-", "-", "-", "-", "-", "-", "0"}, mem, committed)
 	}
 	lat := []string{"-", "-", "-", "-"}
 	if len(r.Changes) > 0 {
 		lat = []string{millis(r.Percentile(50)), millis(r.Percentile(99)), millis(r.SeenPercentile(50)), millis(r.SeenPercentile(99))}
 	}
-	return slices.Concat(head, []string{secs(r.FirstSync), secs(r.Ready), secs(r.FirstAnswered)}, lat, []string{strconv.Itoa(len(r.Changes))}, mem)
+	return slices.Concat(head, []string{secs(r.FirstSync), secs(r.Ready), secs(r.FirstAnswered)}, lat, []string{strconv.Itoa(len(r.Changes))}, mem, committed)
 }
 
 func millis(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 1, 64) }

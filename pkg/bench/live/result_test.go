@@ -73,7 +73,8 @@ func TestWriteTableRatios(t *testing.T) {
 	results := []Result{
 		{Services: 1000, Endpoints: 10, Proxy: SvcProxy, Mode: sync.ModeNFTables, FirstSync: time.Second,
 			FirstAnswered: 2 * time.Second, Changes: []time.Duration{50 * time.Millisecond},
-			ChangesSeen: []time.Duration{80 * time.Millisecond}, RSS: 100e6, TreePeak: 120e6},
+			ChangesSeen: []time.Duration{80 * time.Millisecond}, ChangesCommitted: []time.Duration{30 * time.Millisecond},
+			RSS: 100e6, TreePeak: 120e6},
 		{Services: 1000, Endpoints: 10, Proxy: KubeProxy, Mode: sync.ModeNFTables, FirstSync: 12 * time.Second,
 			FirstAnswered: 16 * time.Second, Changes: []time.Duration{time.Second},
 			ChangesSeen: []time.Duration{1200 * time.Millisecond}, RSS: 300e6, TreePeak: 600e6},
@@ -90,9 +91,9 @@ func TestWriteTableRatios(t *testing.T) {
 		lines = append(lines, strings.Join(strings.Fields(line), " "))
 	}
 	for _, want := range []string{
-		"1000 10 kube-proxy iptables-nft not finished after 1m0s - - - - - - 0 200.0 0.0 0.0",
-		"1000 10 svcproxy iptables-nft 2.00 0.00 3.00 - - - - 0 100.0 0.0 0.0",
-		"1000 10 svcproxy nftables 1.00 0.00 2.00 50.0 50.0 80.0 80.0 1 100.0 0.0 120.0",
+		"1000 10 kube-proxy iptables-nft not finished after 1m0s - - - - - - 0 200.0 0.0 0.0 - -",
+		"1000 10 svcproxy iptables-nft 2.00 0.00 3.00 - - - - 0 100.0 0.0 0.0 - -",
+		"1000 10 svcproxy nftables 1.00 0.00 2.00 50.0 50.0 80.0 80.0 1 100.0 0.0 120.0 30.0 30.0",
 		"1000 nftables 12.0 8.0 20.0 15.0 3.0 5.0",
 		"1000 iptables-nft ≥ 30.0 ≥ 20.0 - - 2.0 -",
 	} {
