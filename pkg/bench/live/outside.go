@@ -142,9 +142,12 @@ func sampleTree(pid int) *treeMemory {
 		defer close(t.done)
 		tick := time.NewTicker(treeSampleInterval)
 		defer tick.Stop()
-		root := statusField(pid, "Name:")
 		for {
-			if sum := treeSum(pid, root, true); sum > 0 {
+			// The root's name is read at every sample: the process
+			// starts as ip netns exec and becomes the proxy, and read
+			// once too early, the proxy's own vfork children would
+			// count its memory twice.
+			if sum := treeSum(pid, statusField(pid, "Name:"), true); sum > 0 {
 				t.mu.Lock()
 				t.peak = max(t.peak, sum)
 				t.mu.Unlock()
