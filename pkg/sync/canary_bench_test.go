@@ -23,12 +23,25 @@ func BenchmarkCanary(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []sync.Mode{sync.ModeIPTablesLegacy, sync.ModeIPTablesNFT, sync.ModeNFTables} {
-		b.Run(string(mode), func(b *testing.B) {
+	modes := []struct {
+		name        string
+		mode        sync.Mode
+		overNetlink bool
+	}{
+		{"iptables-legacy", sync.ModeIPTablesLegacy, false}, {"iptables-nft", sync.ModeIPTablesNFT, false},
+		{"nftables/nft", sync.ModeNFTables, false}, {"nftables/netlink", sync.ModeNFTables, true},
+	}
+	for _, m := range modes {
+		mode := m.mode
+		b.Run(m.name, func(b *testing.B) {
 			netnstest.RequireRoot(b, "nft", "iptables-legacy-restore", "iptables-nft-restore")
 			ns := netnstest.New(b)
 			r := sync.ExecRunner{Prefix: ns.Prefix()}
 			n := &sync.Node{Runner: r, Detector: &sync.Detector{Runner: r}, Request: sync.Request(mode), Stamps: &sync.KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+			if m.overNetlink {
+				n.Netlink = &sync.KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+			}
+			defer n.Close()
 			ctx := context.Background()
 			if _, err := n.Apply(ctx, []*model.Model{sc.Initial}, false); err != nil {
 				b.Fatal(err)

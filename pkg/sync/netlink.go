@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	stdsync "sync"
 	"syscall"
@@ -55,7 +56,13 @@ func openNetfilterSocket() (int, error) {
 // subsystem shifted left by 8, or'ed with the message; attrs are the
 // request's attributes, encoded (nlattr).
 func request(fd int, msgType, flags uint16, attrs []byte) ([]syscall.NetlinkMessage, error) {
+	return requestFamily(fd, unix.NFPROTO_UNSPEC, msgType, flags, attrs)
+}
+
+// requestFamily is request for one netfilter family (nfgenmsg's).
+func requestFamily(fd int, family byte, msgType, flags uint16, attrs []byte) ([]syscall.NetlinkMessage, error) {
 	req := make([]byte, unix.NLMSG_HDRLEN+nfgenmsgLen, unix.NLMSG_HDRLEN+nfgenmsgLen+len(attrs))
+	req[unix.NLMSG_HDRLEN] = family
 	req = append(req, attrs...)
 	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
 	binary.NativeEndian.PutUint16(req[4:], msgType)
@@ -159,20 +166,33 @@ func receive(fd int) ([]syscall.NetlinkMessage, error) {
 	}
 }
 
-// attribute returns the value of the attribute of type typ in attrs.
+// attribute returns the value of the first attribute of type typ in
+// attrs.
 func attribute(attrs []byte, typ uint16) ([]byte, bool) {
-	for len(attrs) >= unix.NLA_HDRLEN {
-		l := int(binary.NativeEndian.Uint16(attrs))
-		t := binary.NativeEndian.Uint16(attrs[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-		if l < unix.NLA_HDRLEN || l > len(attrs) {
-			return nil, false
-		}
+	for t, v := range attributes(attrs) {
 		if t == typ {
-			return attrs[unix.NLA_HDRLEN:l], true
+			return v, true
 		}
-		attrs = attrs[min(len(attrs), (l+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1)):]
 	}
 	return nil, false
+}
+
+// attributes yields the type (without the nested and byte order flags)
+// and value of each attribute in attrs, up to the first malformed one.
+func attributes(attrs []byte) iter.Seq2[uint16, []byte] {
+	return func(yield func(uint16, []byte) bool) {
+		for len(attrs) >= unix.NLA_HDRLEN {
+			l := int(binary.NativeEndian.Uint16(attrs))
+			t := binary.NativeEndian.Uint16(attrs[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+			if l < unix.NLA_HDRLEN || l > len(attrs) {
+				return
+			}
+			if !yield(t, attrs[unix.NLA_HDRLEN:l]) {
+				return
+			}
+			attrs = attrs[min(len(attrs), (l+unix.NLA_ALIGNTO-1)&^(unix.NLA_ALIGNTO-1)):]
+		}
+	}
 }
 
 // stringAttribute encodes a NUL-terminated string attribute.

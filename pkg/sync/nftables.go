@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/knftables"
@@ -162,6 +163,15 @@ func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	c := nftables.NewCanary(a.Family)
+	if r, ok := a.Netlink.(verdictReader); ok && a.noNetlink == nil {
+		// Over netlink where it can; nft, below, if that fails.
+		if intact, err := canaryOverNetlink(r, c); err == nil {
+			if intact && genErr == nil {
+				a.verified = gen
+			}
+			return intact, nil
+		}
+	}
 	out, err := a.Runner.Run(ctx, nil, "nft", "-t", "list", "table", string(c.Family), c.Table)
 	var ce *CommandError
 	if errors.As(err, &ce) && ce.ExitCode != 0 {
@@ -178,6 +188,31 @@ func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 	}
 	if genErr == nil {
 		a.verified = gen
+	}
+	return true, nil
+}
+
+// verdictReader reads the verdicts of a chain's rules (KernelNetlink).
+type verdictReader interface {
+	ChainVerdicts(family knftables.Family, table, chain string) ([]string, error)
+}
+
+// canaryOverNetlink reports whether every canary rule is still in its
+// chain, reading only those chains' rules over netlink.
+func canaryOverNetlink(r verdictReader, c nftables.Canary) (bool, error) {
+	chains := map[string][]string{}
+	for _, want := range c.Rules {
+		rules, read := chains[want.Chain]
+		if !read {
+			var err error
+			if rules, err = r.ChainVerdicts(c.Family, c.Table, want.Chain); err != nil {
+				return false, err
+			}
+			chains[want.Chain] = rules
+		}
+		if !slices.ContainsFunc(rules, func(rule string) bool { return strings.Contains(rule, want.Rule) }) {
+			return false, nil
+		}
 	}
 	return true, nil
 }

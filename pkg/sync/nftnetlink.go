@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+	"sigs.k8s.io/knftables"
 
 	"github.com/svcproxy/svcproxy/pkg/render/nftables/nfnl"
 )
@@ -195,4 +196,95 @@ func (k *KernelNetlink) NFTablesTables() ([]string, error) {
 		}
 	}
 	return tables, nil
+}
+
+// familyProtos are the netfilter families by nft's names.
+var familyProtos = map[knftables.Family]byte{
+	knftables.IPv4Family: unix.NFPROTO_IPV4, knftables.IPv6Family: unix.NFPROTO_IPV6, knftables.InetFamily: unix.NFPROTO_INET,
+}
+
+var _ verdictReader = (*KernelNetlink)(nil)
+
+// ChainVerdicts returns, for each rule of one chain, the verdicts it can
+// give, spelled as nft lists them ("jump services", "goto x",
+// "vmap @service-ips") and joined by spaces. It dumps the chain's rules
+// over netlink, without the set elements `nft list` loads first: 2.4 s
+// at 10,000 Services, which the canary paid every few seconds on a node
+// where anything else changes the ruleset. A chain or table that does
+// not exist has no rules.
+func (k *KernelNetlink) ChainVerdicts(family knftables.Family, table, chain string) ([]string, error) {
+	proto, ok := familyProtos[family]
+	if !ok {
+		return nil, fmt.Errorf("listing chain %s: unknown family %q", chain, family)
+	}
+	attrs := append(stringAttribute(unix.NFTA_RULE_TABLE, table), stringAttribute(unix.NFTA_RULE_CHAIN, chain)...)
+	var msgs []syscall.NetlinkMessage
+	err := k.conn.use(k.NetNS, func(fd int) error {
+		var err error
+		msgs, err = requestFamily(fd, proto, unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETRULE, unix.NLM_F_DUMP, attrs)
+		return err
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the rules of chain %s %s %s: %w", family, table, chain, err)
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Header.Type != unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWRULE || len(m.Data) < nfgenmsgLen {
+			continue
+		}
+		exprs, _ := attribute(m.Data[nfgenmsgLen:], unix.NFTA_RULE_EXPRESSIONS)
+		out = append(out, strings.Join(verdicts(exprs), " "))
+	}
+	return out, nil
+}
+
+// verdicts returns the verdicts of a rule's expressions: the jumps and
+// gotos of immediate expressions, and the verdict maps of lookups.
+func verdicts(exprs []byte) []string {
+	var out []string
+	for typ, elem := range attributes(exprs) {
+		if typ != unix.NFTA_LIST_ELEM {
+			continue
+		}
+		name, _ := attribute(elem, unix.NFTA_EXPR_NAME)
+		data, _ := attribute(elem, unix.NFTA_EXPR_DATA)
+		switch strings.TrimRight(string(name), "\x00") {
+		case "immediate":
+			if v := immediateVerdict(data); v != "" {
+				out = append(out, v)
+			}
+		case "lookup":
+			set, _ := attribute(data, unix.NFTA_LOOKUP_SET)
+			if dreg, ok := attribute(data, unix.NFTA_LOOKUP_DREG); ok && len(dreg) == 4 && binary.BigEndian.Uint32(dreg) == unix.NFT_REG_VERDICT {
+				out = append(out, "vmap @"+strings.TrimRight(string(set), "\x00"))
+			}
+		}
+	}
+	return out
+}
+
+// immediateVerdict returns "jump CHAIN" or "goto CHAIN" for an immediate
+// expression that gives one, "" otherwise.
+func immediateVerdict(data []byte) string {
+	imm, _ := attribute(data, unix.NFTA_IMMEDIATE_DATA)
+	verdict, ok := attribute(imm, unix.NFTA_DATA_VERDICT)
+	if !ok {
+		return ""
+	}
+	code, _ := attribute(verdict, unix.NFTA_VERDICT_CODE)
+	chain, _ := attribute(verdict, unix.NFTA_VERDICT_CHAIN)
+	if len(code) != 4 {
+		return ""
+	}
+	target := strings.TrimRight(string(chain), "\x00")
+	switch int32(binary.BigEndian.Uint32(code)) {
+	case unix.NFT_JUMP:
+		return "jump " + target
+	case unix.NFT_GOTO:
+		return "goto " + target
+	}
+	return ""
 }

@@ -42,9 +42,31 @@ func TestNodeNoticesFlushedRules(t *testing.T) {
 // rules applied in mode, and the models it applied.
 func appliedNode(t *testing.T, mode Mode) (*Node, *netns.NS, []*model.Model) {
 	t.Helper()
+	return appliedNodeWith(t, mode, nil)
+}
+
+// appliedNodeOver is appliedNode, loading and checking over netlink
+// with overNetlink.
+func appliedNodeOver(t *testing.T, mode Mode, overNetlink bool) (*Node, *netns.NS, []*model.Model) {
+	t.Helper()
+	n, ns, models := appliedNodeWith(t, mode, func(n *Node, ns *netns.NS) {
+		if overNetlink {
+			n.Netlink = &KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+		}
+	})
+	return n, ns, models
+}
+
+// appliedNodeWith returns a Node that applied the traffic model in a new
+// namespace, after setup changed it.
+func appliedNodeWith(t *testing.T, mode Mode, setup func(*Node, *netns.NS)) (*Node, *netns.NS, []*model.Model) {
+	t.Helper()
 	ns := netnstest.New(t)
 	r := ExecRunner{Prefix: ns.Prefix()}
 	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: Request(mode), Stamps: &KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+	if setup != nil {
+		setup(n, ns)
+	}
 	models := []*model.Model{trafficModel(t, trafficServices)}
 	if _, err := n.Apply(context.Background(), models, false); err != nil {
 		t.Fatal(err)
@@ -149,10 +171,19 @@ func installKubelet(t *testing.T, ns *netns.NS) []string {
 
 // TestNFTablesCanaryNoticesEveryChain flushes, one at a time, each chain
 // the nftables canary watches: every hooked chain and the dispatch
-// chain. Intact must notice each, and a new Apply repair it.
+// chain. Intact must notice each, and a new Apply repair it; whether it
+// reads the rules with nft or over netlink.
 func TestNFTablesCanaryNoticesEveryChain(t *testing.T) {
-	netnstest.RequireRoot(t, "nft")
-	n, ns, models := appliedNode(t, ModeNFTables)
+	for _, overNetlink := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nft", true: "netlink"}[overNetlink], func(t *testing.T) {
+			netnstest.RequireRoot(t, "nft")
+			canaryNoticesEveryChain(t, overNetlink)
+		})
+	}
+}
+
+func canaryNoticesEveryChain(t *testing.T, overNetlink bool) {
+	n, ns, models := appliedNodeOver(t, ModeNFTables, overNetlink)
 	ctx := context.Background()
 	seen := map[string]bool{}
 	for _, c := range nftables.NewCanary(model.IPv4).Rules {
@@ -276,12 +307,24 @@ func shellFields(line string) []string {
 // TestNFTablesCanaryReadsOnlyAfterChanges checks that the nftables
 // canary lists the table only once something changed the ruleset: after
 // an apply and between changes it runs no command; after another
-// program's change it lists, and notices a flushed chain.
+// program's change it lists, with nft or over netlink (then running no
+// command either), and notices a flushed chain.
 func TestNFTablesCanaryReadsOnlyAfterChanges(t *testing.T) {
-	netnstest.RequireRoot(t, "nft")
+	for _, overNetlink := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nft", true: "netlink"}[overNetlink], func(t *testing.T) {
+			netnstest.RequireRoot(t, "nft")
+			canaryReadsOnlyAfterChanges(t, overNetlink)
+		})
+	}
+}
+
+func canaryReadsOnlyAfterChanges(t *testing.T, overNetlink bool) {
 	ns := netnstest.New(t)
 	r := &countingRunner{Runner: ExecRunner{Prefix: ns.Prefix()}}
 	n := &Node{Runner: r, Detector: &Detector{Runner: r}, Request: RequestNFTables, Stamps: &KernelStamps{NetNS: "/run/netns/" + ns.Name}, NetNS: "/run/netns/" + ns.Name}
+	if overNetlink {
+		n.Netlink = &KernelNetlink{NetNS: "/run/netns/" + ns.Name}
+	}
 	if _, err := n.Apply(context.Background(), []*model.Model{trafficModel(t, trafficServices)}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +338,10 @@ func TestNFTablesCanaryReadsOnlyAfterChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkIntact(t, n, true)
-	if r.runs == before {
+	switch {
+	case overNetlink && r.runs != before:
+		t.Errorf("a check over netlink after another program's change ran %d commands, want none", r.runs-before)
+	case !overNetlink && r.runs == before:
 		t.Error("a check after another program's change listed nothing")
 	}
 	if _, err := ns.Run(nil, "nft", "flush", "chain", "ip", nftables.TableName, "services"); err != nil {
