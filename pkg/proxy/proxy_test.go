@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -309,5 +310,26 @@ func TestFirstSyncTakesTheNodeOver(t *testing.T) {
 	p.syncOnce(t, true)
 	if got := p.nft.Deleted(); len(got) != len(want) {
 		t.Errorf("a later sync deleted %q too; the takeover runs once", got[len(want):])
+	}
+}
+
+// TestCanaryWait checks that the canary keeps its period while checks are
+// cheap and spends at most a tenth of its time on costly ones.
+func TestCanaryWait(t *testing.T) {
+	tests := []struct {
+		name string
+		took time.Duration
+		want time.Duration
+	}{
+		{"a check of the stamp only", 20 * time.Microsecond, CanaryPeriod},
+		{"a read that fits in the period's tenth", CanaryPeriod / 10, CanaryPeriod},
+		{"iptables-nft-save of 10,000 Services", 7100 * time.Millisecond, 71 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := canaryWait(tt.took); got != tt.want {
+				t.Errorf("canaryWait(%v) = %v, want %v", tt.took, got, tt.want)
+			}
+		})
 	}
 }
