@@ -148,12 +148,13 @@ func (a *NFTables) loadNetlink(text []byte, full bool) (bool, error) {
 }
 
 // Intact reports whether the canary rules of the last successful apply
-// are all still in the table. The table is listed only when the nftables
+// are all still in the table. The rules are read only when the nftables
 // generation, one netlink request, shows that something changed the
-// ruleset since it was last found intact; it is then listed once, tersely
-// (no set elements: listing a chain with them took 2.4 s at 10,000
-// Services), and a missing chain or rule means another program removed
-// it.
+// ruleset since they were last found intact; then the watched chains'
+// rules are dumped over netlink (0.23 ms at 10,000 Services), or, without
+// netlink, the table is listed once with nft, tersely (2.2 s: nft fetches
+// every set element first). A missing chain or rule means another program
+// removed it.
 func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 	if a.state == nil {
 		return true, nil
