@@ -86,6 +86,9 @@ func requestFamily(fd int, family byte, msgType, flags uint16, attrs []byte) ([]
 type netlinkConn struct {
 	mu   stdsync.Mutex
 	file *os.File
+	// sndbuf is the send buffer the open socket was given, 0 for its
+	// default; whoever sizes it records it here, under mu.
+	sndbuf int
 }
 
 // use runs f with the socket, opened in the network namespace at netns
@@ -125,7 +128,7 @@ func (c *netlinkConn) closeLocked() error {
 		return nil
 	}
 	err := c.file.Close()
-	c.file = nil
+	c.file, c.sndbuf = nil, 0
 	return err
 }
 

@@ -163,13 +163,18 @@ func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 	if genErr == nil && gen == a.verified {
 		return true, nil
 	}
-	c := nftables.NewCanary(a.Family)
+	intact, err := a.readCanary(ctx, nftables.NewCanary(a.Family))
+	if intact && genErr == nil {
+		a.verified = gen
+	}
+	return intact, err
+}
+
+// readCanary reads the rules c watches, over netlink where it can and
+// with nft if that fails, and reports whether they are all there.
+func (a *NFTables) readCanary(ctx context.Context, c nftables.Canary) (bool, error) {
 	if r, ok := a.Netlink.(verdictReader); ok && a.noNetlink == nil {
-		// Over netlink where it can; nft, below, if that fails.
 		if intact, err := canaryOverNetlink(r, c); err == nil {
-			if intact && genErr == nil {
-				a.verified = gen
-			}
 			return intact, nil
 		}
 	}
@@ -186,9 +191,6 @@ func (a *NFTables) Intact(ctx context.Context) (bool, error) {
 		if !strings.Contains(chains[want.Chain], want.Rule) {
 			return false, nil
 		}
-	}
-	if genErr == nil {
-		a.verified = gen
 	}
 	return true, nil
 }

@@ -58,21 +58,24 @@ var _ BatchSender = (*KernelNetlink)(nil)
 // SendBatch sends msgs between a batch begin and end.
 func (k *KernelNetlink) SendBatch(msgs []nfnl.Message) error {
 	buf := frameBatch(msgs)
-	var sent bool
+	opened := false
 	err := k.conn.use(k.NetNS, func(fd int) error {
+		opened = true
 		// The batch is one message to the socket, which must have room
-		// for all of it; the kernel counts twice what is asked.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, len(buf)); err != nil {
-			return fmt.Errorf("%w: sizing the socket for a batch of %d bytes: %w", ErrNetlinkUnavailable, len(buf), err)
+		// for all of it; the kernel counts twice what is asked. Only a
+		// batch larger than any before needs a larger buffer.
+		if len(buf) > k.conn.sndbuf {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, len(buf)); err != nil {
+				return fmt.Errorf("%w: sizing the socket for a batch of %d bytes: %w", ErrNetlinkUnavailable, len(buf), err)
+			}
+			k.conn.sndbuf = len(buf)
 		}
 		if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return fmt.Errorf("%w: sending a batch of %d bytes: %w", ErrNetlinkUnavailable, len(buf), err)
 		}
-		sent = true
 		return batchErrors(fd, msgs)
 	})
-	if err != nil && !sent && !errors.Is(err, ErrNetlinkUnavailable) {
-		// The socket could not be opened.
+	if err != nil && !opened {
 		return fmt.Errorf("%w: %w", ErrNetlinkUnavailable, err)
 	}
 	return err
@@ -198,11 +201,6 @@ func (k *KernelNetlink) NFTablesTables() ([]string, error) {
 	return tables, nil
 }
 
-// familyProtos are the netfilter families by nft's names.
-var familyProtos = map[knftables.Family]byte{
-	knftables.IPv4Family: unix.NFPROTO_IPV4, knftables.IPv6Family: unix.NFPROTO_IPV6, knftables.InetFamily: unix.NFPROTO_INET,
-}
-
 var _ verdictReader = (*KernelNetlink)(nil)
 
 // ChainVerdicts returns, for each rule of one chain, the verdicts it can
@@ -213,7 +211,7 @@ var _ verdictReader = (*KernelNetlink)(nil)
 // where anything else changes the ruleset. A chain or table that does
 // not exist has no rules.
 func (k *KernelNetlink) ChainVerdicts(family knftables.Family, table, chain string) ([]string, error) {
-	proto, ok := familyProtos[family]
+	proto, ok := familyProto(family)
 	if !ok {
 		return nil, fmt.Errorf("listing chain %s: unknown family %q", chain, family)
 	}
@@ -239,6 +237,16 @@ func (k *KernelNetlink) ChainVerdicts(family knftables.Family, table, chain stri
 		out = append(out, strings.Join(verdicts(exprs), " "))
 	}
 	return out, nil
+}
+
+// familyProto returns the netfilter family nft names family (familyNames).
+func familyProto(family knftables.Family) (byte, bool) {
+	for proto, name := range familyNames {
+		if name == string(family) {
+			return proto, true
+		}
+	}
+	return 0, false
 }
 
 // verdicts returns the verdicts of a rule's expressions: the jumps and

@@ -82,6 +82,17 @@ func TestKeptNetlinkSockets(t *testing.T) {
 	if err != nil || !strings.Contains(out, "elements = { 10.0.0.4 }") {
 		t.Fatalf("the set in the namespace: %v\n%s", err, out)
 	}
+	// A batch larger than the socket's buffer has held so far must
+	// still go in one write: the kept socket grows its buffer.
+	var large strings.Builder
+	large.WriteString("add element ip kept s { ")
+	for i := range 30000 {
+		fmt.Fprintf(&large, "10.1.%d.%d, ", i/250, i%250+1)
+	}
+	large.WriteString("10.2.0.1 }\n")
+	if err := commit(large.String()); err != nil {
+		t.Fatalf("a batch of 30,001 elements over the kept socket: %v", err)
+	}
 	tables, err := send.NFTablesTables()
 	if err != nil || strings.Join(tables, ",") != "ip kept" {
 		t.Fatalf("tables listed over the kept socket: %q, %v; want only ip kept", tables, err)

@@ -175,11 +175,19 @@ func installKubelet(t *testing.T, ns *netns.NS) []string {
 // reads the rules with nft or over netlink.
 func TestNFTablesCanaryNoticesEveryChain(t *testing.T) {
 	for _, overNetlink := range []bool{false, true} {
-		t.Run(map[bool]string{false: "nft", true: "netlink"}[overNetlink], func(t *testing.T) {
+		t.Run(loaderName(overNetlink), func(t *testing.T) {
 			netnstest.RequireRoot(t, "nft")
 			canaryNoticesEveryChain(t, overNetlink)
 		})
 	}
+}
+
+// loaderName names a subtest by how it loads and reads nftables rules.
+func loaderName(overNetlink bool) string {
+	if overNetlink {
+		return "netlink"
+	}
+	return "nft"
 }
 
 func canaryNoticesEveryChain(t *testing.T, overNetlink bool) {
@@ -311,7 +319,7 @@ func shellFields(line string) []string {
 // command either), and notices a flushed chain.
 func TestNFTablesCanaryReadsOnlyAfterChanges(t *testing.T) {
 	for _, overNetlink := range []bool{false, true} {
-		t.Run(map[bool]string{false: "nft", true: "netlink"}[overNetlink], func(t *testing.T) {
+		t.Run(loaderName(overNetlink), func(t *testing.T) {
 			netnstest.RequireRoot(t, "nft")
 			canaryReadsOnlyAfterChanges(t, overNetlink)
 		})
